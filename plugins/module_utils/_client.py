@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Talk to etcd members through the Python gRPC client (etcd-sdk-python or etcd3).
+
+Private to the collection. Every failure becomes an EtcdError whose message names the endpoint,
+the problem and the fix; no library exception or traceback reaches the user.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import sys
+from urllib.parse import urlsplit
+
+from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
+
+# Import names in the order 'auto' tries them, and the PyPI package that provides each.
+LIBRARIES = ("pyetcd", "etcd3")
+PACKAGES = {"pyetcd": "etcd-sdk-python", "etcd3": "etcd3"}
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    endpoints=dict(type="list", elements="str", default=["https://127.0.0.1:2379"]),
+    cacert=dict(type="path"),
+    cert=dict(type="path"),
+    key=dict(type="path", no_log=False),
+    user=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    dial_timeout=dict(type="float", default=5),
+    command_timeout=dict(type="float", default=15),
+    client_library=dict(type="str", choices=["auto", "pyetcd", "etcd3"], default="auto"),
+)
+CONNECTION_REQUIRED_TOGETHER = [("cert", "key"), ("user", "password")]
+
+# etcd's AlarmType enum (rpc.proto).
+ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
+
+
+class EtcdError(Exception):
+    """A failure with a message meant for the operator."""
+
+    def __init__(self, msg, endpoint=None, code=None, details=None):
+        super().__init__(msg)
+        self.msg = msg
+        self.endpoint = endpoint
+        self.code = code
+        self.details = details
+
+
+class ClientLibraryMissing(EtcdError):
+    pass
+
+
+def connection_argument_spec(**extra):
+    """The shared connection options, plus the module's own."""
+    spec = {name: dict(option) for name, option in CONNECTION_ARGUMENT_SPEC.items()}
+    spec.update(extra)
+    return spec
+
+
+def load_library(choice="auto"):
+    """Import the etcd client; return (name, module, its generated rpc module)."""
+    # gRPC core otherwise writes its own log lines (TLS handshake failures...) to stderr.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+    errors = []
+    for name in (LIBRARIES if choice == "auto" else (choice,)):
+        if name == "etcd3" and "google.protobuf" not in sys.modules:
+            # etcd3's generated code is too old for protobuf's C implementations.
+            os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+        try:
+            library = importlib.import_module(name)
+            return name, library, importlib.import_module(name + ".etcdrpc")
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            # ImportError, or protobuf's TypeError when generated code and runtime disagree.
+            errors.append("%s (%s): %s" % (PACKAGES[name], name, exc))
+    packages = " or ".join(PACKAGES[name] for name in (LIBRARIES if choice == "auto" else (choice,)))
+    raise ClientLibraryMissing(
+        "the Python etcd client is not usable: %s. Install %s into the Python that runs the module "
+        "(pip install -r requirements.txt of the collection), or point ansible_python_interpreter at a "
+        "Python that has it." % ("; ".join(errors), packages), details=errors)
+
+
+def parse_endpoint(url):
+    """Split an endpoint URL into (scheme, host, port), or fail naming what is wrong."""
+    example = "Use the form https://HOST:2379, for example https://10.0.0.1:2379."
+    if not isinstance(url, str) or not url.strip():
+        raise EtcdError("endpoint %r is empty. %s" % (url, example), endpoint=url)
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise EtcdError("endpoint %r is not a valid URL (%s). %s" % (url, exc, example), endpoint=url) from None
+    if parts.scheme not in ("https", "http"):
+        raise EtcdError("endpoint %r must start with https:// or http://. %s" % (url, example), endpoint=url)
+    if not parts.hostname:
+        raise EtcdError("endpoint %r has no host. %s" % (url, example), endpoint=url)
+    if port is None:
+        raise EtcdError("endpoint %r has no port (etcd's client port is usually 2379). %s" % (url, example),
+                        endpoint=url)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise EtcdError("endpoint %r must not have a path or query. %s" % (url, example), endpoint=url)
+    return parts.scheme, parts.hostname, port
+
+
+def check_params(params):
+    """Fail on option combinations or files that cannot work, before any connection is made."""
+    for url in params["endpoints"]:
+        scheme, dummy, dummy = parse_endpoint(url)
+        if scheme == "https" and not params.get("cacert"):
+            raise EtcdError(
+                "endpoint %s uses TLS but cacert is not set: set cacert to the CA certificate that signed the "
+                "etcd server certificates (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)." % url, endpoint=url)
+    for option in ("cacert", "cert", "key"):
+        path = params.get(option)
+        if path and not os.path.isfile(path):
+            raise EtcdError("%s file %s does not exist on this host: fix the path in the %s option."
+                            % (option, path, option))
+        if path and not os.access(path, os.R_OK):
+            raise EtcdError("%s file %s is not readable by this user: run as a user that can read it "
+                            "(become: true) or fix its permissions." % (option, path))
+
+
+def _grpc_host(host):
+    return "[%s]" % host if ":" in host else host
+
+
+def explain_rpc_error(endpoint, exc, params):
+    """Turn a grpc.RpcError into an operator-facing message."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    code_name = getattr(code, "name", str(code))
+    details = (exc.details() if callable(getattr(exc, "details", None)) else None) or str(exc)
+    low = details.lower()
+    if "certificate verify failed" in low or "certificate_verify_failed" in low:
+        why = ("the server's TLS certificate is not signed by the CA in cacert (%s): set cacert to the CA that "
+               "signed the etcd server certificates (kubeadm: /etc/kubernetes/pki/etcd/ca.crt), and check that "
+               "the certificate is valid for this host name or address" % params.get("cacert"))
+    elif "certificate required" in low or ("handshake" in low and not params.get("cert")):
+        why = ("the server requires a client certificate and none was accepted: set cert and key "
+               "(kubeadm: /etc/kubernetes/pki/etcd/healthcheck-client.crt and .key)")
+    elif any(s in low for s in ("unknown ca", "bad certificate", "certificate unknown", "unsupported certificate",
+                                "handshake")):
+        why = ("the server rejected the client certificate %s: it must be signed by the CA that etcd trusts for "
+               "clients (--trusted-ca-file) and allow client authentication" % params.get("cert"))
+    elif "wrong version number" in low or "record layer" in low or ("http2" in low and "frame" in low):
+        why = "TLS and plain-text do not match: the endpoint scheme (https:// or http://) must match how etcd listens"
+    elif endpoint.startswith("http://") and "socket closed" in low:
+        why = ("the server closed the plain-text connection, so it probably serves TLS: use an https:// endpoint "
+               "and set cacert")
+    elif "authentication is not enabled" in low:
+        why = "user and password are set but authentication is not enabled on this cluster: leave them unset"
+    elif "authentication failed" in low or "invalid user id or password" in low:
+        why = "etcd rejected user %r or its password: check user and password" % params.get("user")
+    elif "user name is empty" in low or "permission denied" in low or "invalid auth token" in low:
+        why = ("etcd refused the request (%s): authentication is enabled, so give user and password or a client "
+               "certificate whose common name is an etcd user with the needed role" % details)
+    elif "connection refused" in low:
+        why = "connection refused: etcd is not listening there; check that it runs on that host and the port is right"
+    elif code_name == "DEADLINE_EXCEEDED":
+        why = ("no answer within command_timeout (%ss): the member may be overloaded or partitioned; raise "
+               "command_timeout if the request is expected to be slow" % params.get("command_timeout"))
+    elif code_name == "UNAVAILABLE":
+        why = "unreachable (%s)" % details
+    else:
+        why = "request failed: %s %s" % (code_name, details)
+    return EtcdError("etcd endpoint %s: %s." % (endpoint, why), endpoint=endpoint, code=code_name, details=details)
+
+
+def dial(host, port, timeout):
+    """Open and close a TCP connection: tells 'nothing there' apart from TLS and auth problems."""
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+
+
+class EtcdConnection:
+    """One endpoint, through whichever client library was loaded.
+
+    The library object is used for channel, TLS and authentication; requests go to its gRPC stubs
+    directly so that error details (which the libraries drop) reach the message.
+    """
+
+    def __init__(self, endpoint, params, library):
+        self.endpoint = endpoint
+        self.params = params
+        self.library_name, self.library, self.rpc = library
+        scheme, self.host, self.port = parse_endpoint(endpoint)
+        self.timeout = params["command_timeout"]
+        self._client = None
+        self._tls = scheme == "https"
+
+    def open(self):
+        import grpc  # pylint: disable=import-outside-toplevel
+        try:
+            dial(self.host, self.port, self.params["dial_timeout"])
+        except socket.timeout:
+            raise EtcdError("etcd endpoint %s: no TCP connection within dial_timeout (%ss): check the address, the "
+                            "port and firewalls" % (self.endpoint, self.params["dial_timeout"]),
+                            endpoint=self.endpoint) from None
+        except OSError as exc:
+            reason = "connection refused: etcd is not listening there; check that it runs on that host and the " \
+                     "port is right" if isinstance(exc, ConnectionRefusedError) else "cannot connect (%s)" % exc
+            raise EtcdError("etcd endpoint %s: %s." % (self.endpoint, reason), endpoint=self.endpoint) from None
+        try:
+            self._client = self.library.client(
+                host=_grpc_host(self.host), port=self.port, timeout=self.timeout,
+                ca_cert=self.params.get("cacert") if self._tls else None,
+                cert_cert=self.params.get("cert") if self._tls else None,
+                cert_key=self.params.get("key") if self._tls else None,
+                user=self.params.get("user"), password=self.params.get("password"))
+        except grpc.RpcError as exc:
+            raise explain_rpc_error(self.endpoint, exc, self.params) from None
+        return self
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def call(self, stub, method, request, timeout=None):
+        """Send one request; the single place where requests leave the collection."""
+        import grpc  # pylint: disable=import-outside-toplevel
+        try:
+            return getattr(getattr(self._client, stub), method)(
+                request, timeout or self.timeout,
+                credentials=self._client.call_credentials, metadata=self._client.metadata)
+        except grpc.RpcError as exc:
+            raise explain_rpc_error(self.endpoint, exc, self.params) from None
+
+    def status(self):
+        response = self.call("maintenancestub", "Status", self.rpc.StatusRequest())
+        extra = wire_fields(response.SerializeToString())
+        return dict(
+            cluster_id=member_hex(response.header.cluster_id),
+            member_id=member_hex(response.header.member_id),
+            revision=response.header.revision,
+            version=response.version,
+            db_size=response.dbSize,
+            db_size_in_use=extra.get(9, [None])[-1],
+            leader_id=member_hex(response.leader) if response.leader else None,
+            raft_index=response.raftIndex,
+            raft_term=response.raftTerm,
+            raft_applied_index=extra.get(7, [None])[-1],
+            is_learner=bool(extra.get(10, [0])[-1]),
+            errors=[value.decode("utf-8", "replace") for value in extra.get(8, [])],
+        )
+
+    def members(self):
+        response = self.call("clusterstub", "MemberList", self.rpc.MemberListRequest())
+        return [dict(
+            id=member_hex(member.ID),
+            name=member.name,
+            peer_urls=list(member.peerURLs),
+            client_urls=list(member.clientURLs),
+            is_learner=bool(wire_fields(member.SerializeToString()).get(5, [0])[-1]),
+        ) for member in response.members]
+
+    def alarms(self):
+        request = self.rpc.AlarmRequest(action=self.rpc.AlarmRequest.GET, memberID=0)
+        response = self.call("maintenancestub", "Alarm", request)
+        return [dict(member_id=member_hex(alarm.memberID), alarm=ALARM_NAMES.get(int(alarm.alarm), str(alarm.alarm)))
+                for alarm in response.alarms]
+
+    def hash_kv(self, revision):
+        response = self.call("maintenancestub", "HashKV", self.rpc.HashKVRequest(revision=revision))
+        return dict(hash=response.hash, compact_revision=response.compact_revision, revision=revision)
+
+
+def member_hex(member_id):
+    """Member and cluster ids as etcdctl prints them (hex), which JSON consumers cannot round."""
+    return "%x" % member_id
+
+
+def connect_all(params):
+    """Validate the options, load the client and return one unopened connection per endpoint."""
+    check_params(params)
+    library = load_library(params["client_library"])
+    return [EtcdConnection(url, params, library) for url in params["endpoints"]]

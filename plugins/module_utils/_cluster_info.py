@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Gather the state of an etcd cluster from each of its endpoints."""
+from __future__ import annotations
+
+from collections import Counter
+
+from ansible_collections.etcdops.dr.plugins.module_utils._client import EtcdError
+
+
+def _endpoint_entry(url):
+    return dict(endpoint=url, reachable=False, cluster_id=None, member_id=None, name=None, version=None,
+                db_size=None, db_size_in_use=None, leader_id=None, raft_index=None, raft_term=None,
+                raft_applied_index=None, revision=None, is_learner=None, errors=[], hash_kv=None)
+
+
+def gather(connections, hash_kv=False):
+    """Ask every endpoint for its status; members and alarms come from the first that answers.
+
+    Raises EtcdError when no endpoint answers, with each endpoint's reason."""
+    result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
+                  hash_kv_revision=None, hash_kv_consistent=None, healthy=False, health_problems=[])
+    reachable = []
+    try:
+        for conn in connections:
+            entry = _endpoint_entry(conn.endpoint)
+            result["endpoints"].append(entry)
+            try:
+                conn.open()
+                entry.update(conn.status(), reachable=True)
+                if not reachable:
+                    result["members"] = conn.members()
+                    result["alarms"] = conn.alarms()
+                    result["cluster_id"] = entry["cluster_id"]
+                reachable.append((conn, entry))
+            except EtcdError as exc:
+                entry["errors"].append(exc.msg)
+        if not reachable:
+            raise EtcdError("no etcd endpoint answered: " + " ".join(sorted({e["errors"][0] for e in result["endpoints"]})))
+        names = {m["id"]: m["name"] for m in result["members"]}
+        for dummy, entry in reachable:
+            entry["name"] = names.get(entry["member_id"])
+        leaders = Counter(entry["leader_id"] for dummy, entry in reachable)
+        leader_id = leaders.most_common(1)[0][0]
+        if leader_id:
+            result["leader"] = dict(id=leader_id, name=names.get(leader_id))
+        if hash_kv:
+            _hash_kv(reachable, result)
+    finally:
+        for conn in connections:
+            conn.close()
+    result["health_problems"] = _problems(result, leaders)
+    result["healthy"] = not result["health_problems"]
+    return result
+
+
+def _hash_kv(reachable, result):
+    # HashKV at 0 means "latest", which differs per member while writes land: compare at the
+    # newest revision that every reachable member has.
+    revision = min(entry["revision"] for dummy, entry in reachable)
+    result["hash_kv_revision"] = revision
+    hashes = set()
+    for conn, entry in reachable:
+        try:
+            entry["hash_kv"] = conn.hash_kv(revision)
+            hashes.add(entry["hash_kv"]["hash"])
+        except EtcdError as exc:
+            entry["errors"].append(exc.msg)
+    result["hash_kv_consistent"] = len(hashes) == 1 and all(e["hash_kv"] for dummy, e in reachable)
+
+
+def _problems(result, leaders):
+    problems = ["%s is unreachable: %s" % (e["endpoint"], e["errors"][0]) for e in result["endpoints"]
+                if not e["reachable"]]
+    clusters = sorted({e["cluster_id"] for e in result["endpoints"] if e["reachable"]})
+    if len(clusters) > 1:
+        problems.append("the endpoints belong to different clusters: %s" % ", ".join(clusters))
+    if not result["leader"]:
+        problems.append("no member reports a leader")
+    elif len(leaders) > 1:
+        problems.append("members disagree about the leader: %s" % ", ".join(sorted(str(k) for k in leaders)))
+    problems += ["alarm %s raised on member %s" % (a["alarm"], a["member_id"]) for a in result["alarms"]]
+    problems += ["%s reports: %s" % (e["endpoint"], err) for e in result["endpoints"] if e["reachable"]
+                 for err in e["errors"]]
+    if result["hash_kv_consistent"] is False:
+        problems.append("members' KV hashes differ at revision %s" % result["hash_kv_revision"])
+    return problems

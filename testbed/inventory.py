@@ -1,0 +1,59 @@
+"""The Ansible inventory and ansible.cfg through which the collection reaches the test bed."""
+import yaml
+
+from . import layout
+
+
+def inventory(bed):
+    hosts = {}
+    for member in bed.members:
+        hosts[member.name] = {
+            "ansible_host": member.address,
+            "etcd_member_name": member.name,
+            "etcd_client_url": member.client_url,
+            "etcd_peer_url": member.peer_url,
+            "etcd_data_dir": str(member.data_dir),
+            "etcd_config_file": str(member.config_file),
+            "etcd_log_file": str(member.log_file),
+            "etcd_service_name": member.service,
+            "etcd_service_manager": "supervisor",
+            "etcd_backup_dir": str(member.backup_dir),
+        }
+    return {"all": {
+        "vars": {
+            "ansible_user": "root",
+            "ansible_port": layout.SSH_PORT,
+            "ansible_ssh_private_key_file": str(bed.ssh_key),
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={bed.known_hosts} -o StrictHostKeyChecking=yes",
+            # Every host is this machine, so the modules run with the project virtualenv.
+            "ansible_python_interpreter": str(layout.VENV_PYTHON),
+            "etcd_supervisor_conf": str(bed.supervisor_conf),
+        },
+        "children": {
+            "etcd": {
+                "vars": {
+                    "etcd_cacert": str(bed.cacert),
+                    "etcd_cert": str(bed.client_cert),
+                    "etcd_key": str(bed.client_key),
+                },
+                "hosts": hosts,
+            },
+            "backup_servers": {"hosts": {"backup1": {
+                "ansible_host": layout.BACKUP_SERVER_ADDRESS,
+                "backup_server_dir": str(bed.backup_server_dir),
+            }}},
+        },
+    }}
+
+
+def write(bed):
+    bed.inventory.write_text(yaml.safe_dump(inventory(bed), sort_keys=False))
+    bed.ansible_cfg.write_text(
+        "[defaults]\n"
+        f"inventory = {bed.inventory}\n"
+        f"collections_path = {bed.collections_path}\n"
+        "forks = 10\n"
+        "timeout = 30\n"
+        "interpreter_python = auto_silent\n"
+        "[ssh_connection]\n"
+        "pipelining = True\n")

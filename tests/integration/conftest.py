@@ -1,0 +1,104 @@
+"""Integration fixtures: the live 3-member test bed and a runner for real ansible-playbook runs over SSH."""
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from testbed import cluster, layout, services
+
+ANSIBLE_PLAYBOOK = str(layout.VENV_PYTHON.parent / "ansible-playbook")
+CONNECTION_DEFAULTS = {
+    "endpoints": "{{ groups['etcd'] | map('extract', hostvars, 'etcd_client_url') | list }}",
+    "cacert": "{{ etcd_cacert }}",
+    "cert": "{{ etcd_cert }}",
+    "key": "{{ etcd_key }}",
+}
+
+
+class Run:
+    def __init__(self, proc, results):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.results = results
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+
+class Ansible:
+    """Runs ansible-playbook against the test bed's inventory, as a user would."""
+
+    def __init__(self, bed, tmp_path):
+        self.bed = bed
+        self.tmp = tmp_path
+
+    def env(self):
+        return dict(os.environ, ANSIBLE_CONFIG=str(self.bed.ansible_cfg), ANSIBLE_NOCOLOR="1",
+                    ANSIBLE_FORCE_COLOR="0")
+
+    def playbook(self, playbook, *args, check=False, extra_vars=None):
+        """Run a playbook (a path, or a list of plays written to a file first)."""
+        if not isinstance(playbook, (str, os.PathLike)):
+            path = self.tmp / "playbook.yml"
+            path.write_text(yaml.safe_dump(playbook, sort_keys=False))
+            playbook = path
+        cmd = [ANSIBLE_PLAYBOOK, str(playbook), *args]
+        if check:
+            cmd.append("--check")
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=600, check=False)
+        results = {}
+        for path in self.tmp.glob("result-*.json"):
+            results[path.stem[len("result-"):]] = json.loads(path.read_text())
+            path.unlink()
+        return Run(proc, results)
+
+    def module(self, module, args=None, hosts="etcd", check=False, host_vars=None, defaults=True):
+        """Run one module on `hosts`; results[host] is what the module returned there."""
+        task = {"name": "Run " + module, module: args or {}, "register": "result", "ignore_errors": True}
+        if host_vars:
+            task["vars"] = host_vars
+        play = {
+            "hosts": hosts, "gather_facts": False,
+            "module_defaults": {"group/etcdops.dr.etcd": CONNECTION_DEFAULTS} if defaults else {},
+            "tasks": [task, {
+                "name": "Save the result on the controller",
+                "ansible.builtin.copy": {"content": "{{ result | to_json }}",
+                                         "dest": str(self.tmp) + "/result-{{ inventory_hostname }}.json"},
+                "delegate_to": "localhost",
+                "check_mode": False,
+            }],
+        }
+        return self.playbook([play], check=check)
+
+
+@pytest.fixture(scope="session")
+def bed():
+    """The test bed, up once per session; its processes are stopped at the end."""
+    the_bed = layout.bed()
+    cluster.up(the_bed)
+    cluster.install_collection(the_bed)
+    yield the_bed
+    if os.environ.get("ETCDOPS_KEEP_TESTBED") != "1":
+        cluster.down(the_bed)
+
+
+@pytest.fixture
+def live(bed):
+    """The test bed with every member running and no keys (data reset, processes kept)."""
+    for member in bed.members:
+        if "RUNNING" not in services.supervisorctl(bed, "status", member.service, check=False).stdout:
+            cluster.start_member(bed, member)
+    cluster.wait_healthy(bed)
+    cluster.reset(bed)
+    return bed
+
+
+@pytest.fixture
+def ansible(bed, tmp_path):
+    return Ansible(bed, tmp_path)
