@@ -19,6 +19,8 @@ fi
 debs=()
 [ -x /usr/sbin/sshd ] || debs+=(openssh-server)
 command -v supervisord >/dev/null 2>&1 || debs+=(supervisor)
+# ansible-test sanity runs shellcheck on the shell scripts.
+command -v shellcheck >/dev/null 2>&1 || debs+=(shellcheck)
 "$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1 || debs+=(python3-venv)
 if [ "${#debs[@]}" -gt 0 ]; then
   log "installing Debian packages: ${debs[*]}"
@@ -57,4 +59,14 @@ sanity_pins=.venv/sanity-requirements.txt
   cat .venv/lib/python3.*/site-packages/ansible_test/_data/requirements/sanity.*.txt | grep -v '^#' | sort -u
 } > "$sanity_pins"
 make_venv .venv-sanity "$sanity_pins"
+
+# ansible-test downloads get-pip.py from a host this machine cannot reach; give it the offline
+# stand-in under the cache name it looks for.
+pip_version=$(grep -ohP "pip='\K[0-9.]+" .venv-sanity/lib/python3.*/site-packages/ansible_test/_internal/python_requirements.py | head -n 1 || true)
+if [ -n "$pip_version" ]; then
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp scripts/get_pip_offline.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+else
+  log "warning: could not find the pip version ansible-test wants; sanity tests may try to download get-pip.py"
+fi
 log "ready: $repo/.venv and $repo/.venv-sanity"

@@ -23,7 +23,10 @@ attributes:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
   action_group:
+    description: Use C(group/etcdops.dr.etcd) in C(module_defaults) to set the connection options once.
     support: full
     membership:
       - etcdops.dr.etcd
@@ -35,7 +38,7 @@ options:
     type: bool
     default: false
 author:
-  - etcdops.dr contributors
+  - etcdops.dr maintainers (@etcdops)
 """
 
 EXAMPLES = r"""
