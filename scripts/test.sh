@@ -30,6 +30,11 @@ ANSIBLE_COLLECTIONS_PATH="$repo/.build/pyroot" ansible-lint --profile production
 step "unit and integration tests (pytest)"
 pytest -p no:cacheprovider tests/unit tests/integration || failed+=("pytest")
 python -m testbed down >/dev/null 2>&1 || true
+# Tear-down must leave no process of the test bed behind.
+if leftovers=$(pgrep -af "$repo/.testbed/"); then
+  printf 'processes left behind by the test bed:\n%s\n' "$leftovers"
+  failed+=("teardown")
+fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED: %s\n' "${failed[*]}"

@@ -28,11 +28,10 @@ def gather(connections, hash_kv=False):
             result["endpoints"].append(entry)
             try:
                 conn.open()
-                entry.update(conn.status(), reachable=True)
+                status = conn.status()
                 if not reachable:
-                    result["members"] = conn.members()
-                    result["alarms"] = conn.alarms()
-                    result["cluster_id"] = entry["cluster_id"]
+                    result.update(members=conn.members(), alarms=conn.alarms(), cluster_id=status["cluster_id"])
+                entry.update(status, reachable=True)
                 reachable.append((conn, entry))
             except EtcdError as exc:
                 entry["errors"].append(exc.msg)

@@ -115,3 +115,15 @@ def test_missing_library_fails_with_package_name(monkeypatch, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] is True
     assert "Failed to import the required Python library (etcd-sdk-python or etcd3)" in result["msg"]
+
+
+def test_endpoint_that_fails_after_status_is_not_counted_reachable(monkeypatch, capsys):
+    class BrokenMembers(FakeConnection):
+        def members(self):
+            raise _client.EtcdError("etcd endpoint https://10.0.0.1:2379: request failed: INTERNAL boom.")
+    conns = [BrokenMembers("https://10.0.0.1:2379", "a1"), FakeConnection("https://10.0.0.2:2379", "b2")]
+    result = run(monkeypatch, capsys, conns)
+    assert result["endpoints"][0]["reachable"] is False
+    assert "INTERNAL boom" in result["endpoints"][0]["errors"][0]
+    assert result["members"] == MEMBERS and result["cluster_id"] == "c0"
+    assert result["healthy"] is False
