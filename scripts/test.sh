@@ -23,9 +23,8 @@ git ls-files -z --cached --others --exclude-standard | tar -C . --null -T - -cf 
 
 step "ansible-lint --profile production"
 # ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout.
-mkdir -p .build/pyroot/ansible_collections/etcdops
-ln -sfn "$repo" .build/pyroot/ansible_collections/etcdops/dr
-ANSIBLE_COLLECTIONS_PATH="$repo/.build/pyroot" ansible-lint --profile production --offline --nocolor || failed+=("ansible-lint")
+checkout_collections=$(python -m testbed link-checkout) || failed+=("ansible-lint")
+ANSIBLE_COLLECTIONS_PATH="$checkout_collections" ansible-lint --profile production --offline --nocolor || failed+=("ansible-lint")
 
 step "unit and integration tests (pytest)"
 pytest -p no:cacheprovider tests/unit tests/integration || failed+=("pytest")

@@ -1,4 +1,4 @@
-"""Command line of the test bed: python -m testbed up|down|purge|reset|status|install."""
+"""Command line of the test bed: python -m testbed up|down|purge|reset|status|install|link-checkout."""
 import argparse
 import json
 import sys
@@ -8,7 +8,7 @@ from . import cluster, layout, services
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m testbed", description=__doc__)
-    parser.add_argument("action", choices=["up", "down", "purge", "reset", "status", "install"])
+    parser.add_argument("action", choices=["up", "down", "purge", "reset", "status", "install", "link-checkout"])
     parser.add_argument("--root", help="state directory (default: $ETCDOPS_TESTBED_DIR or <repo>/.testbed)")
     args = parser.parse_args(argv)
     bed = layout.bed(args.root)
@@ -23,6 +23,8 @@ def main(argv=None):
         print(f"test bed stopped and {bed.root} removed")
     elif args.action == "reset":
         cluster.reset(bed)
+    elif args.action == "link-checkout":
+        print(layout.link_checkout())
     elif args.action == "install":
         print(cluster.install_collection(bed))
     else:

@@ -5,6 +5,9 @@ import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+# A collections root in which ansible_collections/etcdops/dr is this checkout: unit tests import
+# through it and ansible-lint resolves etcdops.dr.* through it.
+CHECKOUT_COLLECTIONS_ROOT = REPO / ".build" / "pyroot"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 SSH_PORT = 2222
@@ -136,3 +139,12 @@ def bed(root=None, size=3):
         for i in range(1, size + 1)
     )
     return Bed(root=root, members=members)
+
+
+def link_checkout():
+    """Create CHECKOUT_COLLECTIONS_ROOT (if missing) and return it."""
+    link = CHECKOUT_COLLECTIONS_ROOT / "ansible_collections" / "etcdops" / "dr"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(REPO, link)
+    return CHECKOUT_COLLECTIONS_ROOT
