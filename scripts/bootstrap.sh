@@ -21,6 +21,8 @@ debs=()
 command -v supervisord >/dev/null 2>&1 || debs+=(supervisor)
 # ansible-test sanity runs shellcheck on the shell scripts.
 command -v shellcheck >/dev/null 2>&1 || debs+=(shellcheck)
+# The service tests read listening sockets' owners with ss.
+command -v ss >/dev/null 2>&1 || debs+=(iproute2)
 "$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1 || debs+=(python3-venv)
 if [ "${#debs[@]}" -gt 0 ]; then
   log "installing Debian packages: ${debs[*]}"

@@ -1,9 +1,12 @@
 """Bring the test bed up and down, wait for health, reset data, and install the collection."""
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
+
+import yaml
 
 from . import inventory, layout, pki, services
 
@@ -80,6 +83,8 @@ def up(bed):
     services.write_ssh(bed)
     services.write_supervisor(bed)
     inventory.write(bed)
+    if not kubelets_running(bed):
+        _remove_manifests(bed)
     services.start_supervisord(bed)
     wait_healthy(bed)
 
@@ -92,3 +97,63 @@ def down(bed):
 def purge(bed):
     down(bed)
     shutil.rmtree(bed.root, ignore_errors=True)
+
+
+def run_as_static_pods(bed):
+    """Hand every member from its supervisor program to a kubelet stand-in that runs its static pod."""
+    for member in bed.members:
+        services.supervisorctl(bed, "stop", member.service)
+        member.manifest_dir.mkdir(parents=True, exist_ok=True)
+        (member.held_manifest_dir / "etcd.yaml").unlink(missing_ok=True)
+        (member.manifest_dir / "etcd.yaml").write_text(yaml.safe_dump(services.static_pod_manifest(member)))
+    services.supervisorctl(bed, "start", *[m.kubelet_service for m in bed.members])
+    wait_healthy(bed)
+
+
+def run_as_supervisor_programs(bed):
+    """Undo run_as_static_pods: stop the kubelets (and with them the pods), start the programs."""
+    services.supervisorctl(bed, "stop", *[m.kubelet_service for m in bed.members])
+    _remove_manifests(bed)
+    services.supervisorctl(bed, "start", *[m.service for m in bed.members])
+    wait_healthy(bed)
+
+
+@contextlib.contextmanager
+def bad_flag_in_program(bed, member, flag="--no-such-flag"):
+    """Give a member's supervisor program a flag etcd refuses; it is stopped (FATAL) while inside."""
+    services.supervisorctl(bed, "stop", member.service)
+    services.write_supervisor(bed, extra_args={member.name: flag})
+    # update re-reads the changed program; with autostart it tries to start it, and fails.
+    services.supervisorctl(bed, "update")
+    try:
+        yield
+    finally:
+        services.supervisorctl(bed, "stop", member.service, check=False)
+        services.write_supervisor(bed)
+        services.supervisorctl(bed, "update")
+        start_member(bed, member)
+
+
+def kubelets_running(bed):
+    status = services.supervisorctl(bed, "status", *[m.kubelet_service for m in bed.members], check=False).stdout
+    return "RUNNING" in status
+
+
+def ensure_running(bed):
+    """Start any stopped member, under whichever manager runs the members now, and wait for health."""
+    static = kubelets_running(bed)
+    for member in bed.members:
+        if static:
+            held = member.held_manifest_dir / "etcd.yaml"
+            if held.exists() and not (member.manifest_dir / "etcd.yaml").exists():
+                held.rename(member.manifest_dir / "etcd.yaml")
+        elif "RUNNING" not in services.supervisorctl(bed, "status", member.service, check=False).stdout:
+            services.supervisorctl(bed, "start", member.service, check=False)
+    wait_healthy(bed)
+
+
+def _remove_manifests(bed):
+    """Members run as supervisor programs: a manifest left behind would make `auto` pick static_pod."""
+    for member in bed.members:
+        (member.manifest_dir / "etcd.yaml").unlink(missing_ok=True)
+        (member.held_manifest_dir / "etcd.yaml").unlink(missing_ok=True)

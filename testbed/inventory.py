@@ -18,6 +18,10 @@ def inventory(bed):
             "etcd_service_name": member.service,
             "etcd_service_manager": "supervisor",
             "etcd_backup_dir": str(member.backup_dir),
+            # Where the kubelet stand-in looks when a test runs the member as a static pod.
+            "etcd_manifest_dir": str(member.manifest_dir),
+            "etcd_held_manifest_dir": str(member.held_manifest_dir),
+            "etcd_pod_log_dir": str(member.pod_log_dir),
         }
     return {"all": {
         "vars": {

@@ -47,6 +47,22 @@ class Member:
         return self.root / "etcd.log"
 
     @property
+    def kubelet_service(self):
+        return f"kubelet-{self.name}"
+
+    @property
+    def manifest_dir(self):
+        return self.root / "manifests"
+
+    @property
+    def held_manifest_dir(self):
+        return self.root / "manifests-held"
+
+    @property
+    def pod_log_dir(self):
+        return self.root / "pods"
+
+    @property
     def client_url(self):
         return f"https://{self.address}:{CLIENT_PORT}"
 

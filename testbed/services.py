@@ -70,20 +70,43 @@ def write_ssh(bed):
     pathlib.Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
 
 
-def _program(name, command, log_file, autostart=True):
-    return (f"[program:{name}]\ncommand={command}\nautostart={'true' if autostart else 'false'}\n"
-            "autorestart=false\nstartsecs=1\nstopwaitsecs=30\nstopasgroup=true\nkillasgroup=true\n"
+def _program(name, command, log_file, autostart=True, stopwaitsecs=30):
+    return (f"[program:{name}]\ncommand={command}\ndirectory={layout.REPO}\n"
+            f"autostart={'true' if autostart else 'false'}\n"
+            f"autorestart=false\nstartsecs=1\nstopwaitsecs={stopwaitsecs}\nstopasgroup=true\nkillasgroup=true\n"
             f"redirect_stderr=true\nstdout_logfile={log_file}\nstdout_logfile_maxbytes=10MB\n\n")
 
 
-def write_supervisor(bed):
+def kubelet_command(member):
+    return (f"{layout.VENV_PYTHON} -m testbed.kubelet --manifests {member.manifest_dir} "
+            f"--pod-log-dir {member.pod_log_dir} --node {member.name} --check-seconds 1")
+
+
+def static_pod_manifest(member):
+    """A kubeadm-like etcd static pod whose command runs this member."""
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "etcd", "namespace": "kube-system",
+                     "labels": {"component": "etcd", "tier": "control-plane"}},
+        "spec": {"hostNetwork": True, "priorityClassName": "system-node-critical",
+                 "containers": [{"name": "etcd", "image": "registry.k8s.io/etcd:3.5.1-0",
+                                 "command": [str(etcd_bin_dir() / "etcd"), f"--config-file={member.config_file}"]}]},
+    }
+
+
+def write_supervisor(bed, extra_args=None):
+    """Write supervisord.conf; extra_args {member name: "flags"} are appended to that member's command."""
     etcd = etcd_bin_dir() / "etcd"
+    extra_args = extra_args or {}
     programs = _program("sshd", f"{SSHD} -D -e -f {bed.ssh_dir / 'sshd_config'}", bed.root / "sshd.log")
     for member in bed.members:
         member.root.mkdir(parents=True, exist_ok=True)
         member.backup_dir.mkdir(parents=True, exist_ok=True)
         member.config_file.write_text(yaml.safe_dump(member_config(bed, member), sort_keys=False))
-        programs += _program(member.service, f"{etcd} --config-file {member.config_file}", member.log_file)
+        command = f"{etcd} --config-file {member.config_file} {extra_args.get(member.name, '')}".rstrip()
+        programs += _program(member.service, command, member.log_file)
+        programs += _program(member.kubelet_service, kubelet_command(member), member.root / "kubelet.log",
+                             autostart=False, stopwaitsecs=45)
     bed.supervisor_conf.write_text(
         f"[unix_http_server]\nfile={bed.supervisor_socket}\nchmod=0700\n\n"
         f"[supervisord]\nlogfile={bed.root / 'supervisord.log'}\npidfile={bed.supervisor_pidfile}\n"
@@ -109,7 +132,7 @@ def supervisord_pid(bed):
 def start_supervisord(bed):
     if supervisord_pid(bed):
         supervisorctl(bed, "update")
-        supervisorctl(bed, "start", "all", check=False)
+        supervisorctl(bed, "start", "sshd", *[m.service for m in bed.members], check=False)
         return
     subprocess.run(["supervisord", "-c", str(bed.supervisor_conf)], check=True)
     deadline = time.monotonic() + 20

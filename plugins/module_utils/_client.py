@@ -266,6 +266,24 @@ class EtcdConnection:
         return [dict(member_id=member_hex(alarm.memberID), alarm=ALARM_NAMES.get(int(alarm.alarm), str(alarm.alarm)))
                 for alarm in response.alarms]
 
+    def health(self):
+        """This member's status, or EtcdError unless it has a leader, reports no errors and serves a
+        linearizable read (the check `etcdctl endpoint health` makes; a read refused for lack of
+        permission still proves the member serves)."""
+        status = self.status()
+        if not status["leader_id"]:
+            raise EtcdError("etcd endpoint %s answers but sees no leader (no quorum yet: a member serves only once "
+                            "a majority of members run)." % self.endpoint, endpoint=self.endpoint)
+        if status["errors"]:
+            raise EtcdError("etcd endpoint %s reports errors: %s." % (self.endpoint, "; ".join(status["errors"])),
+                            endpoint=self.endpoint)
+        try:
+            self.call("kvstub", "Range", self.rpc.RangeRequest(key=b"health"))
+        except EtcdError as exc:
+            if exc.code != "PERMISSION_DENIED":
+                raise
+        return status
+
     def hash_kv(self, revision):
         response = self.call("maintenancestub", "HashKV", self.rpc.HashKVRequest(revision=revision))
         return dict(hash=response.hash, compact_revision=response.compact_revision, revision=revision)

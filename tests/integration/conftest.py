@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from testbed import cluster, layout, services
+from testbed import cluster, layout
 
 ANSIBLE_PLAYBOOK = str(layout.VENV_PYTHON.parent / "ansible-playbook")
 CONNECTION_DEFAULTS = {
@@ -91,10 +91,7 @@ def bed():
 @pytest.fixture
 def live(bed):
     """The test bed with every member running and no keys (data reset, processes kept)."""
-    for member in bed.members:
-        if "RUNNING" not in services.supervisorctl(bed, "status", member.service, check=False).stdout:
-            cluster.start_member(bed, member)
-    cluster.wait_healthy(bed)
+    cluster.ensure_running(bed)
     cluster.reset(bed)
     return bed
 

@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How etcd is run on a host: a systemd unit, a kubeadm static pod, or a supervisor program.
+
+Each backend answers whether the manager means etcd to run (`state()`), starts and stops it, and
+finds the member's last log lines. Commands go through the one seam, _run.run.
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import os
+
+from ansible_collections.etcdops.dr.plugins.module_utils import _files
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+
+# sd_booted(): systemd is the init system exactly when this directory exists.
+SYSTEMD_RUN_DIR = "/run/systemd/system"
+
+# running: the manager means etcd to run (or is starting it); failed: it gave up, waiting is pointless.
+ServiceState = collections.namedtuple("ServiceState", "running failed detail")
+
+
+class ServiceError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def _last_lines(text, count):
+    return [line for line in (text or "").splitlines() if line.strip()][-count:]
+
+
+def tail_file(path, count, chunk=65536):
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - chunk))
+            return _last_lines(handle.read().decode("utf-8", "replace"), count)
+    except OSError:
+        return []
+
+
+class Supervisor:
+    name = "supervisor"
+
+    def __init__(self, module, program, conf=None):
+        self.module = module
+        self.program = program
+        self.base = [module.get_bin_path("supervisorctl", required=True)] + (["-c", conf] if conf else [])
+
+    def describe(self):
+        return "supervisor program %s" % self.program
+
+    def _status(self):
+        done = run(self.module, self.base + ["status", self.program], check=False)
+        out = done.stdout.strip()
+        if "no such process" in out.lower():
+            return None, out
+        fields = out.split()
+        if len(fields) < 2 or fields[0] != self.program:
+            raise ServiceError("cannot read the state of %s: `%s` printed %r (rc %s). Check that supervisord "
+                               "runs and supervisor_conf points at its configuration." % (
+                                   self.describe(), " ".join(done.cmd), out or done.stderr.strip(), done.rc))
+        return fields[1], out
+
+    def known(self):
+        try:
+            return self._status()[0] is not None
+        except ServiceError:
+            return False
+
+    def state(self):
+        word, out = self._status()
+        if word is None:
+            raise ServiceError("supervisor has no program %r: set name to the program that runs etcd "
+                               "(`supervisorctl status` lists them)." % self.program)
+        return ServiceState(running=word in ("RUNNING", "STARTING", "BACKOFF", "STOPPING"),
+                            failed=word in ("FATAL", "EXITED"), detail=out)
+
+    def start(self):
+        # A spawn error is reported by the wait, with the member's log lines.
+        run(self.module, self.base + ["start", self.program], check=False)
+
+    def stop(self):
+        run(self.module, self.base + ["stop", self.program], why="stopping " + self.describe())
+
+    def log_tail(self, count):
+        for stream in ("stdout", "stderr"):
+            done = run(self.module, self.base + ["tail", "-16000", self.program, stream], check=False)
+            if done.rc == 0 and done.stdout.strip():
+                return _last_lines(done.stdout, count)
+        return []
+
+
+class Systemd:
+    name = "systemd"
+
+    def __init__(self, module, unit):
+        self.module = module
+        self.unit = unit if "." in unit else unit + ".service"
+
+    def describe(self):
+        return "systemd unit %s" % self.unit
+
+    def _systemctl(self):
+        return self.module.get_bin_path("systemctl", required=True)
+
+    def _show(self):
+        done = run(self.module, [self._systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
+                                 self.unit], why="reading the state of " + self.describe())
+        return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+    def known(self):
+        try:
+            return self._show().get("LoadState") not in (None, "not-found")
+        except CommandError:
+            return False
+
+    def state(self):
+        show = self._show()
+        if show.get("LoadState") in (None, "not-found"):
+            raise ServiceError("systemd has no unit %s: set name to the unit that runs etcd "
+                               "(`systemctl list-units 'etcd*'`)." % self.unit)
+        active = show.get("ActiveState")
+        detail = "%s: %s (%s), main pid %s" % (self.unit, active, show.get("SubState"), show.get("MainPID"))
+        return ServiceState(running=active in ("active", "activating", "reloading", "deactivating"),
+                            failed=active == "failed", detail=detail)
+
+    def start(self):
+        # --no-block: a Type=notify etcd unit is "started" only once the member has joined a quorum,
+        # which needs the other members started too; the wait that follows checks health instead.
+        run(self.module, [self._systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
+
+    def stop(self):
+        run(self.module, [self._systemctl(), "stop", self.unit], why="stopping " + self.describe())
+
+    def log_tail(self, count):
+        journalctl = self.module.get_bin_path("journalctl")
+        if not journalctl:
+            return []
+        done = run(self.module, [journalctl, "--unit", self.unit, "--lines", str(count), "--no-pager",
+                                 "--output", "cat"], check=False)
+        return _last_lines(done.stdout, count) if done.rc == 0 else []
+
+
+class StaticPod:
+    """kubeadm: the kubelet runs every manifest in the manifests dir, so etcd is stopped by moving its
+    manifest to a holding dir outside it, and started by moving it back."""
+
+    name = "static_pod"
+
+    def __init__(self, manifest_dir, manifest_name, held_dir, pod_log_dir):
+        self.manifest = os.path.join(manifest_dir, manifest_name)
+        self.held = os.path.join(held_dir, manifest_name)
+        self.held_dir = held_dir
+        self.pod_log_dir = pod_log_dir
+        self.pod_name = os.path.splitext(manifest_name)[0]
+        manifests = os.path.realpath(manifest_dir)
+        held = os.path.realpath(held_dir)
+        if held == manifests or held.startswith(manifests + os.sep):
+            raise ServiceError("held_manifest_dir %s is inside manifest_dir %s, where the kubelet would still run "
+                               "the manifest: choose a directory outside it." % (held_dir, manifest_dir))
+
+    def describe(self):
+        return "static pod manifest %s" % self.manifest
+
+    def known(self):
+        return os.path.exists(self.manifest) or os.path.exists(self.held)
+
+    def state(self):
+        active, held = os.path.exists(self.manifest), os.path.exists(self.held)
+        if active and held:
+            raise ServiceError("%s and %s both exist: keep the right manifest in the manifests dir and remove the "
+                               "other, then run again." % (self.manifest, self.held))
+        if not active and not held:
+            raise ServiceError("no etcd manifest at %s nor at %s: set manifest_dir, manifest_name and "
+                               "held_manifest_dir to where the kubelet's etcd manifest is." % (self.manifest, self.held))
+        where = self.manifest if active else self.held
+        return ServiceState(running=active, failed=False, detail="manifest at %s" % where)
+
+    def start(self):
+        _files.move(self.held, self.manifest)
+
+    def stop(self):
+        if not os.path.isdir(self.held_dir):
+            os.makedirs(self.held_dir, mode=0o700)
+        _files.move(self.manifest, self.held)
+
+    def log_tail(self, count):
+        # kubelet: <pod_log_dir>/<namespace>_<pod name>-<node>_<uid>/<container>/<restart count>.log
+        logs = glob.glob(os.path.join(self.pod_log_dir, "*_%s-*" % self.pod_name, "*", "*.log"))
+        if not logs:
+            return []
+        return tail_file(max(logs, key=os.path.getmtime), count)
+
+
+def _static_pod(module):
+    params = module.params
+    return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
+                     params["pod_log_dir"])
+
+
+def select(module):
+    """The backend for params['manager']; for 'auto', the first that knows this member's etcd."""
+    params = module.params
+    manager = params["manager"]
+    if manager == "static_pod":
+        return _static_pod(module)
+    if manager == "supervisor":
+        return Supervisor(module, params["name"], params["supervisor_conf"])
+    if manager == "systemd":
+        return Systemd(module, params["name"])
+    looked = []
+    static_pod = _static_pod(module)
+    if static_pod.known():
+        return static_pod
+    looked.append("no %s in %s or %s" % (params["manifest_name"], params["manifest_dir"], params["held_manifest_dir"]))
+    if module.get_bin_path("supervisorctl"):
+        supervisor = Supervisor(module, params["name"], params["supervisor_conf"])
+        if supervisor.known():
+            return supervisor
+        looked.append("supervisorctl%s knows no program %s" % (
+            " -c " + params["supervisor_conf"] if params["supervisor_conf"] else "", params["name"]))
+    else:
+        looked.append("no supervisorctl")
+    if os.path.isdir(SYSTEMD_RUN_DIR) and module.get_bin_path("systemctl"):
+        systemd = Systemd(module, params["name"])
+        if systemd.known():
+            return systemd
+        looked.append("systemd has no unit %s" % systemd.unit)
+    else:
+        looked.append("systemd is not the init system")
+    raise ServiceError("cannot tell how etcd is run on this host (%s): set manager, and name or the manifest "
+                       "paths." % "; ".join(looked))

@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Bring this host's etcd member to a state and prove it: stopped = process gone and ports free;
+started = the member answers a health check."""
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+    EtcdConnection, EtcdError, check_params, load_library, parse_endpoint)
+
+POLL_SECONDS = 0.5
+
+
+class WaitTimeout(Exception):
+    """The member did not reach the state in time (or its manager gave up on it). `starting`: the
+    member's log may say why."""
+
+    def __init__(self, msg, starting=True):
+        super().__init__(msg)
+        self.starting = starting
+DEFAULT_PEER_PORT = 2380
+
+
+def plan(state, running):
+    """The actions that bring a member that is (not) `running` to `state`."""
+    if state == "stopped":
+        return ["stop"] if running else []
+    if state == "started":
+        return [] if running else ["start"]
+    return (["stop"] if running else []) + ["start"]
+
+
+def member_addresses(params):
+    """(ip, port) pairs this member listens on: its client URL and its peer URL (any address on port
+    2380 when the peer URL is not given)."""
+    addresses = [_local_member.url_address(params["endpoint"])]
+    if params["peer_url"]:
+        addresses.append(_local_member.url_address(params["peer_url"]))
+    else:
+        addresses.append((None, DEFAULT_PEER_PORT))
+    return addresses
+
+
+def alive(pid, proc=_local_member.PROC):
+    """True unless the process has exited (a zombie has exited too)."""
+    try:
+        with open(os.path.join(proc, str(pid), "stat")) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_stopped(backend, addresses, pids, timeout):
+    """Wait until the manager has stopped etcd, `pids` have exited and nobody listens on `addresses`.
+
+    Raises WaitTimeout with what still runs."""
+    started = time.monotonic()
+    while True:
+        state = backend.state()
+        left = [pid for pid in pids if alive(pid)]
+        listeners = _local_member.listeners_on(addresses)
+        if not state.running and not left and not listeners:
+            return
+        if time.monotonic() - started >= timeout:
+            still = []
+            if state.running:
+                still.append("%s still reports it running (%s)" % (backend.describe(), state.detail))
+            still += [_local_member.describe_process(pid) + " has not exited" for pid in left]
+            if listeners:
+                still.append(_local_member.describe_listeners(listeners))
+            raise WaitTimeout("etcd did not stop within %ss: %s." % (timeout, "; ".join(still)), starting=False)
+        time.sleep(POLL_SECONDS)
+
+
+class HealthProbe:
+    """One health check of the local member per call, through the shared client."""
+
+    def __init__(self, params):
+        parse_endpoint(params["endpoint"])
+        self.params = dict(params, endpoints=[params["endpoint"]])
+        check_params(self.params)
+        self.library = load_library(params["client_library"])
+        self.last_error = None
+
+    def __call__(self, time_left):
+        params = dict(self.params, command_timeout=max(1.0, min(self.params["command_timeout"], time_left)),
+                      dial_timeout=max(0.5, min(self.params["dial_timeout"], time_left)))
+        connection = EtcdConnection(params["endpoint"], params, self.library)
+        try:
+            connection.open()
+            connection.health()
+            return True
+        except EtcdError as exc:
+            self.last_error = exc.msg
+            return False
+        finally:
+            connection.close()
+
+
+def wait_started(backend, probe, timeout):
+    """Wait until the member answers `probe`; stop early when the manager gave up on it.
+
+    Raises WaitTimeout saying why it is not healthy."""
+    started = time.monotonic()
+    while True:
+        left = timeout - (time.monotonic() - started)
+        if probe(left):
+            return
+        state = backend.state()
+        if state.failed:
+            raise WaitTimeout("etcd failed to start: %s; last health check: %s" % (state.detail, probe.last_error))
+        if not state.running:
+            raise WaitTimeout("etcd is not running: %s" % state.detail)
+        if time.monotonic() - started >= timeout:
+            raise WaitTimeout("etcd did not answer a health check within %ss (%s); last health check: %s "
+                               "(a member serves only once a majority of the cluster's members run: start them "
+                               "together)" % (timeout, state.detail, probe.last_error))
+        time.sleep(POLL_SECONDS)

@@ -1,0 +1,275 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_service
+short_description: Stop, start or restart the etcd member on this host, and wait until it really is
+version_added: 0.1.0
+description:
+  - Controls the etcd member that runs on the target host through the manager that runs it, a systemd unit, a
+    kubeadm static pod or a supervisor program, and waits until the change is real.
+  - V(stopped) means the manager no longer runs etcd, the etcd process has exited and nothing listens on the member's
+    client and peer ports any more. Only then can a restore touch the data dir, or a new etcd bind the ports.
+  - V(started) means the member answers a health check on O(endpoint) (it has a leader and serves a linearizable
+    read). A member serves only once a majority of the cluster's members run, so start the members of a stopped
+    cluster together, in one task across the hosts.
+  - When a wait times out the module fails with what still runs, or with the last health check error and the last
+    lines of the member's log.
+  - O(endpoints) is not used; the health check goes to O(endpoint), the member on this host.
+extends_documentation_fragment:
+  - etcdops.dr.connection
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the manager, the current state and the actions it would take; it neither acts nor waits.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+    details: Linux; it reads C(/proc) to find the etcd process and the listeners on its ports.
+  action_group:
+    description: Use C(group/etcdops.dr.etcd) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - etcdops.dr.etcd
+options:
+  state:
+    description:
+      - V(stopped) stops etcd and waits until its process has exited and its ports are free.
+      - V(started) starts etcd if its manager does not run it, and waits until the member answers a health check.
+      - V(restarted) stops it as V(stopped) does if it runs, then starts it as V(started) does. Always changes.
+    type: str
+    required: true
+    choices: [started, stopped, restarted]
+  manager:
+    description:
+      - What runs etcd on this host.
+      - V(auto) picks V(static_pod) when the manifest is in O(manifest_dir) or O(held_manifest_dir), else
+        V(supervisor) when C(supervisorctl) knows the program O(name), else V(systemd) when systemd is the init
+        system and has the unit O(name). RV(manager) says which one it picked.
+    type: str
+    choices: [auto, systemd, static_pod, supervisor]
+    default: auto
+  name:
+    description: The systemd unit (C(.service) is added when there is no suffix) or the supervisor program.
+    type: str
+    default: etcd
+  supervisor_conf:
+    description: Configuration file of the supervisord that runs etcd, passed to C(supervisorctl -c).
+    type: path
+  manifest_dir:
+    description: The kubelet's static pod directory.
+    type: path
+    default: /etc/kubernetes/manifests
+  manifest_name:
+    description: File name of the etcd static pod manifest.
+    type: str
+    default: etcd.yaml
+  held_manifest_dir:
+    description:
+      - Where the manifest is kept while etcd is stopped. It must be outside O(manifest_dir), because the kubelet
+        runs every manifest in that directory. Created with mode 0700 when missing.
+    type: path
+    default: /etc/kubernetes/etcdops-held-manifests
+  pod_log_dir:
+    description: Where the kubelet writes container logs; the newest C(*_etcd-*/*/*.log) in it is the member's log.
+    type: path
+    default: /var/log/pods
+  log_file:
+    description:
+      - The member's log file. When unset the log comes from the manager (C(journalctl), C(supervisorctl tail)) or
+        O(pod_log_dir).
+    type: path
+  log_lines:
+    description: How many of the member's last log lines a failure message carries.
+    type: int
+    default: 20
+  timeout:
+    description: Seconds to wait for each of stop and start. Kubelets notice manifest changes only every 20 seconds.
+    type: float
+    default: 120
+  endpoint:
+    description: Client URL of the member on this host; the health check and the port check use it.
+    type: str
+    default: https://127.0.0.1:2379
+  peer_url:
+    description: Peer URL the member listens on. When unset, any listener on port 2380 counts as the member's.
+    type: str
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Stop etcd on every member of a kubeadm cluster
+  etcdops.dr.etcd_service:
+    state: stopped
+    manager: static_pod
+    endpoint: "https://{{ ansible_host }}:2379"
+    peer_url: "https://{{ ansible_host }}:2380"
+
+- name: Start them again, together, and wait until each answers health
+  etcdops.dr.etcd_service:
+    state: started
+    endpoint: "https://{{ ansible_host }}:2379"
+    cacert: /etc/kubernetes/pki/etcd/ca.crt
+    cert: /etc/kubernetes/pki/etcd/healthcheck-client.crt
+    key: /etc/kubernetes/pki/etcd/healthcheck-client.key
+    timeout: 180
+
+- name: Restart the etcd systemd unit
+  etcdops.dr.etcd_service:
+    state: restarted
+    manager: systemd
+    name: etcd
+"""
+
+RETURN = r"""
+manager:
+  description: The manager used, V(systemd), V(static_pod) or V(supervisor); null when it could not be chosen.
+  returned: always
+  type: str
+  sample: static_pod
+manager_auto:
+  description: Whether RV(manager) was detected (O(manager=auto)).
+  returned: always
+  type: bool
+service:
+  description: The unit, program or manifest that runs etcd.
+  returned: always
+  type: str
+  sample: static pod manifest /etc/kubernetes/manifests/etcd.yaml
+before:
+  description: What the manager reported before any action.
+  returned: always
+  type: str
+  sample: "etcd-node1 RUNNING pid 4242, uptime 0:10:11"
+actions:
+  description: What was done (or, in check mode, would be done), in order, V(stop) and V(start).
+  returned: always
+  type: list
+  elements: str
+stopped_processes:
+  description: The processes that listened on the member's ports before a stop and have exited.
+  returned: always
+  type: list
+  elements: str
+healthy:
+  description: Whether the member answered a health check; null when the state is V(stopped) or in check mode.
+  returned: always
+  type: bool
+waited_seconds:
+  description: Seconds from the first action until the state was proven (or, with no action, spent proving it).
+  returned: always
+  type: float
+log_tail:
+  description: The member's last log lines, on a failed start; empty otherwise.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+    CONNECTION_REQUIRED_TOGETHER, ClientLibraryMissing, EtcdError, connection_argument_spec)
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
+from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, select, tail_file
+from ansible_collections.etcdops.dr.plugins.module_utils._service_control import (
+    HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
+
+SERVICE_OPTIONS = dict(
+    state=dict(type="str", required=True, choices=["started", "stopped", "restarted"]),
+    manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
+    name=dict(type="str", default="etcd"),
+    supervisor_conf=dict(type="path"),
+    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
+    manifest_name=dict(type="str", default="etcd.yaml"),
+    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
+    pod_log_dir=dict(type="path", default="/var/log/pods"),
+    log_file=dict(type="path"),
+    log_lines=dict(type="int", default=20),
+    timeout=dict(type="float", default=120),
+    endpoint=dict(type="str", default="https://127.0.0.1:2379"),
+    peer_url=dict(type="str"),
+)
+
+
+def _log_tail(module, backend):
+    if module.params["log_file"]:
+        return tail_file(module.params["log_file"], module.params["log_lines"])
+    try:
+        return backend.log_tail(module.params["log_lines"])
+    except (CommandError, OSError, ServiceError):
+        return []
+
+
+def _converge(module, backend, actions, probe, result):
+    params = module.params
+    began = time.monotonic()
+    addresses = member_addresses(params)
+    if params["state"] in ("stopped", "restarted"):
+        listeners = _local_member.listeners_on(addresses)
+        pids = sorted({pid for dummy, dummy, pid in listeners if pid})
+        described = [_local_member.describe_process(pid) for pid in pids]
+        if "stop" in actions:
+            backend.stop()
+        wait_stopped(backend, addresses, pids, params["timeout"])
+        result["stopped_processes"] = described
+    if params["state"] in ("started", "restarted"):
+        if "start" in actions:
+            backend.start()
+        wait_started(backend, probe, params["timeout"])
+        result["healthy"] = True
+    result["waited_seconds"] = round(time.monotonic() - began, 3)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_argument_spec(**SERVICE_OPTIONS),
+        required_together=CONNECTION_REQUIRED_TOGETHER,
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = dict(changed=False, manager=None, manager_auto=params["manager"] == "auto", service=None, before=None,
+                  actions=[], stopped_processes=[], healthy=None, waited_seconds=0.0, log_tail=[])
+    backend = None
+    try:
+        # Everything a start needs is checked before anything is stopped.
+        probe = HealthProbe(params) if params["state"] != "stopped" else None
+        backend = select(module)
+        result.update(manager=backend.name, service=backend.describe())
+        before = backend.state()
+        actions = plan(params["state"], before.running)
+        result.update(before=before.detail, actions=actions, changed=bool(actions))
+        if module.check_mode:
+            module.exit_json(msg="%s: would %s" % (result["service"], " then ".join(actions) or "change nothing"),
+                             **result)
+        _converge(module, backend, actions, probe, result)
+    except ClientLibraryMissing as exc:
+        module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg, **result)
+    except (EtcdError, ServiceError, CommandError) as exc:
+        module.fail_json(msg="%s%s" % (result["service"] + ": " if result["service"] else "", exc.msg), **result)
+    except OSError as exc:
+        module.fail_json(msg="%s: %s" % (result["service"], exc), **result)
+    except WaitTimeout as exc:
+        logs = ""
+        if exc.starting:
+            result["log_tail"] = _log_tail(module, backend)
+            logs = ("; last %d lines of the member's log:\n%s" % (len(result["log_tail"]), "\n".join(result["log_tail"]))
+                    if result["log_tail"] else "; no log of the member found (set log_file)")
+        module.fail_json(msg="%s: %s%s" % (result["service"], exc, logs), **result)
+    done = " then ".join({"stop": "stopped", "start": "started"}[a] for a in result["actions"]) or "no change"
+    module.exit_json(msg="%s: %s; %s after %.1fs" % (
+        result["service"], done, "healthy" if result["healthy"] else "process gone and ports free",
+        result["waited_seconds"]), **result)
+
+
+if __name__ == "__main__":
+    main()
