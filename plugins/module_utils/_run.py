@@ -15,8 +15,8 @@ class CommandError(Exception):
     def __init__(self, completed, why=None):
         out = (completed.stderr or completed.stdout or "").strip()
         tail = "\n".join(out.splitlines()[-10:])
-        super().__init__("%s%s failed with rc %s%s" % (why + ": " if why else "", " ".join(completed.cmd),
-                                                      completed.rc, (": " + tail) if tail else ""))
+        super().__init__("%s%s failed with rc %s%s" % (
+            why + ": " if why else "", " ".join(completed.cmd), completed.rc, (": " + tail) if tail else ""))
         self.msg = str(self)
         self.completed = completed
 

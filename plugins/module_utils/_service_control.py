@@ -13,6 +13,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     EtcdConnection, EtcdError, check_params, load_library, parse_endpoint)
 
 POLL_SECONDS = 0.5
+DEFAULT_PEER_PORT = 2380
 
 
 class WaitTimeout(Exception):
@@ -22,7 +23,6 @@ class WaitTimeout(Exception):
     def __init__(self, msg, starting=True):
         super().__init__(msg)
         self.starting = starting
-DEFAULT_PEER_PORT = 2380
 
 
 def plan(state, running):
@@ -117,6 +117,6 @@ def wait_started(backend, probe, timeout):
             raise WaitTimeout("etcd is not running: %s" % state.detail)
         if time.monotonic() - started >= timeout:
             raise WaitTimeout("etcd did not answer a health check within %ss (%s); last health check: %s "
-                               "(a member serves only once a majority of the cluster's members run: start them "
-                               "together)" % (timeout, state.detail, probe.last_error))
+                              "(a member serves only once a majority of the cluster's members run: start them "
+                              "together)" % (timeout, state.detail, probe.last_error))
         time.sleep(POLL_SECONDS)

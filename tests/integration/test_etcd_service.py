@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from testbed import cluster, services
+from testbed import cluster
 
 SERVICE_ARGS = {
     "name": "{{ etcd_service_name }}",
