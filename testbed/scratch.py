@@ -45,3 +45,20 @@ def scratch_member(bed, data_dir, **kwargs):
         yield member.start()
     finally:
         member.stop()
+
+
+def restore_copy(bed, db_file, data_dir, skip_hash_check=True, name="scratch"):
+    """`etcdutl snapshot restore` a snapshot or copied db into `data_dir`, for a scratch member."""
+    cmd = [str(services.etcd_bin_dir() / "etcdutl"), "snapshot", "restore", str(db_file), "--data-dir", str(data_dir),
+           "--name", name, "--initial-cluster", f"{name}=http://{layout.SPARE_ADDRESS}:{layout.PEER_PORT}",
+           "--initial-advertise-peer-urls", f"http://{layout.SPARE_ADDRESS}:{layout.PEER_PORT}"]
+    if skip_hash_check:
+        cmd.append("--skip-hash-check")
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
+
+
+def key_values(etcdctl):
+    """{key: value} of every key, read with an etcdctl function (a ScratchMember's, or cluster.etcdctl bound to a
+    bed); values must be single lines."""
+    lines = etcdctl("get", "", "--from-key").stdout.splitlines()
+    return dict(zip(lines[0::2], lines[1::2]))

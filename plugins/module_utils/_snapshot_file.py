@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backup files and their JSON manifests: names, free-space checks, hashed durable copies."""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+
+from ansible_collections.etcdops.dr.plugins.module_utils import _files
+
+COLLECTION_VERSION = "0.1.0"
+MANIFEST_FORMAT = 1
+MANIFEST_SUFFIX = ".json"
+CHUNK = 1024 * 1024
+# Room for the manifest beside the copy.
+MANIFEST_RESERVE = 64 * 1024
+# Facts about the cluster a manifest records, read before the backup was taken.
+CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version")
+
+
+class BackupFileError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def new_backup_path(directory, prefix, extension, now=None):
+    """<directory>/<prefix>-<UTC time>.<extension>, with -2, -3... if that name is taken."""
+    stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
+    base = os.path.join(directory, "%s-%s" % (prefix, stamp))
+    path, number = "%s.%s" % (base, extension), 1
+    while os.path.lexists(path) or os.path.lexists(path + MANIFEST_SUFFIX):
+        number += 1
+        path = "%s-%d.%s" % (base, number, extension)
+    return path
+
+
+def nearest_existing_dir(path):
+    while not os.path.isdir(path):
+        parent = os.path.dirname(path.rstrip(os.sep)) or os.sep
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def check_destination(directory, required_bytes):
+    """Fail unless `directory` (or, when it does not exist yet, the dir it would be created in) is
+    writable and has `required_bytes` free. Returns the free bytes."""
+    existing = nearest_existing_dir(directory)
+    if existing != directory and os.path.lexists(directory):
+        raise BackupFileError("backup dir %s exists but is not a directory: choose another path." % directory)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BackupFileError("backup dir %s is not writable by this user%s: fix its permissions (or attributes: "
+                              "lsattr -d) or choose another dir." % (
+                                  existing, "" if existing == directory else " (%s does not exist yet)" % directory))
+    stat = os.statvfs(existing)
+    free = stat.f_bavail * stat.f_frsize
+    if free < required_bytes:
+        raise BackupFileError("not enough free disk for the backup in %s: %d bytes free, %d needed: free space or "
+                              "choose another dir." % (existing, free, required_bytes))
+    return free
+
+
+def ensure_dir(directory):
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700)
+
+
+def copy_hashed(source, destination, mode=0o600):
+    """Copy `source` to `destination` through a temp file (fsync, `mode`, rename), hashing as it goes;
+    fail, leaving nothing under `destination`, if the source changes while being copied.
+    Returns (size, sha256 hex)."""
+    before = os.stat(source)
+    digest = hashlib.sha256()
+    handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
+    try:
+        with open(source, "rb") as src:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                digest.update(chunk)
+                handle.write(chunk)
+        after = os.stat(source)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise BackupFileError("%s changed while it was copied: something writes to it (is etcd running?); the "
+                                  "copy was discarded." % source)
+        _files.commit(handle, temp_path, destination)
+    except BaseException:
+        _files.discard(handle, temp_path)
+        raise
+    return before.st_size, digest.hexdigest()
+
+
+def manifest(kind, path, size, sha256, tool, facts):
+    """The JSON manifest written beside a backup file."""
+    doc = dict(format=MANIFEST_FORMAT, kind=kind, file=os.path.basename(path), size=size, sha256=sha256,
+               created=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+               tool="etcdops.dr %s %s" % (COLLECTION_VERSION, tool))
+    for name in CLUSTER_FACTS:
+        doc[name] = facts.get(name)
+    return doc
+
+
+def write_manifest(path, doc):
+    """Write `doc` as <path>.json, atomically, mode 0600; returns the manifest path."""
+    manifest_path = path + MANIFEST_SUFFIX
+    _files.write_atomic(manifest_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return manifest_path
