@@ -163,11 +163,13 @@ def main():
             raise
         result["duration_seconds"] = round(time.monotonic() - began, 3)
     except BackupFileError as exc:
-        module.fail_json(msg=exc.msg, **dict(result, changed=False))
+        result["changed"] = False
+        module.fail_json(msg=exc.msg, **result)
     except OSError as exc:
+        result["changed"] = False
         module.fail_json(msg="copying %s to %s failed: %s; nothing was left under the final name." % (
-            source, params["dest_dir"], exc), **dict(result, changed=False))
-    module.exit_json(msg="copied %s (%d bytes, sha256 %s) to %s" % (source, result["size"], result["sha256"],
+            source, params["dest_dir"], exc), **result)
+    module.exit_json(msg="copied %s (%s bytes, sha256 %s) to %s" % (source, result["size"], result["sha256"],
                                                                     result["path"]), **result)
 
 

@@ -85,9 +85,11 @@ options:
         O(pod_log_dir).
     type: path
   log_lines:
-    description: How many of the member's last log lines a failure message carries.
+    description:
+      - How many of the member's last log lines a failure message carries. etcd prints its usage (about 20 lines)
+        after a flag error, so fewer lines would show only the usage.
     type: int
-    default: 20
+    default: 40
   timeout:
     description: Seconds to wait for each of stop and start. Kubelets notice manifest changes only every 20 seconds.
     type: float
@@ -194,7 +196,7 @@ SERVICE_OPTIONS = dict(
     held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
     pod_log_dir=dict(type="path", default="/var/log/pods"),
     log_file=dict(type="path"),
-    log_lines=dict(type="int", default=20),
+    log_lines=dict(type="int", default=40),
     timeout=dict(type="float", default=120),
     endpoint=dict(type="str", default="https://127.0.0.1:2379"),
     peer_url=dict(type="str"),

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -141,7 +142,7 @@ def test_unwritable_backup_dir_is_caught_before_the_stop(clean_backups, ansible)
         run = ansible.playbook(PLAYBOOK)
     assert run.rc != 0
     assert f"backup dir {node1.backup_dir} is not writable by this user" in run.output
-    assert "Bring etcd to stopped" not in run.stdout
+    assert "Control etcd: stop" not in run.stdout
     assert etcd_pids(bed) == pids, "nothing was stopped"
 
 
@@ -192,7 +193,7 @@ def test_unreachable_member_is_caught_before_the_stop(clean_backups, ansible, tm
     run = ansible.playbook(PLAYBOOK, "-i", str(broken))
     assert run.rc != 0
     assert "node3" in run.output and "UNREACHABLE" in run.output and "port 2299" in run.output
-    assert "Bring etcd to stopped" not in run.stdout
+    assert "Control etcd: stop" not in run.stdout
     assert etcd_pids(bed) == pids
 
 
@@ -219,7 +220,7 @@ def test_wrong_service_name_is_caught_before_the_stop(clean_backups, ansible, tm
     run = ansible.playbook(PLAYBOOK, "-i", str(broken))
     assert run.rc != 0
     assert "supervisor has no program 'etcd-nope'" in run.output
-    assert "Bring etcd to stopped" not in run.stdout
+    assert "Control etcd: stop" not in run.stdout
     assert etcd_pids(bed) == pids
 
 
@@ -239,9 +240,47 @@ def test_stop_failing_on_one_member_starts_the_others_again(clean_backups, ansib
         run = ansible.playbook(PLAYBOOK, "-i", str(broken), extra_vars={"cold_backup_timeout": 5})
     assert run.rc != 0
     assert "cold backup failed after etcd was stopped; every member was started again" in run.output
-    assert "Bring etcd to stopped on every member failed on node3" in run.output
+    assert re.search(r"Control etcd: stop (the followers first|every member) failed on node3", run.output)
     assert "etcd did not stop within 5.0s" in run.output and "listens on 127.0.0.13:2390" in run.output
     assert "failed on node1" not in run.output and "failed on node2" not in run.output
     cluster.wait_healthy(bed, timeout=5)
     assert all(new != old for new, old in zip(etcd_pids(bed).values(), pids.values()))
     assert all(backup_files(m) == [] for m in bed.members)
+
+
+def test_cold_backup_of_static_pod_members(clean_backups, ansible, tmp_path):
+    """The same playbook on kubeadm-style hosts, where the kubelet runs etcd from a static pod manifest."""
+    bed = clean_backups
+    cluster.run_as_static_pods(bed)
+    try:
+        write_keys(bed, "pod", 20)
+        expected = scratch.key_values(functools.partial(cluster.etcdctl, bed))
+        run = ansible.playbook(PLAYBOOK, extra_vars={"etcd_service_manager": "static_pod"})
+        assert run.rc == 0, run.output
+        cluster.wait_healthy(bed, timeout=5)
+        assert all((m.manifest_dir / "etcd.yaml").exists() and not (m.held_manifest_dir / "etcd.yaml").exists()
+                   for m in bed.members)
+        node1 = bed.member("node1")
+        copy = node1.backup_dir / backup_files(node1)[0]
+        restored = scratch.restore_copy(bed, copy, tmp_path / "restored")
+        assert restored.returncode == 0, restored.stderr
+        with scratch.scratch_member(bed, tmp_path / "restored") as member:
+            assert scratch.key_values(member.etcdctl) == expected
+    finally:
+        cluster.run_as_supervisor_programs(bed)
+
+
+def test_cold_copy_refuses_a_running_member(live, ansible):
+    """Copying the db of a running etcd would give an inconsistent file: the module refuses, naming
+    the process; in check mode it only reports it."""
+    node2 = live.member("node2")
+    args = {"data_dir": "{{ etcd_data_dir }}", "dest_dir": "{{ etcd_backup_dir }}"}
+    checked = ansible.module("etcdops.dr.etcd_cold_copy", args, hosts="node2", check=True, defaults=False)
+    result = checked.results["node2"]
+    assert result["changed"] is True and not result.get("failed")
+    assert result["path"].startswith(f"{node2.backup_dir}/etcd-cold-") and result["sha256"] is None
+    assert any("etcd --config-file" in holder for holder in result["db_in_use_by"])
+    refused = ansible.module("etcdops.dr.etcd_cold_copy", args, hosts="node2", defaults=False).results["node2"]
+    assert refused["failed"] and refused["changed"] is False
+    assert "etcd still runs on this member; stop it first" in refused["msg"]
+    assert backup_files(node2) == []
