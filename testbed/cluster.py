@@ -157,3 +157,18 @@ def _remove_manifests(bed):
     for member in bed.members:
         (member.manifest_dir / "etcd.yaml").unlink(missing_ok=True)
         (member.held_manifest_dir / "etcd.yaml").unlink(missing_ok=True)
+
+
+def listener_pid(member):
+    """The pid of the process listening on the member's client port, from ss (not from the collection)."""
+    out = subprocess.run(["ss", "-Hltnp", f"src {member.address}:{layout.CLIENT_PORT}"], capture_output=True,
+                         text=True, check=True).stdout
+    return out.split("pid=")[1].split(",")[0] if "pid=" in out else None
+
+
+def inventory_with(bed, path, host, **host_vars):
+    """A copy of the bed's inventory at `path` in which `host` has `host_vars` changed."""
+    doc = yaml.safe_load(bed.inventory.read_text())
+    doc["all"]["children"]["etcd"]["hosts"][host].update(host_vars)
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)

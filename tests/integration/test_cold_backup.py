@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-import yaml
 
 from testbed import cluster, scratch
 
@@ -29,13 +28,7 @@ def backup_files(member):
 
 
 def etcd_pids(bed):
-    """{member: pid listening on its client port}, from ss."""
-    pids = {}
-    for member in bed.members:
-        out = subprocess.run(["ss", "-Hltnp", f"src {member.address}:2379"], capture_output=True, text=True,
-                             check=True).stdout
-        pids[member.name] = out.split("pid=")[1].split(",")[0] if "pid=" in out else None
-    return pids
+    return {member.name: cluster.listener_pid(member) for member in bed.members}
 
 
 def client_port_closed(member):
@@ -186,11 +179,8 @@ def test_copy_failing_after_the_stop_starts_every_member_again(clean_backups, an
 def test_unreachable_member_is_caught_before_the_stop(clean_backups, ansible, tmp_path):
     bed = clean_backups
     pids = etcd_pids(bed)
-    inventory = yaml.safe_load(bed.inventory.read_text())
-    inventory["all"]["children"]["etcd"]["hosts"]["node3"]["ansible_port"] = 2299
-    broken = tmp_path / "inventory.yml"
-    broken.write_text(yaml.safe_dump(inventory))
-    run = ansible.playbook(PLAYBOOK, "-i", str(broken))
+    broken = cluster.inventory_with(bed, tmp_path / "inventory.yml", "node3", ansible_port=2299)
+    run = ansible.playbook(PLAYBOOK, "-i", broken)
     assert run.rc != 0
     assert "node3" in run.output and "UNREACHABLE" in run.output and "port 2299" in run.output
     assert "Control etcd: stop" not in run.stdout
@@ -212,12 +202,9 @@ def test_unhealthy_cluster_is_not_stopped(clean_backups, ansible):
 
 def test_wrong_service_name_is_caught_before_the_stop(clean_backups, ansible, tmp_path):
     bed = clean_backups
-    inventory = yaml.safe_load(bed.inventory.read_text())
-    inventory["all"]["children"]["etcd"]["hosts"]["node3"]["etcd_service_name"] = "etcd-nope"
-    broken = tmp_path / "inventory.yml"
-    broken.write_text(yaml.safe_dump(inventory))
+    broken = cluster.inventory_with(bed, tmp_path / "inventory.yml", "node3", etcd_service_name="etcd-nope")
     pids = etcd_pids(bed)
-    run = ansible.playbook(PLAYBOOK, "-i", str(broken))
+    run = ansible.playbook(PLAYBOOK, "-i", broken)
     assert run.rc != 0
     assert "supervisor has no program 'etcd-nope'" in run.output
     assert "Control etcd: stop" not in run.stdout
@@ -229,15 +216,12 @@ def test_stop_failing_on_one_member_starts_the_others_again(clean_backups, ansib
     timeout while node1 and node2 stop: all are started again, the cluster is healthy, nothing is
     copied and the failure names what kept listening."""
     bed = clean_backups
-    inventory = yaml.safe_load(bed.inventory.read_text())
-    inventory["all"]["children"]["etcd"]["hosts"]["node3"]["etcd_peer_url"] = "https://127.0.0.13:2390"
-    broken = tmp_path / "inventory.yml"
-    broken.write_text(yaml.safe_dump(inventory))
+    broken = cluster.inventory_with(bed, tmp_path / "inventory.yml", "node3", etcd_peer_url="https://127.0.0.13:2390")
     pids = etcd_pids(bed)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.13", 2390))
         squatter.listen()
-        run = ansible.playbook(PLAYBOOK, "-i", str(broken), extra_vars={"cold_backup_timeout": 5})
+        run = ansible.playbook(PLAYBOOK, "-i", broken, extra_vars={"cold_backup_timeout": 5})
     assert run.rc != 0
     assert "cold backup failed after etcd was stopped; every member was started again" in run.output
     assert re.search(r"Control etcd: stop (the followers first|every member) failed on node3", run.output)

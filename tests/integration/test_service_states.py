@@ -50,13 +50,6 @@ def listening(member):
     return False
 
 
-def member_pid(member):
-    """The pid of the process listening on the member's client port (from ss, not from the collection)."""
-    out = subprocess.run(["ss", "-Hltnp", f"src {member.address}:2379"], capture_output=True, text=True,
-                         check=True).stdout
-    return out.split("pid=")[1].split(",")[0] if "pid=" in out else None
-
-
 def assert_run(run, changed, hosts=("node1", "node2", "node3")):
     assert run.rc == 0, run.output
     for host in hosts:
@@ -95,18 +88,18 @@ def test_stop_start_restart_four_ways(live, ansible, backend):
     assert_run(service(ansible, "started"), False)
     assert_run(service(ansible, "started", check=True), False)
 
-    pids = {m.name: member_pid(m) for m in bed.members}
+    pids = {m.name: cluster.listener_pid(m) for m in bed.members}
     assert_run(service(ansible, "restarted", check=True), True)
-    assert pids == {m.name: member_pid(m) for m in bed.members}
+    assert pids == {m.name: cluster.listener_pid(m) for m in bed.members}
     for dummy in range(2):
         restarted = service(ansible, "restarted")
         assert_run(restarted, True)
         assert all(r["actions"] == ["stop", "start"] and r["healthy"] for r in restarted.results.values())
-        new_pids = {m.name: member_pid(m) for m in bed.members}
+        new_pids = {m.name: cluster.listener_pid(m) for m in bed.members}
         assert all(new_pids[name] != pids[name] for name in pids), (pids, new_pids)
         pids = new_pids
     assert_run(service(ansible, "restarted", check=True), True)
-    assert pids == {m.name: member_pid(m) for m in bed.members}
+    assert pids == {m.name: cluster.listener_pid(m) for m in bed.members}
     cluster.wait_healthy(bed, timeout=5)
 
 
