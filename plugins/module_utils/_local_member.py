@@ -102,6 +102,15 @@ def listeners_on(addresses, proc=PROC):
     return [(address, port, owners.get("socket:[%s]" % inode)) for address, port, inode in wanted]
 
 
+def alive(pid, proc=PROC):
+    """True unless the process has exited (a zombie has exited too)."""
+    try:
+        with open(os.path.join(proc, str(pid), "stat")) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def holders_of(path, proc=PROC):
     """Pids of the processes that have `path` open."""
     real = os.path.realpath(path)

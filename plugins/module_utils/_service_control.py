@@ -5,7 +5,6 @@
 started = the member answers a health check."""
 from __future__ import annotations
 
-import os
 import time
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
@@ -37,21 +36,15 @@ def plan(state, running):
 def member_addresses(params):
     """(ip, port) pairs this member listens on: its client URL and its peer URL (any address on port
     2380 when the peer URL is not given)."""
+    for url in (params["endpoint"], params["peer_url"]):
+        if url:
+            parse_endpoint(url)
     addresses = [_local_member.url_address(params["endpoint"])]
     if params["peer_url"]:
         addresses.append(_local_member.url_address(params["peer_url"]))
     else:
         addresses.append((None, DEFAULT_PEER_PORT))
     return addresses
-
-
-def alive(pid, proc=_local_member.PROC):
-    """True unless the process has exited (a zombie has exited too)."""
-    try:
-        with open(os.path.join(proc, str(pid), "stat")) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def wait_stopped(backend, addresses, pids, timeout):
@@ -61,7 +54,7 @@ def wait_stopped(backend, addresses, pids, timeout):
     started = time.monotonic()
     while True:
         state = backend.state()
-        left = [pid for pid in pids if alive(pid)]
+        left = [pid for pid in pids if _local_member.alive(pid)]
         listeners = _local_member.listeners_on(addresses)
         if not state.running and not left and not listeners:
             return
@@ -80,7 +73,6 @@ class HealthProbe:
     """One health check of the local member per call, through the shared client."""
 
     def __init__(self, params):
-        parse_endpoint(params["endpoint"])
         self.params = dict(params, endpoints=[params["endpoint"]])
         check_params(self.params)
         self.library = load_library(params["client_library"])

@@ -212,10 +212,9 @@ def _log_tail(module, backend):
         return []
 
 
-def _converge(module, backend, actions, probe, result):
+def _converge(module, backend, actions, probe, addresses, result):
     params = module.params
     began = time.monotonic()
-    addresses = member_addresses(params)
     if params["state"] in ("stopped", "restarted"):
         listeners = _local_member.listeners_on(addresses)
         pids = sorted({pid for dummy, dummy, pid in listeners if pid})
@@ -244,6 +243,7 @@ def main():
     backend = None
     try:
         # Everything a start needs is checked before anything is stopped.
+        addresses = member_addresses(params)
         probe = HealthProbe(params) if params["state"] != "stopped" else None
         backend = select(module)
         result.update(manager=backend.name, service=backend.describe())
@@ -253,7 +253,7 @@ def main():
         if module.check_mode:
             module.exit_json(msg="%s: would %s" % (result["service"], " then ".join(actions) or "change nothing"),
                              **result)
-        _converge(module, backend, actions, probe, result)
+        _converge(module, backend, actions, probe, addresses, result)
     except ClientLibraryMissing as exc:
         module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg, **result)
     except (EtcdError, ServiceError, CommandError) as exc:

@@ -2,7 +2,6 @@
 import os
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._service_control import alive
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
@@ -49,7 +48,7 @@ def test_holders_of_a_file(tmp_path):
 
 def test_zombies_count_as_exited(tmp_path):
     proc = fake_proc(tmp_path, processes={5: (b"etcd", [])})
-    assert alive(5, proc=proc)
+    assert _local_member.alive(5, proc=proc)
     (tmp_path / "5" / "stat").write_text("5 (etcd) Z 1 2 3\n")
-    assert not alive(5, proc=proc)
-    assert not alive(6, proc=proc)
+    assert not _local_member.alive(5, proc=proc)
+    assert not _local_member.alive(6, proc=proc)

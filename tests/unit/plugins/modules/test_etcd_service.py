@@ -121,3 +121,10 @@ def test_auto_without_any_manager_fails_before_acting(monkeypatch, capsys, tmp_p
     assert result["failed"] and result["manager"] is None
     assert "cannot tell how etcd is run on this host" in result["msg"]
     assert host.calls == []
+
+
+def test_a_malformed_peer_url_is_refused_before_acting(monkeypatch, capsys):
+    host = Host(monkeypatch)
+    result = run(capsys, state="stopped", peer_url="10.0.0.1:2380")
+    assert result["failed"] and "endpoint '10.0.0.1:2380' must start with https:// or http://" in result["msg"]
+    assert host.calls == []
