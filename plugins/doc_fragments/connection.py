@@ -5,8 +5,15 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The connection options every etcdops.dr module that talks to etcd shares.
+    # The connection options every etcdops.dr module that talks to etcd shares, and the action group
+    # through which module_defaults sets them once.
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description: Use C(group/etcdops.dr.etcd) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - etcdops.dr.etcd
 options:
   endpoints:
     description:

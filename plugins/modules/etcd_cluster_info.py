@@ -25,11 +25,6 @@ attributes:
     support: none
   platform:
     platforms: posix
-  action_group:
-    description: Use C(group/etcdops.dr.etcd) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - etcdops.dr.etcd
 options:
   hash_kv:
     description:

@@ -31,11 +31,6 @@ attributes:
   platform:
     platforms: posix
     details: Linux; it reads C(/proc) to find the etcd process and the listeners on its ports.
-  action_group:
-    description: Use C(group/etcdops.dr.etcd) in C(module_defaults) to set the connection options once.
-    support: full
-    membership:
-      - etcdops.dr.etcd
 options:
   state:
     description:
