@@ -232,6 +232,16 @@ class EtcdConnection:
         except grpc.RpcError as exc:
             raise explain_rpc_error(self.endpoint, exc, self.params) from None
 
+    def stream(self, stub, method, request, timeout):
+        """Send one request whose answer is a stream; yield its messages. `timeout` bounds the whole
+        stream, so long streams (snapshots) need their own, longer one."""
+        import grpc  # pylint: disable=import-outside-toplevel
+        try:
+            yield from getattr(getattr(self._client, stub), method)(
+                request, timeout, credentials=self._client.call_credentials, metadata=self._client.metadata)
+        except grpc.RpcError as exc:
+            raise explain_rpc_error(self.endpoint, exc, self.params) from None
+
     def status(self):
         response = self.call("maintenancestub", "Status", self.rpc.StatusRequest())
         extra = wire_fields(response.SerializeToString())

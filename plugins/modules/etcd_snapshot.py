@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_snapshot
+short_description: Take an online snapshot of one etcd member into a verified file with a JSON manifest
+version_added: 0.1.0
+description:
+  - Streams a snapshot of the database of the member at O(endpoint) over etcd's gRPC API into a temp file in
+    O(dest_dir), checks the sha256 trailer the server appends, fsyncs it, gives it mode 0600 (and O(owner),
+    O(group)), and renames it to C(<prefix>-<UTC time>.db). A JSON manifest is written beside it as C(<file>.json).
+  - A stream that breaks, a trailer that does not match, a full disk - the temp file is removed, no file takes the
+    final name, and the module fails saying which.
+  - The file keeps the trailer, as C(etcdctl snapshot save) does, so C(etcdutl snapshot restore) verifies it
+    without C(--skip-hash-check).
+  - The stream is written as it arrives; memory use does not grow with the database.
+extends_documentation_fragment:
+  - etcdops.dr.connection
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Asks the member for its status, checks the destination and free disk, and reports the file it would
+      write; writes nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  endpoint:
+    description:
+      - Client URL of the member to snapshot. When unset, O(endpoints) must hold exactly one URL.
+    type: str
+  dest_dir:
+    description: Directory for the snapshot and its manifest, on the host the module runs on; created 0700.
+    type: path
+    required: true
+  prefix:
+    description: Start of the snapshot's file name.
+    type: str
+    default: etcd-snapshot
+  snapshot_timeout:
+    description:
+      - Seconds the whole stream may take. O(command_timeout) bounds the other requests; a large database needs
+        longer than that to stream.
+    type: float
+    default: 3600
+  owner:
+    description: Owner of the snapshot and manifest files (name or uid); default the user running the module.
+    type: str
+  group:
+    description: Group of the snapshot and manifest files (name or gid).
+    type: str
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Snapshot the member on this host into /var/backups/etcd
+  etcdops.dr.etcd_snapshot:
+    endpoint: "https://{{ ansible_host }}:2379"
+    cacert: /etc/kubernetes/pki/etcd/ca.crt
+    cert: /etc/kubernetes/pki/etcd/healthcheck-client.crt
+    key: /etc/kubernetes/pki/etcd/healthcheck-client.key
+    dest_dir: /var/backups/etcd
+  register: snapshot
+"""
+
+RETURN = r"""
+path:
+  description: The snapshot (in check mode, where it would be written).
+  returned: always
+  type: str
+  sample: /var/backups/etcd/etcd-snapshot-20261124T101500Z.db
+manifest_path:
+  description: The manifest, RV(path) plus C(.json).
+  returned: always
+  type: str
+manifest:
+  description: The manifest's content; null in check mode.
+  returned: always
+  type: dict
+size:
+  description: Bytes written, the database plus the 32-byte trailer (in check mode, the member's db size).
+  returned: always
+  type: int
+sha256:
+  description: sha256 of the whole file; null in check mode.
+  returned: always
+  type: str
+db_sha256:
+  description: sha256 of the database, as the trailer carries it; null in check mode.
+  returned: always
+  type: str
+revision:
+  description: Store revision the member reported when the stream began.
+  returned: always
+  type: int
+member_id:
+  description: Id of the member snapshotted, in hex.
+  returned: always
+  type: str
+member_name:
+  description: Its name.
+  returned: always
+  type: str
+cluster_id:
+  description: Cluster id, in hex.
+  returned: always
+  type: str
+etcd_version:
+  description: The member's etcd version.
+  returned: always
+  type: str
+duration_seconds:
+  description: Seconds from the request to the renamed, fsynced file.
+  returned: always
+  type: float
+throughput_mib_s:
+  description: RV(size) over RV(duration_seconds), in MiB per second; null in check mode.
+  returned: always
+  type: float
+"""
+
+import grp
+import os
+import pwd
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+    CONNECTION_REQUIRED_TOGETHER, ClientLibraryMissing, EtcdConnection, EtcdError, check_params,
+    connection_argument_spec, load_library)
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
+    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
+    write_manifest)
+
+
+def _ids(owner, group):
+    try:
+        uid = pwd.getpwnam(owner).pw_uid if owner and not owner.isdigit() else int(owner or -1)
+        gid = grp.getgrnam(group).gr_gid if group and not group.isdigit() else int(group or -1)
+    except KeyError as exc:
+        raise BackupFileError("no such user or group on this host: %s: fix owner or group." % exc) from None
+    return uid, gid
+
+
+def _member(params):
+    endpoint = params["endpoint"]
+    if not endpoint:
+        if len(params["endpoints"]) != 1:
+            raise EtcdError("endpoint is not set and endpoints holds %d URLs: set endpoint to the client URL of the "
+                            "one member to snapshot." % len(params["endpoints"]))
+        endpoint = params["endpoints"][0]
+    member_params = dict(params, endpoints=[endpoint])
+    check_params(member_params)
+    return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=connection_argument_spec(
+            endpoint=dict(type="str"),
+            dest_dir=dict(type="path", required=True),
+            prefix=dict(type="str", default="etcd-snapshot"),
+            snapshot_timeout=dict(type="float", default=3600),
+            owner=dict(type="str"),
+            group=dict(type="str"),
+        ),
+        required_together=CONNECTION_REQUIRED_TOGETHER,
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = dict(changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
+                  revision=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
+                  duration_seconds=0.0, throughput_mib_s=None)
+    connection = None
+    try:
+        uid, gid = _ids(params["owner"], params["group"])
+        connection = _member(params).open()
+        status = connection.status()
+        names = {m["id"]: m["name"] for m in connection.members()}
+        result.update(member_id=status["member_id"], member_name=names.get(status["member_id"]),
+                      cluster_id=status["cluster_id"], etcd_version=status["version"], revision=status["revision"],
+                      size=status["db_size"])
+        check_destination(params["dest_dir"], status["db_size"] + TRAILER + MANIFEST_RESERVE)
+        path = new_backup_path(params["dest_dir"], params["prefix"], "db")
+        result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
+        if module.check_mode:
+            module.exit_json(msg="would snapshot %s (%s, about %d bytes) to %s" % (
+                connection.endpoint, result["member_name"], status["db_size"], path), **result)
+        began = time.monotonic()
+        ensure_dir(params["dest_dir"])
+        written = stream_to_file(
+            connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
+                              timeout=params["snapshot_timeout"]),
+            path, uid=uid, gid=gid)
+        if written["header"] is not None and written["header"].revision:
+            result["revision"] = written["header"].revision
+        result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
+        try:
+            result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
+                cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
+                revision=result["revision"], raft_index=status["raft_index"], db_size=written["size"] - TRAILER,
+                etcd_version=result["etcd_version"]))
+            write_manifest(path, result["manifest"])
+            if uid != -1 or gid != -1:
+                os.chown(path + MANIFEST_SUFFIX, uid, gid)
+        except BaseException:
+            os.unlink(path)
+            raise
+        duration = time.monotonic() - began
+        result.update(duration_seconds=round(duration, 3),
+                      throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
+    except ClientLibraryMissing as exc:
+        module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg, **result)
+    except (EtcdError, BackupFileError) as exc:
+        result["changed"] = False
+        module.fail_json(msg=exc.msg, **result)
+    except OSError as exc:
+        result["changed"] = False
+        module.fail_json(msg="writing the snapshot into %s failed: %s; no file took the final name." % (
+            params["dest_dir"], exc), **result)
+    finally:
+        if connection is not None:
+            connection.close()
+    module.exit_json(msg="snapshot of %s (%s) at revision %s: %s, %s bytes, %s MiB/s" % (
+        connection.endpoint, result["member_name"], result["revision"], result["path"], result["size"],
+        result["throughput_mib_s"]), **result)
+
+
+if __name__ == "__main__":
+    main()
