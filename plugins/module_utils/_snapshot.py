@@ -17,14 +17,12 @@ TRAILER = hashlib.sha256().digest_size
 def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
     fsynced, given `mode` and owner, and renamed into place only if the trailer matches. Memory use
-    does not grow with the database. Returns dict(size, sha256, db_sha256, header)."""
+    does not grow with the database. Returns dict(size, sha256, db_sha256)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     file_hash, db_hash = hashlib.sha256(), hashlib.sha256()
-    tail, size, header = b"", 0, None
+    tail, size = b"", 0
     try:
         for message in messages:
-            if header is None:
-                header = message.header
             blob = message.blob
             handle.write(blob)
             file_hash.update(blob)
@@ -48,4 +46,4 @@ def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return dict(size=size, sha256=file_hash.hexdigest(), db_sha256=tail.hex(), header=header)
+    return dict(size=size, sha256=file_hash.hexdigest(), db_sha256=tail.hex())

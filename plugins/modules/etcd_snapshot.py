@@ -96,7 +96,9 @@ db_sha256:
   returned: always
   type: str
 revision:
-  description: Store revision the member reported when the stream began.
+  description:
+    - Store revision the member reported just before the stream was requested (etcd does not put a header on
+      snapshot messages). A write racing the request may or may not be in the snapshot.
   returned: always
   type: int
 member_id:
@@ -200,8 +202,6 @@ def main():
             connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
                               timeout=params["snapshot_timeout"]),
             path, uid=uid, gid=gid)
-        if written["header"] is not None and written["header"].revision:
-            result["revision"] = written["header"].revision
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
         try:
             result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
