@@ -14,36 +14,49 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import B
 TRAILER = hashlib.sha256().digest_size
 
 
+class TrailerHash:
+    """sha256 of a snapshot's bytes as they come, split into the database and its trailer: every byte
+    but the last TRAILER seen so far is database."""
+
+    def __init__(self):
+        self.file = hashlib.sha256()
+        self.db = hashlib.sha256()
+        self.tail = b""
+        self.size = 0
+
+    def update(self, chunk):
+        self.file.update(chunk)
+        self.size += len(chunk)
+        pending = self.tail + chunk
+        if len(pending) > TRAILER:
+            self.db.update(pending[:-TRAILER])
+            pending = pending[-TRAILER:]
+        self.tail = pending
+
+    def matches(self):
+        return self.size > TRAILER and self.db.digest() == self.tail
+
+
 def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
     fsynced, given `mode` and owner, and renamed into place only if the trailer matches. Memory use
     does not grow with the database. Returns dict(size, sha256, db_sha256)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
-    file_hash, db_hash = hashlib.sha256(), hashlib.sha256()
-    tail, size = b"", 0
+    hashed = TrailerHash()
     try:
         for message in messages:
-            blob = message.blob
-            handle.write(blob)
-            file_hash.update(blob)
-            size += len(blob)
-            # Everything but the last TRAILER bytes seen so far is database.
-            pending = tail + blob
-            if len(pending) > TRAILER:
-                db_hash.update(pending[:-TRAILER])
-                tail = pending[-TRAILER:]
-            else:
-                tail = pending
-        if size <= TRAILER:
+            handle.write(message.blob)
+            hashed.update(message.blob)
+        if hashed.size <= TRAILER:
             raise BackupFileError("the snapshot stream ended after %d bytes, before any database: the member closed "
-                                  "it; nothing was written." % size)
-        if db_hash.digest() != tail:
+                                  "it; nothing was written." % hashed.size)
+        if not hashed.matches():
             raise BackupFileError("the snapshot's sha256 trailer does not match its %d bytes of database: the stream "
-                                  "was corrupted or cut; nothing was written." % (size - TRAILER))
+                                  "was corrupted or cut; nothing was written." % (hashed.size - TRAILER))
         if uid != -1 or gid != -1:
             os.fchown(handle.fileno(), uid, gid)
         _files.commit(handle, temp_path, destination)
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return dict(size=size, sha256=file_hash.hexdigest(), db_sha256=tail.hex())
+    return dict(size=hashed.size, sha256=hashed.file.hexdigest(), db_sha256=hashed.tail.hex())

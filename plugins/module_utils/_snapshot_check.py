@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tell whether a backup file is whole: by the sha256 trailer of a snapshot, or by the manifest of a
+cold copy; and read what etcd's own tool says of it."""
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.etcdops.dr.plugins.module_utils._run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import CHUNK, MANIFEST_SUFFIX
+
+# etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
+SECTOR = 512
+
+
+def _hash_file(path):
+    hashed = TrailerHash()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            hashed.update(chunk)
+    return hashed
+
+
+def _manifest(path):
+    manifest_path = path + MANIFEST_SUFFIX
+    if not os.path.exists(manifest_path):
+        return None, None
+    try:
+        with open(manifest_path) as handle:
+            return json.load(handle), None
+    except (OSError, ValueError) as exc:
+        return None, "manifest %s is unreadable: %s" % (manifest_path, exc)
+
+
+def check_file(path):
+    """A report on one file: status ok | corrupt | truncated | unverified, with the reasons."""
+    size = os.path.getsize(path)
+    manifest, manifest_problem = _manifest(path)
+    hashed = _hash_file(path)
+    sha256 = hashed.file.hexdigest()
+    has_trailer = size % SECTOR == TRAILER
+    problems = [manifest_problem] if manifest_problem else []
+    verified_by = []
+    if manifest:
+        if manifest.get("sha256") == sha256 and manifest.get("size", size) == size:
+            verified_by.append("manifest")
+        else:
+            problems.append("%d bytes with sha256 %s; the manifest says %s bytes with sha256 %s" % (
+                size, sha256, manifest.get("size"), manifest.get("sha256")))
+    if has_trailer:
+        if hashed.matches():
+            verified_by.append("trailer")
+        else:
+            problems.append("the sha256 trailer does not match the database before it")
+    elif (manifest or {}).get("kind") != "cold_copy":
+        problems.append("no sha256 trailer: %d bytes is not whole %d-byte sectors plus the %d-byte trailer" % (
+            size, SECTOR, TRAILER))
+    truncated = size % SECTOR not in (0, TRAILER) or size < ((manifest or {}).get("size") or 0)
+    if not problems:
+        status = "ok"
+    elif truncated:
+        status = "truncated"
+    elif manifest or has_trailer:
+        status = "corrupt"
+    else:
+        status = "unverified"
+    return dict(path=path, size=size, sha256=sha256, status=status, problems=problems, verified_by=verified_by,
+                has_trailer=has_trailer, manifest=manifest, kind=(manifest or {}).get("kind"),
+                revision=None, total_keys=None, total_size=None, tool=None)
+
+
+def find_tool(module, etcdutl=None, etcdctl=None):
+    """(tool, argv prefix) for `snapshot status`: etcdutl (3.5+), else etcdctl (3.4); (None, None) if neither."""
+    path = etcdutl or module.get_bin_path("etcdutl")
+    if path:
+        return "etcdutl", [path]
+    path = etcdctl or module.get_bin_path("etcdctl")
+    if path:
+        return "etcdctl", [path]
+    return None, None
+
+
+def read_status(module, report, tool, argv):
+    """Fill revision, total keys and size from `<tool> snapshot status -w json`; a failure is a problem."""
+    done = run(module, argv + ["snapshot", "status", report["path"], "-w", "json"], check=False)
+    report["tool"] = tool
+    try:
+        status = json.loads(done.stdout.strip().splitlines()[0]) if done.rc == 0 else None
+    except (ValueError, IndexError):
+        status = None
+    if status is None:
+        report["problems"].append("%s snapshot status failed (rc %s): %s" % (
+            tool, done.rc, (done.stderr or done.stdout).strip().splitlines()[0] if (done.stderr or done.stdout).strip()
+            else "no output"))
+        if report["status"] == "ok":
+            report["status"] = "corrupt"
+        return
+    report.update(revision=status.get("revision"), total_keys=status.get("totalKey"),
+                  total_size=status.get("totalSize"))

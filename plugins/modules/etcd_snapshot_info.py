@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_snapshot_info
+short_description: Verify etcd snapshot and cold-copy files and report what they hold
+version_added: 0.1.0
+description:
+  - For one file, or every file matching O(pattern) in a directory, tells whether it is whole.
+  - A snapshot (from M(etcdops.dr.etcd_snapshot) or C(etcdctl snapshot save)) ends with the sha256 of its database,
+    which is checked. A cold copy (from M(etcdops.dr.etcd_cold_copy)) has no such trailer; its manifest's sha256 and
+    size are checked. A manifest beside a snapshot is checked too.
+  - Each file gets a RV(snapshots[].status) - V(ok), V(corrupt), V(truncated), or V(unverified) (no trailer and no
+    manifest to check it against) - and the reasons in RV(snapshots[].problems).
+  - When C(etcdutl) (etcd 3.5+) or C(etcdctl) (3.4) is found, RV(snapshots[].revision), RV(snapshots[].total_keys)
+    and RV(snapshots[].total_size) come from its C(snapshot status -w json); a file the tool cannot read is corrupt.
+  - Never changes anything. It fails only when O(path) does not exist.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  path:
+    description: A snapshot file, or a directory of them.
+    type: path
+    required: true
+  pattern:
+    description: In a directory, the files to check (shell pattern).
+    type: str
+    default: "*.db"
+  read_status:
+    description: Ask C(etcdutl) (or C(etcdctl)) for the revision, key count and size of every file that is not corrupt.
+    type: bool
+    default: true
+  etcdutl:
+    description: Path of C(etcdutl); default the one on C(PATH).
+    type: path
+  etcdctl:
+    description: Path of C(etcdctl), used when there is no C(etcdutl) (etcd 3.4); default the one on C(PATH).
+    type: path
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Check every backup in the backup dir
+  etcdops.dr.etcd_snapshot_info:
+    path: /var/backups/etcd
+  register: backups
+
+- name: Stop on a bad backup
+  ansible.builtin.assert:
+    that: backups.ok
+    fail_msg: "{{ backups.msg }}"
+"""
+
+RETURN = r"""
+snapshots:
+  description: One report per file, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+    status:
+      description: V(ok), V(corrupt), V(truncated) or V(unverified).
+      type: str
+    problems:
+      description: Why the status is not V(ok).
+      type: list
+      elements: str
+    verified_by:
+      description: What vouched for the file, V(trailer) and/or V(manifest).
+      type: list
+      elements: str
+    size:
+      description: Bytes.
+      type: int
+    sha256:
+      description: sha256 of the whole file.
+      type: str
+    has_trailer:
+      description: Whether the file ends with a sha256 trailer.
+      type: bool
+    kind:
+      description: The manifest's kind, V(snapshot) or V(cold_copy); null without a manifest.
+      type: str
+    manifest:
+      description: The manifest beside the file (C(<file>.json)); null when there is none.
+      type: dict
+    revision:
+      description: Revision of the store in the file, from the tool; null when not read.
+      type: int
+    total_keys:
+      description: Keys in the file (all revisions), from the tool.
+      type: int
+    total_size:
+      description: Database size, from the tool.
+      type: int
+    tool:
+      description: The tool that read the status, V(etcdutl) or V(etcdctl); null when none was used.
+      type: str
+ok:
+  description: Whether every file is V(ok) (false when none was found).
+  returned: always
+  type: bool
+bad:
+  description: The files that are not V(ok).
+  returned: always
+  type: list
+  elements: str
+"""
+
+import fnmatch
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool, read_status
+
+
+def _files(path, pattern):
+    if os.path.isdir(path):
+        return sorted(os.path.join(path, name) for name in os.listdir(path)
+                      if fnmatch.fnmatch(name, pattern) and os.path.isfile(os.path.join(path, name)))
+    return [path]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            pattern=dict(type="str", default="*.db"),
+            read_status=dict(type="bool", default=True),
+            etcdutl=dict(type="path"),
+            etcdctl=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not os.path.exists(params["path"]):
+        module.fail_json(msg="%s does not exist: give a snapshot file or a directory of them." % params["path"],
+                         snapshots=[], ok=False, bad=[])
+    tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
+    reports = []
+    for path in _files(params["path"], params["pattern"]):
+        report = check_file(path)
+        if tool and report["status"] in ("ok", "unverified"):
+            read_status(module, report, tool, argv)
+        reports.append(report)
+    bad = [r["path"] for r in reports if r["status"] != "ok"]
+    if not reports:
+        msg = "no file matching %s in %s" % (params["pattern"], params["path"])
+    elif bad:
+        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"], "; ".join(r["problems"]))
+                        for r in reports if r["status"] != "ok")
+    else:
+        msg = "%d file(s), all whole" % len(reports)
+    module.exit_json(changed=False, msg=msg, snapshots=reports, ok=bool(reports) and not bad, bad=bad)
+
+
+if __name__ == "__main__":
+    main()

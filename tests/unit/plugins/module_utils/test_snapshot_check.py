@@ -1,0 +1,91 @@
+"""Classifying backup files: trailer, manifest, truncation."""
+import hashlib
+import json
+import os
+
+import pytest
+
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file
+
+PAGE = 4096
+
+
+def snapshot(tmp_path, name="s.db", pages=3, manifest=None):
+    db = os.urandom(PAGE * pages)
+    path = tmp_path / name
+    path.write_bytes(db + hashlib.sha256(db).digest())
+    if manifest is not None:
+        data = path.read_bytes()
+        (tmp_path / (name + ".json")).write_text(json.dumps(dict(
+            dict(kind="snapshot", size=len(data), sha256=hashlib.sha256(data).hexdigest()), **manifest)))
+    return path
+
+
+def cold_copy(tmp_path, name="c.db", pages=2):
+    path = tmp_path / name
+    path.write_bytes(os.urandom(PAGE * pages))
+    data = path.read_bytes()
+    (tmp_path / (name + ".json")).write_text(json.dumps(
+        dict(kind="cold_copy", size=len(data), sha256=hashlib.sha256(data).hexdigest())))
+    return path
+
+
+def flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_whole_files_are_ok(tmp_path):
+    plain = check_file(str(snapshot(tmp_path)))
+    assert plain["status"] == "ok" and plain["verified_by"] == ["trailer"] and plain["has_trailer"]
+    with_manifest = check_file(str(snapshot(tmp_path, "m.db", manifest={})))
+    assert with_manifest["status"] == "ok" and with_manifest["verified_by"] == ["manifest", "trailer"]
+    cold = check_file(str(cold_copy(tmp_path)))
+    assert cold["status"] == "ok" and cold["verified_by"] == ["manifest"] and cold["kind"] == "cold_copy"
+
+
+@pytest.mark.parametrize("offset", [0, PAGE * 2 + 7, PAGE * 3 + 5])
+def test_a_flipped_byte_is_corrupt(tmp_path, offset):
+    path = snapshot(tmp_path)
+    flip(path, offset)
+    report = check_file(str(path))
+    assert report["status"] == "corrupt"
+    assert report["problems"] == ["the sha256 trailer does not match the database before it"]
+
+
+def test_a_cold_copy_with_a_flipped_byte_is_corrupt(tmp_path):
+    path = cold_copy(tmp_path)
+    flip(path, 100)
+    report = check_file(str(path))
+    assert report["status"] == "corrupt" and "the manifest says" in report["problems"][0]
+
+
+@pytest.mark.parametrize("keep", [1000, PAGE * 2, PAGE * 3 + 31])
+def test_cut_files_are_truncated(tmp_path, keep):
+    for path in (snapshot(tmp_path, manifest={}), cold_copy(tmp_path)):
+        if keep >= path.stat().st_size:
+            continue
+        path.write_bytes(path.read_bytes()[:keep])
+        report = check_file(str(path))
+        assert report["status"] == "truncated", (path.name, keep, report)
+
+
+def test_a_cut_snapshot_without_manifest_is_truncated(tmp_path):
+    path = snapshot(tmp_path)
+    path.write_bytes(path.read_bytes()[:PAGE + 100])
+    report = check_file(str(path))
+    assert report["status"] == "truncated" and "no sha256 trailer" in report["problems"][0]
+
+
+def test_a_raw_db_without_manifest_cannot_be_verified(tmp_path):
+    (tmp_path / "raw.db").write_bytes(os.urandom(PAGE * 2))
+    report = check_file(str(tmp_path / "raw.db"))
+    assert report["status"] == "unverified" and report["verified_by"] == []
+
+
+def test_an_unreadable_manifest_is_reported(tmp_path):
+    path = snapshot(tmp_path)
+    (tmp_path / "s.db.json").write_text("{not json")
+    report = check_file(str(path))
+    assert report["status"] == "corrupt" and "unreadable" in report["problems"][0]
