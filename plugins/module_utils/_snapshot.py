@@ -16,22 +16,33 @@ TRAILER = hashlib.sha256().digest_size
 
 class TrailerHash:
     """sha256 of a snapshot's bytes as they come, split into the database and its trailer: every byte
-    but the last TRAILER seen so far is database."""
+    but the last TRAILER seen so far is database. The file's hash is the database's continued with the
+    trailer, so each byte is hashed once."""
 
     def __init__(self):
-        self.file = hashlib.sha256()
         self.db = hashlib.sha256()
         self.tail = b""
         self.size = 0
 
     def update(self, chunk):
-        self.file.update(chunk)
         self.size += len(chunk)
+        if len(chunk) >= TRAILER:
+            # The common case (etcd sends 32 KiB messages): hash without copying the chunk.
+            view = memoryview(chunk)
+            self.db.update(self.tail)
+            self.db.update(view[:-TRAILER])
+            self.tail = bytes(view[-TRAILER:])
+            return
         pending = self.tail + chunk
         if len(pending) > TRAILER:
             self.db.update(pending[:-TRAILER])
             pending = pending[-TRAILER:]
         self.tail = pending
+
+    def file_sha256(self):
+        whole = self.db.copy()
+        whole.update(self.tail)
+        return whole.hexdigest()
 
     def matches(self):
         return self.size > TRAILER and self.db.digest() == self.tail
@@ -59,4 +70,4 @@ def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return dict(size=hashed.size, sha256=hashed.file.hexdigest(), db_sha256=hashed.tail.hex())
+    return dict(size=hashed.size, sha256=hashed.file_sha256(), db_sha256=hashed.tail.hex())

@@ -40,7 +40,7 @@ def check_file(path):
     size = os.path.getsize(path)
     manifest, manifest_problem = _manifest(path)
     hashed = _hash_file(path)
-    sha256 = hashed.file.hexdigest()
+    sha256 = hashed.file_sha256()
     has_trailer = size % SECTOR == TRAILER
     problems = [manifest_problem] if manifest_problem else []
     verified_by = []

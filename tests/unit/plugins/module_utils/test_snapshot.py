@@ -24,9 +24,10 @@ def messages(db, chunk=1000, corrupt_at=None, stop_after=None, fail_after=None):
         yield Message(stream[start:start + chunk])
 
 
-def test_a_good_stream_is_written_with_its_trailer(tmp_path):
+@pytest.mark.parametrize("chunk", [7, 31, 32, 33, 999, 32 * 1024])
+def test_a_good_stream_is_written_with_its_trailer(tmp_path, chunk):
     db = os.urandom(10_000)
-    written = stream_to_file(messages(db, chunk=999), str(tmp_path / "s.db"))
+    written = stream_to_file(messages(db, chunk=chunk), str(tmp_path / "s.db"))
     data = (tmp_path / "s.db").read_bytes()
     assert data == db + hashlib.sha256(db).digest()
     assert written["size"] == len(data) and written["sha256"] == hashlib.sha256(data).hexdigest()

@@ -1,0 +1,136 @@
+"""Benchmark: etcd_snapshot (the module's own code path, run as Ansible runs it, fsync included)
+against `etcdctl snapshot save`, on the same database of at least --min-mb MB, in one run.
+
+Brings up a test bed of its own under .bench/bed (the test bed's addresses: stop the test bed
+first), loads incompressible 1 MiB values until the database reaches the size, then runs both
+tools --rounds times each, alternating which goes first, against the same member. Prints each
+run's throughput, the medians, their ratio (etcdctl time / module time: >= 1.0 means the module is
+at least as fast) and the module's peak RSS, measured by the kernel (wait4 ru_maxrss).
+
+    .venv/bin/python bench/snapshot.py [--min-mb 400] [--rounds 5] [--keep]
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from testbed import cluster, layout, services  # noqa: E402  pylint: disable=wrong-import-position
+
+MODULE = REPO / "plugins" / "modules" / "etcd_snapshot.py"
+MIB = 1024 * 1024
+
+
+def db_size(bed, member):
+    return cluster.endpoint_status(bed, [member.client_url])[0]["Status"]["dbSize"]
+
+
+def load(bed, member, min_bytes):
+    """Put 1 MiB random values until the member's database holds min_bytes."""
+    value = bed.root / "value.bin"
+    number = 0
+    while db_size(bed, member) < min_bytes:
+        for dummy in range(50):
+            value.write_bytes(os.urandom(MIB))
+            with open(value, "rb") as stdin:
+                subprocess.run([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", member.client_url,
+                                "--cacert", str(bed.cacert), "--cert", str(bed.client_cert), "--key",
+                                str(bed.client_key), "put", f"bench/{number:06d}"],
+                               stdin=stdin, check=True, capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
+            number += 1
+    value.unlink()
+
+
+def timed(cmd, **kwargs):
+    """(seconds, peak RSS in MiB, stdout) of a command, measured by the kernel for that process."""
+    began = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    dummy, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - began
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("%s failed: %s %s" % (cmd[0], out.decode()[-2000:], err.decode()[-2000:]))
+    return seconds, usage.ru_maxrss / 1024.0, out
+
+
+def run_etcdctl(bed, member, out_dir):
+    path = out_dir / "etcdctl.db"
+    seconds, rss, dummy = timed([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", member.client_url,
+                                 "--cacert", str(bed.cacert), "--cert", str(bed.client_cert), "--key",
+                                 str(bed.client_key), "snapshot", "save", str(path)],
+                                env=dict(os.environ, ETCDCTL_API="3"))
+    size = path.stat().st_size
+    path.unlink()
+    return seconds, rss, size
+
+
+def run_module(bed, member, out_dir, check_mode=False):
+    dest = out_dir / "module"
+    args = out_dir / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "endpoint": member.client_url, "cacert": str(bed.cacert), "cert": str(bed.client_cert),
+        "key": str(bed.client_key), "dest_dir": str(dest), "_ansible_check_mode": check_mode}}))
+    env = dict(os.environ, PYTHONPATH=str(layout.link_checkout()))
+    seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)], env=env)
+    result = json.loads(out)
+    if result.get("failed"):
+        raise RuntimeError(result["msg"])
+    shutil.rmtree(dest, ignore_errors=check_mode)
+    return seconds, rss, result["size"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--min-mb", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="leave the bench bed running and its data")
+    args = parser.parse_args()
+
+    bed = layout.bed(root=REPO / ".bench" / "bed")
+    member = bed.member("node1")
+    out_dir = REPO / ".bench" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cluster.up(bed)
+    try:
+        began = time.monotonic()
+        load(bed, member, args.min_mb * 1000 * 1000)
+        size = db_size(bed, member)
+        print("database: %.0f MB on %s (loaded in %.0f s)" % (size / 1e6, member.client_url, time.monotonic() - began))
+        rows = {"etcdctl snapshot save": [], "etcd_snapshot module": []}
+        runners = {"etcdctl snapshot save": run_etcdctl, "etcd_snapshot module": run_module}
+        for number in range(args.rounds):
+            order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
+            for name in order:
+                seconds, rss, written = runners[name](bed, member, out_dir)
+                rows[name].append((seconds, rss, written))
+                print("round %d  %-22s %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB  %d bytes" % (
+                    number + 1, name, seconds, written / MIB / seconds, rss, written))
+        medians = {name: statistics.median(r[0] for r in runs) for name, runs in rows.items()}
+        written = rows["etcd_snapshot module"][0][2]
+        print()
+        for name, seconds in medians.items():
+            print("median  %-22s %6.2f s  %7.1f MiB/s  peak RSS max %6.1f MiB" % (
+                name, seconds, written / MIB / seconds, max(r[1] for r in rows[name])))
+        ratio = medians["etcdctl snapshot save"] / medians["etcd_snapshot module"]
+        print("ratio (etcdctl time / module time): %.2f  (>= 1.0: the module is at least as fast)" % ratio)
+        print("module peak RSS: %.1f MiB  (target < 100 MiB)" % max(r[1] for r in rows["etcd_snapshot module"]))
+        fixed = statistics.median(run_module(bed, member, out_dir, check_mode=True)[0] for dummy in range(3))
+        print("module fixed cost (Python start, imports, connect, status; check mode, no stream): %.2f s" % fixed)
+    finally:
+        if not args.keep:
+            cluster.purge(bed)
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
