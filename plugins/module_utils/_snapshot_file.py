@@ -107,8 +107,15 @@ def manifest(kind, path, size, sha256, tool, facts):
     return doc
 
 
-def write_manifest(path, doc):
-    """Write `doc` as <path>.json, atomically, mode 0600; returns the manifest path."""
+def write_manifest(path, doc, uid=-1, gid=-1):
+    """Write `doc` as <path>.json, atomically, mode 0600, owned by uid/gid; returns the manifest path.
+    If it cannot be written the backup at `path` is removed: no backup stands without its manifest."""
     manifest_path = path + MANIFEST_SUFFIX
-    _files.write_atomic(manifest_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    try:
+        _files.write_atomic(manifest_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        if uid != -1 or gid != -1:
+            os.chown(manifest_path, uid, gid)
+    except BaseException:
+        os.unlink(path)
+        raise
     return manifest_path

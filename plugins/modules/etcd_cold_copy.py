@@ -154,13 +154,9 @@ def main():
         began = time.monotonic()
         ensure_dir(params["dest_dir"])
         result["size"], result["sha256"] = copy_hashed(source, path)
-        try:
-            result["manifest"] = manifest("cold_copy", path, result["size"], result["sha256"], "etcd_cold_copy",
-                                          params["cluster_facts"])
-            write_manifest(path, result["manifest"])
-        except BaseException:
-            os.unlink(path)
-            raise
+        result["manifest"] = manifest("cold_copy", path, result["size"], result["sha256"], "etcd_cold_copy",
+                                      params["cluster_facts"])
+        write_manifest(path, result["manifest"])
         result["duration_seconds"] = round(time.monotonic() - began, 3)
     except BackupFileError as exc:
         result["changed"] = False

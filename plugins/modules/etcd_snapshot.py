@@ -128,7 +128,6 @@ throughput_mib_s:
 """
 
 import grp
-import os
 import pwd
 import time
 
@@ -203,17 +202,11 @@ def main():
                               timeout=params["snapshot_timeout"]),
             path, uid=uid, gid=gid)
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
-        try:
-            result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
-                cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
-                revision=result["revision"], raft_index=status["raft_index"], db_size=written["size"] - TRAILER,
-                etcd_version=result["etcd_version"]))
-            write_manifest(path, result["manifest"])
-            if uid != -1 or gid != -1:
-                os.chown(path + MANIFEST_SUFFIX, uid, gid)
-        except BaseException:
-            os.unlink(path)
-            raise
+        result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
+            cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
+            revision=result["revision"], raft_index=status["raft_index"], db_size=written["size"] - TRAILER,
+            etcd_version=result["etcd_version"]))
+        write_manifest(path, result["manifest"], uid, gid)
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
                       throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))

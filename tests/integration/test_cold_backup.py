@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -52,7 +53,11 @@ def immutable(path):
 def clean_backups(live):
     for member in live.members:
         for name in backup_files(member):
-            (member.backup_dir / name).unlink()
+            path = member.backup_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     return live
 
 

@@ -92,3 +92,16 @@ def test_manifest_records_the_cluster_facts(tmp_path):
 def test_tool_version_is_the_collection_version():
     galaxy = yaml.safe_load((pathlib.Path(__file__).parents[4] / "galaxy.yml").read_text())
     assert _snapshot_file.COLLECTION_VERSION == galaxy["version"]
+
+
+def test_a_backup_whose_manifest_cannot_be_written_is_removed(tmp_path, monkeypatch):
+    backup = tmp_path / "etcd-cold-1.db"
+    backup.write_bytes(b"db")
+
+    def disk_full(path, data, mode=0o600):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_snapshot_file._files, "write_atomic", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _snapshot_file.write_manifest(str(backup), {"kind": "cold_copy"})
+    assert os.listdir(tmp_path) == []
