@@ -14,6 +14,8 @@ import socket
 import sys
 from urllib.parse import urlsplit
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
 
 # Import names in the order 'auto' tries them, and the PyPI package that provides each.
@@ -49,7 +51,10 @@ class EtcdError(Exception):
 
 
 class ClientLibraryMissing(EtcdError):
-    pass
+    """The Python etcd client cannot be used; the message starts as Ansible's missing-library messages do."""
+
+    def __init__(self, msg, packages="etcd-sdk-python or etcd3", **kwargs):
+        super().__init__(missing_required_lib(packages) + " " + msg, **kwargs)
 
 
 def connection_argument_spec(**extra):
@@ -78,7 +83,7 @@ def load_library(choice="auto"):
     raise ClientLibraryMissing(
         "the Python etcd client is not usable: %s. Install %s into the Python that runs the module "
         "(pip install -r requirements.txt of the collection), or point ansible_python_interpreter at a "
-        "Python that has it." % ("; ".join(errors), packages), details=errors)
+        "Python that has it." % ("; ".join(errors), packages), packages=packages, details=errors)
 
 
 def parse_endpoint(url):

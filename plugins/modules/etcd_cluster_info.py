@@ -173,10 +173,10 @@ client_library:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
-    CONNECTION_REQUIRED_TOGETHER, ClientLibraryMissing, EtcdError, connect_all, connection_argument_spec)
+    CONNECTION_REQUIRED_TOGETHER, EtcdError, connect_all, connection_argument_spec)
 from ansible_collections.etcdops.dr.plugins.module_utils._cluster_info import gather
 
 
@@ -189,8 +189,6 @@ def main():
     try:
         connections = connect_all(module.params)
         info = gather(connections, hash_kv=module.params["hash_kv"])
-    except ClientLibraryMissing as exc:
-        module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg)
     except EtcdError as exc:
         module.fail_json(msg=exc.msg)
     summary = "cluster %s: %d members, leader %s, %s" % (

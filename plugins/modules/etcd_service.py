@@ -171,11 +171,11 @@ log_tail:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
-    CONNECTION_REQUIRED_TOGETHER, ClientLibraryMissing, EtcdError, connection_argument_spec)
+    CONNECTION_REQUIRED_TOGETHER, EtcdError, connection_argument_spec)
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
 from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, select, tail_file
 from ansible_collections.etcdops.dr.plugins.module_utils._service_control import (
@@ -249,8 +249,6 @@ def main():
             module.exit_json(msg="%s: would %s" % (result["service"], " then ".join(actions) or "change nothing"),
                              **result)
         _converge(module, backend, actions, probe, addresses, result)
-    except ClientLibraryMissing as exc:
-        module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg, **result)
     except (EtcdError, ServiceError, CommandError) as exc:
         module.fail_json(msg="%s%s" % (result["service"] + ": " if result["service"] else "", exc.msg), **result)
     except OSError as exc:

@@ -131,10 +131,10 @@ import grp
 import pwd
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
-    CONNECTION_REQUIRED_TOGETHER, ClientLibraryMissing, EtcdConnection, EtcdError, check_params,
+    CONNECTION_REQUIRED_TOGETHER, EtcdConnection, EtcdError, check_params,
     connection_argument_spec, load_library)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
@@ -210,8 +210,6 @@ def main():
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
                       throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
-    except ClientLibraryMissing as exc:
-        module.fail_json(msg=missing_required_lib("etcd-sdk-python or etcd3") + " " + exc.msg, **result)
     except (EtcdError, BackupFileError) as exc:
         result["changed"] = False
         module.fail_json(msg=exc.msg, **result)
