@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: start the local 3-member TLS etcd cluster (test bed), report
-# its health and take a cold backup of it through the collection, over SSH, as against real hosts.
+# its health, take an online backup (verified on the host, copied to and verified on the controller, retention
+# keeping the 5 newest) and a cold backup of it through the collection, over SSH, as against real hosts.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -9,10 +10,14 @@ bash scripts/bootstrap.sh
 .venv/bin/python -m testbed install >/dev/null
 export ANSIBLE_CONFIG="$repo/.testbed/ansible.cfg"
 .venv/bin/ansible-playbook etcdops.dr.health
+ANSIBLE_SHOW_CUSTOM_STATS=1 .venv/bin/ansible-playbook etcdops.dr.backup \
+  -e backup_fetch_dir="$repo/.testbed/controller-backups" -e backup_keep_last=5
 .venv/bin/ansible-playbook etcdops.dr.cold_backup
 cat <<MSG
 
-The cold backup and its manifest are in $repo/.testbed/hosts/node1/backups/.
+The online snapshot is on the source member's host under $repo/.testbed/hosts/<node>/backups/ (CUSTOM STATS above
+name it) and on the controller in $repo/.testbed/controller-backups/; the cold backup is in
+$repo/.testbed/hosts/node1/backups/. Each has a JSON manifest beside it.
 The local cluster keeps running: inventory $repo/.testbed/inventory.yml.
 Run more with: ANSIBLE_CONFIG=$ANSIBLE_CONFIG .venv/bin/ansible-playbook etcdops.dr.health
 Stop it with:  .venv/bin/python -m testbed down

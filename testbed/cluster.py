@@ -172,3 +172,8 @@ def inventory_with(bed, path, host, **host_vars):
     doc["all"]["children"]["etcd"]["hosts"][host].update(host_vars)
     path.write_text(yaml.safe_dump(doc))
     return str(path)
+
+
+def backup_files(member):
+    """Names in a member's backup dir, sorted."""
+    return sorted(os.listdir(member.backup_dir)) if member.backup_dir.exists() else []

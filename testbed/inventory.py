@@ -1,7 +1,7 @@
 """The Ansible inventory and ansible.cfg through which the collection reaches the test bed."""
 import yaml
 
-from . import layout
+from . import layout, services
 
 
 def inventory(bed):
@@ -39,6 +39,7 @@ def inventory(bed):
                     "etcd_cacert": str(bed.cacert),
                     "etcd_cert": str(bed.client_cert),
                     "etcd_key": str(bed.client_key),
+                    "etcd_etcdutl": str(services.etcd_bin_dir() / "etcdutl"),
                 },
                 "hosts": hosts,
             },

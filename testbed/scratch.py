@@ -1,7 +1,9 @@
 """A throw-away single-member etcd on the spare loopback address: used to read back the keys of a
 restored data dir, and to test password authentication apart from the main cluster."""
 import contextlib
+import os
 import subprocess
+import tempfile
 
 from . import cluster, layout, services
 
@@ -31,6 +33,20 @@ class ScratchMember:
 
     def etcdctl(self, *args, check=True):
         return cluster.etcdctl(self.bed, *args, endpoints=[self.client_url], check=check, client_cert=False)
+
+    def load(self, count, size):
+        """Put `count` incompressible values of `size` bytes (at most 1.5 MiB, etcd's request limit)."""
+        with tempfile.NamedTemporaryFile(dir=self.data_dir.parent) as value:
+            for number in range(count):
+                value.seek(0)
+                value.truncate()
+                value.write(os.urandom(size))
+                value.flush()
+                with open(value.name, "rb") as stdin:
+                    subprocess.run([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", self.client_url,
+                                    "--cacert", str(self.bed.cacert), "put", f"load/{number:06d}"],
+                                   stdin=stdin, check=True, capture_output=True, timeout=60,
+                                   env=dict(os.environ, ETCDCTL_API="3"))
 
     def stop(self):
         if self.process and self.process.poll() is None:

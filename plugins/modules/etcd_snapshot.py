@@ -197,10 +197,14 @@ def main():
                 connection.endpoint, result["member_name"], status["db_size"], path), **result)
         began = time.monotonic()
         ensure_dir(params["dest_dir"])
-        written = stream_to_file(
-            connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
-                              timeout=params["snapshot_timeout"]),
-            path, uid=uid, gid=gid)
+        try:
+            written = stream_to_file(
+                connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
+                                  timeout=params["snapshot_timeout"]),
+                path, uid=uid, gid=gid)
+        except EtcdError as exc:
+            raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
+                            % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
         result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
             cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],

@@ -1,6 +1,7 @@
 """Integration fixtures: the live 3-member test bed and a runner for real ansible-playbook runs over SSH."""
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -40,7 +41,7 @@ class Ansible:
         return dict(os.environ, ANSIBLE_CONFIG=str(self.bed.ansible_cfg), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0")
 
-    def playbook(self, playbook, *args, check=False, extra_vars=None):
+    def playbook(self, playbook, *args, check=False, extra_vars=None, env=None):
         """Run a playbook (a path, or a list of plays written to a file first)."""
         if not isinstance(playbook, (str, os.PathLike)):
             path = self.tmp / "playbook.yml"
@@ -51,7 +52,8 @@ class Ansible:
             cmd.append("--check")
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=600, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(self.env(), **(env or {})), timeout=600,
+                              check=False)
         results = {}
         for path in self.tmp.glob("result-*.json"):
             results[path.stem[len("result-"):]] = json.loads(path.read_text())
@@ -94,6 +96,19 @@ def live(bed):
     cluster.ensure_running(bed)
     cluster.reset(bed)
     return bed
+
+
+@pytest.fixture
+def clean_backups(live):
+    """The live bed with every member's backup dir empty."""
+    for member in live.members:
+        for name in cluster.backup_files(member):
+            path = member.backup_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    return live
 
 
 @pytest.fixture

@@ -1,20 +1,15 @@
 """The cold_backup playbook over SSH on the three hosts: stop all, copy one, start all; the copy
 restores; faults before and after the stop leave the cluster running and say why."""
-import contextlib
 import functools
 import hashlib
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import threading
 import time
 
-import pytest
-
-from testbed import cluster, scratch
+from testbed import cluster, faults, scratch
 
 PLAYBOOK = "etcdops.dr.cold_backup"
 
@@ -22,10 +17,6 @@ PLAYBOOK = "etcdops.dr.cold_backup"
 def write_keys(bed, prefix, count):
     for number in range(count):
         cluster.etcdctl(bed, "put", f"{prefix}/{number:03d}", f"value-{prefix}-{number}")
-
-
-def backup_files(member):
-    return sorted(os.listdir(member.backup_dir)) if member.backup_dir.exists() else []
 
 
 def etcd_pids(bed):
@@ -36,29 +27,6 @@ def client_port_closed(member):
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex((member.address, 2379)) != 0
-
-
-@contextlib.contextmanager
-def immutable(path):
-    """Make a dir unwritable even for root (chattr +i)."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["chattr", "+i", str(path)], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
-@pytest.fixture
-def clean_backups(live):
-    for member in live.members:
-        for name in backup_files(member):
-            path = member.backup_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-    return live
 
 
 def test_cold_backup_copies_a_restorable_db_and_leaves_the_cluster_healthy(clean_backups, ansible, tmp_path):
@@ -75,9 +43,9 @@ def test_cold_backup_copies_a_restorable_db_and_leaves_the_cluster_healthy(clean
     assert scratch.key_values(functools.partial(cluster.etcdctl, bed)) == expected
 
     node1 = bed.member("node1")
-    files = backup_files(node1)
+    files = cluster.backup_files(node1)
     assert len(files) == 2 and files[0].endswith(".db") and files[1] == files[0] + ".json", files
-    assert all(backup_files(m) == [] for m in bed.members[1:])
+    assert all(cluster.backup_files(m) == [] for m in bed.members[1:])
     copy = node1.backup_dir / files[0]
     manifest = json.loads((node1.backup_dir / files[1]).read_text())
     assert oct(copy.stat().st_mode & 0o777) == "0o600"
@@ -111,14 +79,14 @@ def test_source_option_and_check_mode(clean_backups, ansible):
     pids = etcd_pids(bed)
     checked = ansible.playbook(PLAYBOOK, check=True, extra_vars={"cold_backup_source": "node2"})
     assert checked.rc == 0, checked.output
-    assert all(backup_files(m) == [] for m in bed.members)
+    assert all(cluster.backup_files(m) == [] for m in bed.members)
     assert etcd_pids(bed) == pids, "check mode stopped nothing"
 
     run = ansible.playbook(PLAYBOOK, extra_vars={"cold_backup_source": "node2"})
     assert run.rc == 0, run.output
     node2 = bed.member("node2")
-    files = backup_files(node2)
-    assert len(files) == 2 and backup_files(bed.member("node1")) == []
+    files = cluster.backup_files(node2)
+    assert len(files) == 2 and cluster.backup_files(bed.member("node1")) == []
     assert json.loads((node2.backup_dir / files[1]).read_text())["member_name"] == "node2"
     cluster.wait_healthy(bed, timeout=5)
 
@@ -136,7 +104,7 @@ def test_unwritable_backup_dir_is_caught_before_the_stop(clean_backups, ansible)
     bed = clean_backups
     pids = etcd_pids(bed)
     node1 = bed.member("node1")
-    with immutable(node1.backup_dir):
+    with faults.immutable(node1.backup_dir):
         run = ansible.playbook(PLAYBOOK)
     assert run.rc != 0
     assert f"backup dir {node1.backup_dir} is not writable by this user" in run.output
@@ -178,7 +146,7 @@ def test_copy_failing_after_the_stop_starts_every_member_again(clean_backups, an
     cluster.wait_healthy(bed, timeout=5)
     assert all(pid for pid in etcd_pids(bed).values())
     assert cluster.etcdctl(bed, "get", "kept/009", "--print-value-only").stdout.strip() == "value-kept-9"
-    assert backup_files(node1) == []
+    assert cluster.backup_files(node1) == []
 
 
 def test_unreachable_member_is_caught_before_the_stop(clean_backups, ansible, tmp_path):
@@ -237,7 +205,7 @@ def test_stop_failing_on_one_member_starts_the_others_again(clean_backups, ansib
     # node3's etcd was stopped (only the wait failed) and started again; the leader is stopped last, so when
     # node3 failed among the followers the leader was never stopped.
     assert after["node3"] != pids["node3"] and all(after.values())
-    assert all(backup_files(m) == [] for m in bed.members)
+    assert all(cluster.backup_files(m) == [] for m in bed.members)
 
 
 def test_cold_backup_of_static_pod_members(clean_backups, ansible, tmp_path):
@@ -253,7 +221,7 @@ def test_cold_backup_of_static_pod_members(clean_backups, ansible, tmp_path):
         assert all((m.manifest_dir / "etcd.yaml").exists() and not (m.held_manifest_dir / "etcd.yaml").exists()
                    for m in bed.members)
         node1 = bed.member("node1")
-        copy = node1.backup_dir / backup_files(node1)[0]
+        copy = node1.backup_dir / cluster.backup_files(node1)[0]
         restored = scratch.restore_copy(bed, copy, tmp_path / "restored")
         assert restored.returncode == 0, restored.stderr
         with scratch.scratch_member(bed, tmp_path / "restored") as member:
@@ -275,7 +243,7 @@ def test_cold_copy_refuses_a_running_member(live, ansible):
     refused = ansible.module("etcdops.dr.etcd_cold_copy", args, hosts="node2", defaults=False).results["node2"]
     assert refused["failed"] and refused["changed"] is False
     assert "etcd still runs on this member; stop it first" in refused["msg"]
-    assert backup_files(node2) == []
+    assert cluster.backup_files(node2) == []
 
 
 def test_a_play_without_every_member_is_refused(clean_backups, ansible):

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fetch a backup and its manifest to the controller: through a private staging dir, verified by sha256, 0600,
+fsynced, renamed into place; never replacing a different file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.etcdops.dr.plugins.module_utils import _files
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
+    CHUNK, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir)
+
+ARGUMENT_SPEC = dict(
+    src=dict(type="str", required=True),
+    dest_dir=dict(type="path", required=True),
+    sha256=dict(type="str"),
+    size=dict(type="int"),
+)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _seal(path):
+    """Make a fetched file private and durable before it is renamed into place."""
+    os.chmod(path, 0o600)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        src = self._remote_expand_user(args["src"])
+        dest = os.path.join(args["dest_dir"], os.path.basename(src))
+        result.update(changed=False, src=src, dest=dest, manifest_dest=None, size=None, sha256=args["sha256"])
+        try:
+            planned = self._task.check_mode and args["size"] is not None
+            remote = self._remote_stat(src, task_vars, want_sha256=not args["sha256"], missing_ok=planned)
+            if remote is None:
+                remote = dict(size=args["size"], checksum=None)
+            expected = args["sha256"] or remote["checksum"]
+            result.update(size=remote["size"], sha256=expected)
+            manifest_remote = self._remote_stat(src + MANIFEST_SUFFIX, task_vars, want_sha256=False, missing_ok=True)
+            result["manifest_dest"] = dest + MANIFEST_SUFFIX if manifest_remote else None
+            if os.path.lexists(dest) and expected:
+                return self._already_there(result, dest, expected, manifest_remote)
+            check_destination(args["dest_dir"], remote["size"] + MANIFEST_RESERVE)
+            result["changed"] = True
+            if self._task.check_mode:
+                result["msg"] = "would fetch %s (%d bytes) to %s" % (src, remote["size"], dest)
+                return result
+            ensure_dir(args["dest_dir"])
+            self._fetch_verified(src, dest, expected, with_manifest=bool(manifest_remote))
+        except (BackupFileError, AnsibleError, OSError) as exc:
+            result.update(failed=True, changed=False, msg="fetching %s to %s failed: %s; nothing took the final "
+                                                          "name." % (src, dest, getattr(exc, "msg", None) or exc))
+            return result
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        result["msg"] = "fetched %s to %s (%d bytes, sha256 verified)" % (src, dest, remote["size"])
+        return result
+
+    def _remote_stat(self, path, task_vars, want_sha256, missing_ok=False):
+        stat = self._execute_module(
+            module_name="ansible.builtin.stat", task_vars=task_vars,
+            module_args=dict(path=path, follow=True, get_checksum=want_sha256, checksum_algorithm="sha256",
+                             get_mime=False, get_attributes=False))
+        if stat.get("failed"):
+            raise AnsibleError("cannot read %s on the host: %s" % (path, stat.get("msg")))
+        info = stat["stat"]
+        if not info["exists"] and missing_ok:
+            return None
+        if not info["exists"] or not info.get("isreg"):
+            raise AnsibleError("%s is not a file on the host" % path)
+        return info
+
+    def _already_there(self, result, dest, expected, manifest_remote):
+        actual = _sha256(dest)
+        if actual != expected:
+            result.update(failed=True, msg="%s already exists on the controller with sha256 %s, not %s: refusing to "
+                                           "replace it; move it away or choose another dest_dir."
+                                           % (dest, actual, expected))
+            return result
+        if manifest_remote and not os.path.lexists(dest + MANIFEST_SUFFIX):
+            result["changed"] = True
+            if not self._task.check_mode:
+                self._fetch_verified(result["src"], dest, expected, with_file=False, with_manifest=True)
+        result["msg"] = "%s is already on the controller with sha256 %s" % (dest, expected)
+        return result
+
+    def _fetch_verified(self, src, dest, expected, with_file=True, with_manifest=True):
+        """Stage the file and its manifest in a private dir, verify both, then rename the file and then the
+        manifest into place (a manifest never stands without its file)."""
+        staging = tempfile.mkdtemp(prefix=".etcdops-fetch.", dir=os.path.dirname(dest))
+        try:
+            ready = []
+            if with_file:
+                staged = os.path.join(staging, os.path.basename(dest))
+                self._fetch(src, staged)
+                actual = _sha256(staged)
+                if actual != expected:
+                    raise BackupFileError("the fetched file's sha256 is %s, not %s: the transfer was cut or "
+                                          "corrupted" % (actual, expected))
+                ready.append((staged, dest))
+            if with_manifest:
+                staged = os.path.join(staging, os.path.basename(dest) + MANIFEST_SUFFIX)
+                self._fetch(src + MANIFEST_SUFFIX, staged)
+                with open(staged, "rb") as handle:
+                    recorded = json.load(handle).get("sha256")
+                if recorded != expected:
+                    raise BackupFileError("the manifest %s%s records sha256 %s, not the file's %s" % (
+                        src, MANIFEST_SUFFIX, recorded, expected))
+                ready.append((staged, dest + MANIFEST_SUFFIX))
+            for staged, dummy in ready:
+                _seal(staged)
+            for staged, final in ready:
+                os.rename(staged, final)
+            _files.fsync_dir(os.path.dirname(dest))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _fetch(self, src, staged):
+        try:
+            self._connection.fetch_file(src, staged)
+        except AnsibleError as exc:
+            raise AnsibleError("%s%s" % (exc.message, "; with become, the file is read as the login user: give "
+                                         "that user read access (backup_owner), or log in as its owner"
+                                         if self._connection.become else "")) from None

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Retention of backup files: which of <prefix>-<UTC time>[-N].db to keep, and removing the rest."""
+from __future__ import annotations
+
+import datetime
+import os
+import re
+
+from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX
+
+_STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db"
+_AGE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])\s*$")
+_UNIT_SECONDS = dict(s=1, m=60, h=3600, d=86400, w=604800)
+
+
+class RetentionError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def parse_max_age(text):
+    """'36h', '7d', '2w'... in seconds; None when empty."""
+    if text is None or not str(text).strip():
+        return None
+    match = _AGE.match(str(text))
+    if not match:
+        raise RetentionError("max_age %r is not an age: give a number and a unit (s, m, h, d or w), e.g. 36h or 7d."
+                             % text)
+    return float(match.group("amount")) * _UNIT_SECONDS[match.group("unit")]
+
+
+def backup_time(name, prefix):
+    """(UTC time, sequence number) from a backup's file name, or None when it is not <prefix>-<stamp>.db."""
+    match = re.match("^%s-%s$" % (re.escape(prefix), _STAMP), name)
+    if not match:
+        return None
+    when = datetime.datetime.strptime(match.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    return when, int(match.group("number") or 1)
+
+
+def plan(directory, prefix, keep_last, max_age_seconds, protect, now):
+    """Decide which backups in `directory` go. Only regular files named <prefix>-<UTC time>[-N].db count; other files
+    are never touched. Backups are ranked newest first by the time in their name; one goes when it is not among the
+    `keep_last` newest (0: no count limit) or is older than `max_age_seconds` (None: no age limit). Paths in
+    `protect` (the backup just taken) always stay, and count among the newest even when not written yet (check
+    mode). Returns (keep, remove): lists of (path, reason)."""
+    if not prefix:
+        raise RetentionError("prefix is empty: give the prefix of the backups' file names, so that no other file "
+                             "can match.")
+    if keep_last < 0:
+        raise RetentionError("keep_last is %d: give 0 (no count limit) or the number of backups to keep." % keep_last)
+    protected = {os.path.join(directory, os.path.basename(path)) for path in protect
+                 if os.path.dirname(os.path.abspath(path)) == os.path.abspath(directory)}
+    names = set(os.listdir(directory)) if os.path.isdir(directory) else set()
+    backups = []
+    for name in names | {os.path.basename(path) for path in protected}:
+        path = os.path.join(directory, name)
+        when = backup_time(name, prefix)
+        if when and (path in protected or os.path.isfile(path) and not os.path.islink(path)):
+            backups.append((when, path))
+    backups.sort(reverse=True)
+    keep, remove = [], []
+    for rank, ((when, dummy), path) in enumerate(backups):
+        age = (now - when).total_seconds()
+        reasons = []
+        if keep_last and rank >= keep_last:
+            reasons.append("not among the %d newest" % keep_last)
+        if max_age_seconds is not None and age > max_age_seconds:
+            reasons.append("older than %s" % _describe_age(max_age_seconds))
+        if path in protected:
+            keep.append((path, "the backup just taken"))
+        elif reasons:
+            remove.append((path, " and ".join(reasons)))
+        elif keep_last:
+            keep.append((path, "among the %d newest" % keep_last))
+        elif max_age_seconds is not None:
+            keep.append((path, "newer than %s" % _describe_age(max_age_seconds)))
+        else:
+            keep.append((path, "no retention limit is set"))
+    return keep, remove
+
+
+def _describe_age(seconds):
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return "%d%s" % (seconds // _UNIT_SECONDS[unit], unit)
+    return "%ds" % seconds
+
+
+def remove_backups(paths):
+    """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not)."""
+    for path in paths:
+        os.unlink(path)
+        if os.path.lexists(path + MANIFEST_SUFFIX):
+            os.unlink(path + MANIFEST_SUFFIX)
+    for directory in {os.path.dirname(path) for path in paths}:
+        fsync_dir(directory)

@@ -1,0 +1,94 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_snapshot_fetch
+short_description: Fetch an etcd backup and its manifest from a host to the controller, verified and private
+version_added: 0.1.0
+description:
+  - Copies the backup O(src) from the host to O(dest_dir) on the controller, with its C(<file>.json) manifest when
+    there is one. Unlike M(ansible.builtin.fetch), the file lands in a private (0700) staging dir first, its sha256 is
+    checked against O(sha256), it is made 0600 and fsynced, and only then renamed into place; the manifest must
+    record the same sha256. A cut or corrupted transfer leaves nothing under the final name.
+  - An existing file of the same name is never replaced - with the same sha256 nothing is fetched (C(changed) is
+    false); with another, the task fails.
+  - Before the transfer it checks that O(dest_dir) is writable on the controller and has room for the file.
+  - The file is read on the host as the login user, also with become, so that user must be able to read it.
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: Checks the file on the host, the controller's dir and free disk, and reports where the file would go.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+options:
+  src:
+    description: The backup on the host.
+    type: str
+    required: true
+  dest_dir:
+    description: Directory on the controller; created 0700 when missing. The file keeps its name.
+    type: path
+    required: true
+  sha256:
+    description:
+      - The sha256 the file must have, as M(etcdops.dr.etcd_snapshot) returned it. When unset, the host computes it
+        from the file.
+    type: str
+  size:
+    description:
+      - In check mode only, the size of a file that does not exist yet, such as a snapshot a check-mode run did not
+        take. The controller's dir and free disk are checked for that size.
+    type: int
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Take a snapshot on the host
+  etcdops.dr.etcd_snapshot:
+    dest_dir: /var/backups/etcd
+  register: snapshot
+
+- name: Keep a copy on the controller
+  etcdops.dr.etcd_snapshot_fetch:
+    src: "{{ snapshot.path }}"
+    sha256: "{{ snapshot.sha256 }}"
+    dest_dir: /srv/etcd-backups/{{ inventory_hostname }}
+"""
+
+RETURN = r"""
+src:
+  description: The file on the host.
+  returned: always
+  type: str
+dest:
+  description: The file on the controller (in check mode, where it would go).
+  returned: always
+  type: str
+manifest_dest:
+  description: Its manifest on the controller; null when the host had none.
+  returned: always
+  type: str
+size:
+  description: Bytes.
+  returned: always
+  type: int
+sha256:
+  description: sha256 of the file, as verified on the controller.
+  returned: always
+  type: str
+"""
