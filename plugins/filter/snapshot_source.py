@@ -41,6 +41,11 @@ options:
     description: Refuse a cluster without an agreed leader, or with an alarm raised.
     type: bool
     default: true
+  unreachable:
+    description: Hosts of O(host_urls) that cannot be reached over SSH, so cannot take the snapshot.
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -91,9 +96,11 @@ _value:
 from ansible_collections.etcdops.dr.plugins.plugin_utils._source_choice import choose_source
 
 
-def snapshot_source(cluster, host_urls, source="", prefer_follower=True, max_raft_lag=1000, require_healthy=True):
+def snapshot_source(cluster, host_urls, source="", prefer_follower=True, max_raft_lag=1000, require_healthy=True,
+                    unreachable=()):
     return choose_source(cluster, dict(host_urls), source=source or "", prefer_follower=prefer_follower,
-                         max_raft_lag=int(max_raft_lag), require_healthy=require_healthy)
+                         max_raft_lag=int(max_raft_lag), require_healthy=require_healthy,
+                         unreachable=list(unreachable or ()))
 
 
 class FilterModule:

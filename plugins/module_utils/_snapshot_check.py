@@ -73,13 +73,15 @@ def check_file(path):
 
 
 def find_tool(module, etcdutl=None, etcdctl=None):
-    """(tool, argv prefix) for `snapshot status`: etcdutl (3.5+), else etcdctl (3.4); (None, None) if neither."""
-    path = etcdutl or module.get_bin_path("etcdutl")
-    if path:
-        return "etcdutl", [path]
-    path = etcdctl or module.get_bin_path("etcdctl")
-    if path:
-        return "etcdctl", [path]
+    """(tool, argv prefix) for `snapshot status`: etcdutl (3.5+), else etcdctl (3.4); (None, None) if neither.
+    A tool that is found but does not run raises CommandError: its failures must not make whole files look corrupt."""
+    for name, given in (("etcdutl", etcdutl), ("etcdctl", etcdctl)):
+        path = given or module.get_bin_path(name)
+        if path:
+            why = ("%s at %s does not run; give the path of a working %s (option %s), or set read_status=false to "
+                   "check the files without it" % (name, path, name, name))
+            run(module, [path, "version"], why=why)
+            return name, [path]
     return None, None
 
 

@@ -17,7 +17,8 @@ description:
     manifest to check it against) - and the reasons in RV(snapshots[].problems).
   - When C(etcdutl) (etcd 3.5+) or C(etcdctl) (3.4) is found, RV(snapshots[].revision), RV(snapshots[].total_keys)
     and RV(snapshots[].total_size) come from its C(snapshot status -w json); a file the tool cannot read is corrupt.
-  - Never changes anything. It fails only when O(path) does not exist.
+  - Never changes anything. It fails only when O(path) does not exist, or when the C(etcdutl) or C(etcdctl) it found
+    or was given does not run (C(<tool> version) fails), rather than call whole files corrupt.
 attributes:
   check_mode:
     support: full
@@ -126,6 +127,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool, read_status
 
 
@@ -151,7 +153,10 @@ def main():
     if not os.path.exists(params["path"]):
         module.fail_json(msg="%s does not exist: give a snapshot file or a directory of them." % params["path"],
                          snapshots=[], ok=False, bad=[])
-    tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
+    try:
+        tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
+    except CommandError as exc:
+        module.fail_json(msg=exc.msg, snapshots=[], ok=False, bad=[])
     reports = []
     for path in _files(params["path"], params["pattern"]):
         report = check_file(path)

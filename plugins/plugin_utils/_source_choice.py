@@ -51,10 +51,12 @@ def _unfit(entry, cluster, newest_index, max_raft_lag):
     return None
 
 
-def choose_source(cluster, host_urls, source="", prefer_follower=True, max_raft_lag=1000, require_healthy=True):
+def choose_source(cluster, host_urls, source="", prefer_follower=True, max_raft_lag=1000, require_healthy=True,
+                  unreachable=()):
     """Pick the inventory host whose member is snapshotted.
 
-    host_urls: {inventory host: its member's client URL}, in play order. Returns a dict with ok, host, endpoint,
+    host_urls: {inventory host: its member's client URL}, in play order; hosts in `unreachable` (no SSH) cannot
+    run the snapshot, whatever their member's state. Returns a dict with ok, host, endpoint,
     member_id, member_name, is_leader, why (the reason for the choice), skipped (each host passed over and why),
     problems (why there is no source) and cluster_unfit (the problems are the cluster's), so a role can assert on it
     with a clear message."""
@@ -70,7 +72,10 @@ def choose_source(cluster, host_urls, source="", prefer_follower=True, max_raft_
     newest_index = _newest_index(cluster)
     fit = []
     for host, url in host_urls.items():
-        why_not = _unfit(entries.get(url), cluster, newest_index, max_raft_lag)
+        if host in unreachable:
+            why_not = "its host is not reachable over SSH"
+        else:
+            why_not = _unfit(entries.get(url), cluster, newest_index, max_raft_lag)
         if host == source and why_not:
             choice["problems"].append("backup_source %s (%s) cannot be the source: %s; choose another host or leave "
                                       "backup_source empty to choose one" % (host, url, why_not))

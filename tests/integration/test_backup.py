@@ -201,3 +201,15 @@ def test_an_unwritable_controller_dir_is_caught_before_the_snapshot(clean_backup
         assert f"backup dir {controller} is not writable by this user" in run.output
         assert "Take the snapshot on the source host" not in run.output
     assert all(cluster.backup_files(m) == [] for m in bed.members)
+
+
+def test_a_host_unreachable_over_ssh_is_passed_over(clean_backups, ansible, tmp_path):
+    bed = clean_backups
+    broken = cluster.inventory_with(bed, tmp_path / "inventory.yml", "node1", ansible_port=2299)
+    expected = first_follower(bed, skip=["node1"]) if leader_name(bed, bed.members) != "node1" else first_follower(bed)
+    run = ansible.playbook(PLAYBOOK, "-i", broken, env=STATS)
+    assert run.rc == 0, run.output
+    stats = custom_stats(run)["etcd_backup"]
+    assert stats["source_host"] == expected.name
+    assert "node1 (https://127.0.0.11:2379): its host is not reachable over SSH" in run.stdout
+    assert cluster.backup_files(bed.member("node1")) == []

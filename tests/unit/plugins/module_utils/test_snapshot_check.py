@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool
 
 PAGE = 4096
 
@@ -89,3 +90,38 @@ def test_an_unreadable_manifest_is_reported(tmp_path):
     (tmp_path / "s.db.json").write_text("{not json")
     report = check_file(str(path))
     assert report["status"] == "corrupt" and "unreadable" in report["problems"][0]
+
+
+class FakeModule:
+    """Only the seams find_tool uses: PATH lookup and the command runner."""
+
+    def __init__(self, on_path, results):
+        self.on_path = on_path
+        self.results = results
+        self.commands = []
+
+    def get_bin_path(self, name):
+        return self.on_path.get(name)
+
+    def run_command(self, cmd, check_rc=False, environ_update=None):
+        self.commands.append(cmd)
+        return self.results.get(cmd[0], (0, "etcdutl version: 3.5.1\n", ""))
+
+
+def test_the_tool_found_must_run():
+    module = FakeModule({"etcdutl": "/usr/bin/etcdutl", "etcdctl": "/usr/bin/etcdctl"}, {})
+    assert find_tool(module) == ("etcdutl", ["/usr/bin/etcdutl"])
+    assert module.commands == [["/usr/bin/etcdutl", "version"]]
+    assert find_tool(FakeModule({"etcdctl": "/usr/bin/etcdctl"}, {})) == ("etcdctl", ["/usr/bin/etcdctl"])
+    assert find_tool(FakeModule({}, {})) == (None, None)
+    assert find_tool(FakeModule({}, {}), etcdctl="/opt/etcdctl") == ("etcdctl", ["/opt/etcdctl"])
+
+
+def test_a_broken_tool_fails_loudly_instead_of_marking_files_corrupt():
+    broken = FakeModule({"etcdutl": "/venv/bin/etcdutl"}, {"/venv/bin/etcdutl": (
+        1, "", "Traceback (most recent call last):\nImportError: cannot import name 'etcddutl'\n")})
+    with pytest.raises(CommandError) as caught:
+        find_tool(broken)
+    assert caught.value.msg.startswith("etcdutl at /venv/bin/etcdutl does not run; give the path of a working etcdutl "
+                                       "(option etcdutl), or set read_status=false")
+    assert "ImportError: cannot import name 'etcddutl'" in caught.value.msg

@@ -89,3 +89,12 @@ def test_a_member_of_another_cluster_is_not_chosen():
     stranger = entry("node2", cluster_id="ff")
     choice = choose_source(cluster(entry("node1"), stranger, entry("node3")), URLS, require_healthy=False)
     assert choice["host"] == "node3" and "belongs to cluster ff, not c0" in choice["skipped"][0]
+
+
+def test_a_host_without_ssh_is_passed_over_and_cannot_be_named():
+    healthy = cluster(entry("node1"), entry("node2"), entry("node3"))
+    choice = choose_source(healthy, URLS, unreachable=["node2"])
+    assert choice["host"] == "node3" and choice["skipped"] == ["node2 (https://n2:2379): its host is not reachable "
+                                                               "over SSH"]
+    named = choose_source(healthy, URLS, source="node2", unreachable=["node2"])
+    assert not named["ok"] and "its host is not reachable over SSH" in named["problems"][0]
