@@ -4,6 +4,14 @@ import yaml
 from . import layout, services
 
 
+def _tools():
+    """etcdutl where the etcd build has it (3.5+), else etcdctl (3.4)."""
+    etcdutl = services.etcd_bin_dir() / "etcdutl"
+    if etcdutl.exists():
+        return {"etcd_etcdutl": str(etcdutl)}
+    return {"etcd_etcdctl": str(services.etcd_bin_dir() / "etcdctl")}
+
+
 def inventory(bed):
     hosts = {}
     for member in bed.members:
@@ -39,7 +47,7 @@ def inventory(bed):
                     "etcd_cacert": str(bed.cacert),
                     "etcd_cert": str(bed.client_cert),
                     "etcd_key": str(bed.client_key),
-                    "etcd_etcdutl": str(services.etcd_bin_dir() / "etcdutl"),
+                    **_tools(),
                 },
                 "hosts": hosts,
             },

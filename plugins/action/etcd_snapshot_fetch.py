@@ -2,7 +2,7 @@
 # Copyright: etcdops.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fetch a backup and its manifest to the controller: through a private staging dir, verified by sha256, 0600,
-fsynced, renamed into place; never replacing a different file."""
+fsynced, linked under its final name; never replacing a different file."""
 from __future__ import annotations
 
 import hashlib
@@ -35,10 +35,24 @@ def _sha256(path):
 
 
 def _seal(path):
-    """Make a fetched file private and durable before it is renamed into place."""
+    """Make a fetched file private and durable before it gets its final name."""
     os.chmod(path, 0o600)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def _place(ready):
+    """Give each staged file its final name, refusing to replace anything (link fails if the name exists); if one
+    cannot be placed, the ones placed before it are taken back."""
+    placed = []
+    try:
+        for staged, final in ready:
+            os.link(staged, final)
+            placed.append(final)
+    except BaseException:
+        for final in placed:
+            os.unlink(final)
+        raise
 
 
 class ActionModule(ActionBase):
@@ -56,7 +70,9 @@ class ActionModule(ActionBase):
             remote = self._remote_stat(src, task_vars, want_sha256=not args["sha256"], missing_ok=planned)
             if remote is None:
                 remote = dict(size=args["size"], checksum=None)
-            expected = args["sha256"] or remote["checksum"]
+            expected = args["sha256"] or remote.get("checksum")
+            if not expected and not planned:
+                raise AnsibleError("the host could not compute the sha256 of %s; give sha256" % src)
             result.update(size=remote["size"], sha256=expected)
             manifest_remote = self._remote_stat(src + MANIFEST_SUFFIX, task_vars, want_sha256=False, missing_ok=True)
             result["manifest_dest"] = dest + MANIFEST_SUFFIX if manifest_remote else None
@@ -123,16 +139,18 @@ class ActionModule(ActionBase):
             if with_manifest:
                 staged = os.path.join(staging, os.path.basename(dest) + MANIFEST_SUFFIX)
                 self._fetch(src + MANIFEST_SUFFIX, staged)
-                with open(staged, "rb") as handle:
-                    recorded = json.load(handle).get("sha256")
+                try:
+                    with open(staged, "rb") as handle:
+                        recorded = json.load(handle).get("sha256")
+                except (ValueError, AttributeError):
+                    raise BackupFileError("the manifest %s%s is not a JSON object" % (src, MANIFEST_SUFFIX)) from None
                 if recorded != expected:
                     raise BackupFileError("the manifest %s%s records sha256 %s, not the file's %s" % (
                         src, MANIFEST_SUFFIX, recorded, expected))
                 ready.append((staged, dest + MANIFEST_SUFFIX))
             for staged, dummy in ready:
                 _seal(staged)
-            for staged, final in ready:
-                os.rename(staged, final)
+            _place(ready)
             _files.fsync_dir(os.path.dirname(dest))
         finally:
             shutil.rmtree(staging, ignore_errors=True)

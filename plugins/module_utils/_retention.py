@@ -9,7 +9,7 @@ import os
 import re
 
 from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
 
 _STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db"
 _AGE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])\s*$")
@@ -38,8 +38,11 @@ def backup_time(name, prefix):
     match = re.match("^%s-%s$" % (re.escape(prefix), _STAMP), name)
     if not match:
         return None
-    when = datetime.datetime.strptime(match.group("stamp"), "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
-    return when, int(match.group("number") or 1)
+    try:
+        when = datetime.datetime.strptime(match.group("stamp"), NAME_STAMP_FORMAT)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=datetime.timezone.utc), int(match.group("number") or 1)
 
 
 def plan(directory, prefix, keep_last, max_age_seconds, protect, now):
@@ -91,11 +94,15 @@ def _describe_age(seconds):
     return "%ds" % seconds
 
 
-def remove_backups(paths):
-    """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not)."""
-    for path in paths:
-        os.unlink(path)
-        if os.path.lexists(path + MANIFEST_SUFFIX):
-            os.unlink(path + MANIFEST_SUFFIX)
-    for directory in {os.path.dirname(path) for path in paths}:
-        fsync_dir(directory)
+def remove_backups(paths, removed):
+    """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not),
+    appending each backup removed to `removed`, so that a failure part-way reports what went."""
+    try:
+        for path in paths:
+            os.unlink(path)
+            removed.append(path)
+            if os.path.lexists(path + MANIFEST_SUFFIX):
+                os.unlink(path + MANIFEST_SUFFIX)
+    finally:
+        for directory in {os.path.dirname(path) for path in removed}:
+            fsync_dir(directory)

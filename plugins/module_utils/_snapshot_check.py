@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils._run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import CHUNK, MANIFEST_SUFFIX
 
@@ -73,15 +73,20 @@ def check_file(path):
 
 
 def find_tool(module, etcdutl=None, etcdctl=None):
-    """(tool, argv prefix) for `snapshot status`: etcdutl (3.5+), else etcdctl (3.4); (None, None) if neither.
-    A tool that is found but does not run raises CommandError: its failures must not make whole files look corrupt."""
-    for name, given in (("etcdutl", etcdutl), ("etcdctl", etcdctl)):
-        path = given or module.get_bin_path(name)
-        if path:
-            why = ("%s at %s does not run; give the path of a working %s (option %s), or set read_status=false to "
-                   "check the files without it" % (name, path, name, name))
-            run(module, [path, "version"], why=why)
-            return name, [path]
+    """(tool, argv prefix) for `snapshot status`: a tool given first (etcdutl, then etcdctl), else etcdutl (3.5+) or
+    etcdctl (3.4) on PATH; (None, None) if none. A tool that is found but does not run raises CommandError: its
+    failures must not make whole files look corrupt."""
+    given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
+    found = given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
+    for name, path in found:
+        if not path:
+            continue
+        why = ("%s at %s does not run; give the path of a working %s (option %s), or set read_status=false to check "
+               "the files without it" % (name, path, name, name))
+        if not os.access(path, os.X_OK):
+            raise CommandError(Completed([path, "version"], None, "", "not an executable file"), why)
+        run(module, [path, "version"], why=why)
+        return name, [path]
     return None, None
 
 

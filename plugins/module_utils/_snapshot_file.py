@@ -14,6 +14,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils import _files
 COLLECTION_VERSION = "0.1.0"
 MANIFEST_FORMAT = 1
 MANIFEST_SUFFIX = ".json"
+# The UTC time in a backup's file name: <prefix>-<stamp>.db
+NAME_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 CHUNK = 1024 * 1024
 # Room for the manifest beside the copy.
 MANIFEST_RESERVE = 64 * 1024
@@ -33,7 +35,7 @@ def utc_now():
 
 def new_backup_path(directory, prefix, extension, now=None):
     """<directory>/<prefix>-<UTC time>.<extension>, with -2, -3... if that name is taken."""
-    stamp = (now or utc_now()).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or utc_now()).strftime(NAME_STAMP_FORMAT)
     base = os.path.join(directory, "%s-%s" % (prefix, stamp))
     path, number = "%s.%s" % (base, extension), 1
     while os.path.lexists(path) or os.path.lexists(path + MANIFEST_SUFFIX):

@@ -11,8 +11,8 @@ version_added: 0.1.0
 description:
   - Copies the backup O(src) from the host to O(dest_dir) on the controller, with its C(<file>.json) manifest when
     there is one. Unlike M(ansible.builtin.fetch), the file lands in a private (0700) staging dir first, its sha256 is
-    checked against O(sha256), it is made 0600 and fsynced, and only then renamed into place; the manifest must
-    record the same sha256. A cut or corrupted transfer leaves nothing under the final name.
+    checked against O(sha256), it is made 0600 and fsynced, and only then given its final name (a hard link that
+    cannot replace an existing file); the manifest must record the same sha256. A cut or corrupted transfer leaves nothing under the final name.
   - An existing file of the same name is never replaced - with the same sha256 nothing is fetched (C(changed) is
     false); with another, the task fails.
   - Before the transfer it checks that O(dest_dir) is writable on the controller and has room for the file.

@@ -114,10 +114,13 @@ def main():
     result.update(removed=[path for path, dummy in remove], kept=[path for path, dummy in keep],
                   reasons=dict(keep + remove), changed=bool(remove))
     if remove and not module.check_mode:
+        removed = []
         try:
-            remove_backups(result["removed"])
+            remove_backups(result["removed"], removed)
         except OSError as exc:
-            module.fail_json(msg="removing old backups from %s failed: %s" % (params["path"], exc), **result)
+            result.update(removed=removed, changed=bool(removed))
+            module.fail_json(msg="removing old backups from %s failed after %d of %d: %s" % (
+                params["path"], len(removed), len(remove), exc), **result)
     if not params["keep_last"] and max_age is None:
         msg = "no retention limit is set (keep_last 0, max_age empty): nothing removed from %s" % params["path"]
     else:

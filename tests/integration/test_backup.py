@@ -213,3 +213,23 @@ def test_a_host_unreachable_over_ssh_is_passed_over(clean_backups, ansible, tmp_
     assert stats["source_host"] == expected.name
     assert "node1 (https://127.0.0.11:2379): its host is not reachable over SSH" in run.stdout
     assert cluster.backup_files(bed.member("node1")) == []
+
+
+def test_preflight_alone_bad_retention_and_a_skipped_preflight_write_nothing(clean_backups, ansible, tmp_path):
+    bed = clean_backups
+    controller = tmp_path / "controller"
+    settings = {"backup_fetch_dir": str(controller)}
+
+    checks = ansible.playbook(PLAYBOOK, "--tags", "preflight", extra_vars=settings)
+    assert checks.rc == 0, checks.output
+    assert "Check the controller's dir and free disk for the copy" in checks.stdout
+    assert "Take the snapshot on the source host" not in checks.stdout
+
+    bad_age = ansible.playbook(PLAYBOOK, extra_vars=dict(settings, backup_max_age="7"))
+    assert bad_age.rc != 0 and "max_age '7' is not an age" in bad_age.output
+    assert "Take the snapshot on the source host" not in bad_age.stdout
+
+    skipped = ansible.playbook(PLAYBOOK, "--skip-tags", "preflight", extra_vars=settings)
+    assert skipped.rc != 0
+    assert "the preflight did not run (--skip-tags preflight?)" in skipped.output
+    assert all(cluster.backup_files(m) == [] for m in bed.members) and not controller.exists()

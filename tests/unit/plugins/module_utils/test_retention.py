@@ -77,7 +77,9 @@ def test_no_limit_keeps_everything_and_a_missing_dir_holds_nothing(tmp_path):
 
 def test_remove_takes_the_manifest_along(tmp_path):
     with_manifest, without = backup(tmp_path, 1), backup(tmp_path, 2, manifest=False)
-    _retention.remove_backups([with_manifest, without])
+    removed = []
+    _retention.remove_backups([with_manifest, without], removed)
+    assert removed == [with_manifest, without]
     assert os.listdir(tmp_path) == []
 
 
@@ -98,3 +100,24 @@ def test_bad_limits_are_refused(tmp_path):
         _retention.plan(str(tmp_path), "", 1, None, [], NOW)
     with pytest.raises(RetentionError, match="keep_last is -1"):
         _retention.plan(str(tmp_path), "etcd-snapshot", -1, None, [], NOW)
+
+
+def test_a_name_with_an_impossible_date_is_not_a_backup(tmp_path):
+    (tmp_path / "etcd-snapshot-20261340T000000Z.db").write_text("x")
+    assert _retention.plan(str(tmp_path), "etcd-snapshot", 1, 60.0, [], NOW) == ([], [])
+
+
+def test_a_failed_removal_reports_what_went(tmp_path, monkeypatch):
+    first, second = backup(tmp_path, 1), backup(tmp_path, 2)
+    real_unlink = os.unlink
+
+    def unlink(path):
+        if path == second:
+            raise PermissionError(13, "Permission denied", path)
+        real_unlink(path)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    removed = []
+    with pytest.raises(PermissionError):
+        _retention.remove_backups([first, second], removed)
+    assert removed == [first] and os.path.exists(second)

@@ -95,9 +95,9 @@ def test_an_unreadable_manifest_is_reported(tmp_path):
 class FakeModule:
     """Only the seams find_tool uses: PATH lookup and the command runner."""
 
-    def __init__(self, on_path, results):
+    def __init__(self, on_path, results=None):
         self.on_path = on_path
-        self.results = results
+        self.results = results or {}
         self.commands = []
 
     def get_bin_path(self, name):
@@ -108,20 +108,47 @@ class FakeModule:
         return self.results.get(cmd[0], (0, "etcdutl version: 3.5.1\n", ""))
 
 
-def test_the_tool_found_must_run():
-    module = FakeModule({"etcdutl": "/usr/bin/etcdutl", "etcdctl": "/usr/bin/etcdctl"}, {})
-    assert find_tool(module) == ("etcdutl", ["/usr/bin/etcdutl"])
-    assert module.commands == [["/usr/bin/etcdutl", "version"]]
-    assert find_tool(FakeModule({"etcdctl": "/usr/bin/etcdctl"}, {})) == ("etcdctl", ["/usr/bin/etcdctl"])
-    assert find_tool(FakeModule({}, {})) == (None, None)
-    assert find_tool(FakeModule({}, {}), etcdctl="/opt/etcdctl") == ("etcdctl", ["/opt/etcdctl"])
+def executable(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return str(path)
 
 
-def test_a_broken_tool_fails_loudly_instead_of_marking_files_corrupt():
-    broken = FakeModule({"etcdutl": "/venv/bin/etcdutl"}, {"/venv/bin/etcdutl": (
+def test_the_tool_found_must_run(tmp_path):
+    etcdutl, etcdctl = executable(tmp_path, "etcdutl"), executable(tmp_path, "etcdctl")
+    module = FakeModule({"etcdutl": etcdutl, "etcdctl": etcdctl})
+    assert find_tool(module) == ("etcdutl", [etcdutl])
+    assert module.commands == [[etcdutl, "version"]]
+    assert find_tool(FakeModule({"etcdctl": etcdctl})) == ("etcdctl", [etcdctl])
+    assert find_tool(FakeModule({})) == (None, None)
+
+
+def test_a_given_tool_comes_before_the_ones_on_path(tmp_path):
+    on_path, given = executable(tmp_path, "etcdutl"), executable(tmp_path, "my-etcdctl")
+    module = FakeModule({"etcdutl": on_path})
+    assert find_tool(module, etcdctl=given) == ("etcdctl", [given])
+    assert module.commands == [[given, "version"]]
+
+
+def test_a_broken_tool_fails_loudly_instead_of_marking_files_corrupt(tmp_path):
+    etcdutl = executable(tmp_path, "etcdutl")
+    broken = FakeModule({"etcdutl": etcdutl}, {etcdutl: (
         1, "", "Traceback (most recent call last):\nImportError: cannot import name 'etcddutl'\n")})
     with pytest.raises(CommandError) as caught:
         find_tool(broken)
-    assert caught.value.msg.startswith("etcdutl at /venv/bin/etcdutl does not run; give the path of a working etcdutl "
-                                       "(option etcdutl), or set read_status=false")
+    assert caught.value.msg.startswith("etcdutl at %s does not run; give the path of a working etcdutl (option "
+                                       "etcdutl), or set read_status=false" % etcdutl)
     assert "ImportError: cannot import name 'etcddutl'" in caught.value.msg
+
+
+def test_a_given_path_that_is_not_executable_is_named(tmp_path):
+    plain = tmp_path / "etcdutl"
+    plain.write_text("not a program")
+    module = FakeModule({})
+    for path in (str(plain), str(tmp_path / "missing")):
+        with pytest.raises(CommandError) as caught:
+            find_tool(module, etcdutl=path)
+        assert caught.value.msg.startswith("etcdutl at %s does not run" % path)
+        assert "not an executable file" in caught.value.msg
+    assert module.commands == []
