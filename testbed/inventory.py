@@ -5,8 +5,8 @@ from . import layout, services
 
 
 def _tools():
-    """etcdutl where the etcd build has it (3.5+), else etcdctl (3.4)."""
-    etcdutl = services.etcd_bin_dir() / "etcdutl"
+    """etcdutl where there is one (3.5+), else etcdctl (3.4)."""
+    etcdutl = services.restore_etcdutl()
     if etcdutl.exists():
         return {"etcd_etcdutl": str(etcdutl)}
     return {"etcd_etcdctl": str(services.etcd_bin_dir() / "etcdctl")}
@@ -30,6 +30,10 @@ def inventory(bed):
             "etcd_manifest_dir": str(member.manifest_dir),
             "etcd_held_manifest_dir": str(member.held_manifest_dir),
             "etcd_pod_log_dir": str(member.pod_log_dir),
+            # The kube-apiserver stand-in, for the restore's Kubernetes mode.
+            "restore_kube_apiserver_manager": "supervisor",
+            "restore_kube_apiserver_name": member.kube_apiserver_service,
+            "restore_kube_apiserver_address": member.address,
         }
     return {"all": {
         "vars": {

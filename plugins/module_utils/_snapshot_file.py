@@ -20,7 +20,8 @@ CHUNK = 1024 * 1024
 # Room for the manifest beside the copy.
 MANIFEST_RESERVE = 64 * 1024
 # Facts about the cluster a manifest records, read before the backup was taken.
-CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version")
+CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version",
+                 "snapshot_revision", "key_count")
 
 
 class BackupFileError(Exception):

@@ -32,6 +32,12 @@ options:
         whether they agree in RV(hash_kv_consistent).
     type: bool
     default: false
+  count_keys:
+    description:
+      - Also count the live keys in every reachable member's own store at the newest revision they all have,
+        reported in RV(key_count) and per endpoint. Members that differ make RV(healthy) false.
+    type: bool
+    default: false
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -139,6 +145,9 @@ endpoints:
     hash_kv:
       description: With O(hash_kv=true), C(hash), C(compact_revision) and C(revision) of its KV store; else null.
       type: dict
+    key_count:
+      description: With O(count_keys=true), the live keys in its store; else null.
+      type: int
 leader:
   description: The leader most members report, as C(id) and C(name); null when none is reported.
   returned: always
@@ -157,6 +166,11 @@ hash_kv_consistent:
   description: Whether every reachable member has the same KV hash; null unless O(hash_kv=true).
   returned: always
   type: bool
+key_count:
+  description: With O(count_keys=true), the number of live keys every reachable member holds; null otherwise or
+    when they differ.
+  returned: always
+  type: int
 healthy:
   description: True when every endpoint answered, all agree on one leader and cluster, no alarm is raised, no
     member reports errors and (with O(hash_kv=true)) the hashes agree.
@@ -182,13 +196,14 @@ from ansible_collections.etcdops.dr.plugins.module_utils._cluster_info import ga
 
 def main():
     module = AnsibleModule(
-        argument_spec=connection_argument_spec(hash_kv=dict(type="bool", default=False)),
+        argument_spec=connection_argument_spec(hash_kv=dict(type="bool", default=False),
+                                               count_keys=dict(type="bool", default=False)),
         required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     try:
         connections = connect_all(module.params)
-        info = gather(connections, hash_kv=module.params["hash_kv"])
+        info = gather(connections, hash_kv=module.params["hash_kv"], count_keys=module.params["count_keys"])
     except EtcdError as exc:
         module.fail_json(msg=exc.msg)
     summary = "cluster %s: %d members, leader %s, %s" % (

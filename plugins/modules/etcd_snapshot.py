@@ -54,6 +54,15 @@ options:
   group:
     description: Group of the snapshot and manifest files (name or gid).
     type: str
+  etcdutl:
+    description:
+      - etcdutl on this host. When it (or O(etcdctl), or one on PATH) is there, the module reads the snapshot's exact
+        revision with it and counts the live keys the member held at that revision, and records both in the
+        manifest (C(snapshot_revision), C(key_count)), so that a restore can be verified against them.
+    type: path
+  etcdctl:
+    description: etcdctl on this host (etcd 3.4), used as O(etcdutl) is when there is no etcdutl.
+    type: path
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -101,6 +110,14 @@ revision:
       snapshot messages). A write racing the request may or may not be in the snapshot.
   returned: always
   type: int
+snapshot_revision:
+  description: The snapshot's own revision, read from the file by etcdutl or etcdctl; null when neither is there.
+  returned: always
+  type: int
+key_count:
+  description: Live keys the member held at RV(snapshot_revision); null when it is not known or already compacted.
+  returned: always
+  type: int
 member_id:
   description: Id of the member snapshotted, in hex.
   returned: always
@@ -136,7 +153,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdConnection, EtcdError, check_params,
     connection_argument_spec, load_library)
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
     write_manifest)
@@ -163,6 +182,27 @@ def _member(params):
     return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
 
 
+def _revision_and_keys(module, connection, path):
+    """(snapshot revision, live key count at it) from the written file, or Nones when no tool can read it."""
+    try:
+        tool, argv = find_tool(module, module.params["etcdutl"], module.params["etcdctl"])
+    except CommandError as exc:
+        module.warn("cannot read the snapshot's revision: %s" % exc.msg)
+        return None, None
+    if not tool:
+        return None, None
+    report = check_file(path)
+    read_status(module, report, tool, argv)
+    if report["revision"] is None:
+        module.warn("cannot read the snapshot's revision: %s" % "; ".join(report["problems"]))
+        return None, None
+    try:
+        return report["revision"], connection.count_keys(report["revision"])
+    except EtcdError as exc:
+        module.warn("cannot count the keys at revision %s: %s" % (report["revision"], exc.msg))
+        return report["revision"], None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_argument_spec(
@@ -172,13 +212,15 @@ def main():
             snapshot_timeout=dict(type="float", default=3600),
             owner=dict(type="str"),
             group=dict(type="str"),
+            etcdutl=dict(type="path"),
+            etcdctl=dict(type="path"),
         ),
         required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     params = module.params
     result = dict(changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
-                  revision=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
+                  revision=None, snapshot_revision=None, key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
                   duration_seconds=0.0, throughput_mib_s=None)
     connection = None
     try:
@@ -206,10 +248,12 @@ def main():
             raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
                             % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
+        result["snapshot_revision"], result["key_count"] = _revision_and_keys(module, connection, path)
         result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
             cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
             revision=result["revision"], raft_index=status["raft_index"], db_size=written["size"] - TRAILER,
-            etcd_version=result["etcd_version"]))
+            etcd_version=result["etcd_version"], snapshot_revision=result["snapshot_revision"],
+            key_count=result["key_count"]))
         write_manifest(path, result["manifest"], uid, gid)
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A restored data dir is built beside the live one and swapped in by renames; the old one is kept under
+`<dir>.pre-restore-<stamp>` and can be put back."""
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import time
+
+from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
+
+STAGING_SUFFIX = ".restore-staging"
+KEPT_INFIX = ".pre-restore-"
+FAILED_INFIX = ".failed-restore-"
+# etcd preallocates each WAL segment at 64 MiB; the restore writes one, plus the db, plus a small raft snapshot.
+WAL_SEGMENT = 64 * 1024 * 1024
+RESTORE_RESERVE = 16 * 1024 * 1024
+
+
+class SwapError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def stamp_now():
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+def staging_dir(data_dir):
+    return data_dir.rstrip("/") + STAGING_SUFFIX
+
+
+def free_name(base):
+    """`base`, or `base-2`, `base-3`... whichever does not exist yet."""
+    name, number = base, 1
+    while os.path.lexists(name):
+        number += 1
+        name = "%s-%d" % (base, number)
+    return name
+
+
+def kept_name(path, stamp):
+    return free_name(path.rstrip("/") + KEPT_INFIX + stamp)
+
+
+def failed_name(path, stamp):
+    return free_name(path.rstrip("/") + FAILED_INFIX + stamp)
+
+
+def ids(owner, group):
+    """(uid, gid) for names or numbers; None for what is not given. SwapError names an unknown one."""
+    try:
+        uid = None if owner is None else (int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid)
+        gid = None if group is None else (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
+    except KeyError as exc:
+        raise SwapError("no such user or group on this host: %s: fix owner or group." % exc) from None
+    return uid, gid
+
+
+def target_ownership(data_dir, owner=None, group=None, mode=None):
+    """(uid, gid, mode) the restored dir gets: the given values, else the old dir's, else root's 0700."""
+    try:
+        old = os.stat(data_dir)
+        uid, gid, old_mode = old.st_uid, old.st_gid, old.st_mode & 0o7777
+    except FileNotFoundError:
+        uid, gid, old_mode = 0, 0, 0o700
+    given_uid, given_gid = ids(owner, group)
+    if mode is not None:
+        try:
+            mode = int(mode, 8) if isinstance(mode, str) else int(mode)
+        except ValueError:
+            raise SwapError("mode %r is not an octal mode such as 0700: fix mode." % mode) from None
+    return (uid if given_uid is None else given_uid, gid if given_gid is None else given_gid,
+            old_mode if mode is None else mode)
+
+
+def existing_parent(path):
+    path = os.path.abspath(path)
+    while not os.path.isdir(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def disk_problems(needs):
+    """`needs` {dir: bytes}; dirs on one filesystem add up. Returns (free {dir: bytes}, problems)."""
+    by_device = {}
+    for directory, size in needs.items():
+        parent = existing_parent(os.path.dirname(os.path.abspath(directory.rstrip("/"))))
+        entry = by_device.setdefault(os.stat(parent).st_dev, [parent, 0, []])
+        entry[1] += size
+        entry[2].append(directory)
+    free, problems = {}, []
+    for parent, size, dirs in by_device.values():
+        usage = shutil.disk_usage(parent)
+        free[parent] = usage.free
+        if usage.free < size:
+            problems.append("not enough free disk for %s: %d bytes needed on the filesystem of %s, %d free" % (
+                " and ".join(dirs), size, parent, usage.free))
+    return free, problems
+
+
+def prepare_staging(staging):
+    """An empty 0700 staging dir; a leftover from an earlier run (this collection's own name) is removed first."""
+    if os.path.islink(staging) or (os.path.lexists(staging) and not os.path.isdir(staging)):
+        raise SwapError("%s exists and is not a directory: remove it; the restore stages its data there." % staging)
+    if os.path.isdir(staging):
+        shutil.rmtree(staging)
+    os.mkdir(staging, 0o700)
+
+
+def set_ownership(path, uid, gid, mode):
+    """chown everything below `path` (etcd's tool writes as the user that ran it) and chmod the top."""
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+
+
+def swap_in(new, live, stamp):
+    """Rename `live` (when it exists) to its kept name, then `new` to `live`. Returns the kept path or None.
+    If the second rename fails, the first is undone."""
+    kept = kept_name(live, stamp) if os.path.lexists(live) else None
+    if kept:
+        os.rename(live, kept)
+    try:
+        os.rename(new, live)
+    except OSError:
+        if kept:
+            os.rename(kept, live)
+        raise
+    fsync_dir(os.path.dirname(os.path.abspath(live)))
+    return kept
+
+
+def put_back(live, kept, stamp):
+    """Undo swap_in: `live` goes to its failed-restore name, `kept` (when there was one) back to `live`.
+    Returns the path the restored dir was moved to, or None when there was none."""
+    moved = None
+    if os.path.lexists(live):
+        moved = failed_name(live, stamp)
+        os.rename(live, moved)
+    if kept:
+        try:
+            os.rename(kept, live)
+        except OSError:
+            if moved:
+                os.rename(moved, live)
+            raise
+    fsync_dir(os.path.dirname(os.path.abspath(live)))
+    return moved

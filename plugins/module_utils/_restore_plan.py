@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which restore tool to use, whether it is new enough, and the exact restore command for one member."""
+from __future__ import annotations
+
+import os
+import re
+
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, run
+
+# Oldest tool version that has a flag, from etcd's changelogs: --bump-revision and --mark-compacted came with
+# etcd PR #16165 (3.5.10) and its 3.4 backport PR #16193 (3.4.27); --initial-memory-map-size with PR #17977
+# (etcdutl 3.5.14 only).
+FLAG_SINCE = {
+    "bump_revision": {"etcdutl": (3, 5, 10), "etcdctl": (3, 4, 27)},
+    "initial_memory_map_size": {"etcdutl": (3, 5, 14)},
+}
+FLAG_NAMES = {"bump_revision": "--bump-revision/--mark-compacted", "initial_memory_map_size": "--initial-memory-map-size"}
+# `etcdctl snapshot restore` was removed in 3.6 (etcd PR #13809); etcdutl does it since 3.5.
+ETCDCTL_RESTORE_UNTIL = (3, 6, 0)
+VERSION_LINE = re.compile(r"^(etcdutl|etcdctl) version:\s*v?(\d+)\.(\d+)\.(\d+)", re.MULTILINE)
+
+
+class RestorePlanError(Exception):
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def version_text(version):
+    return ".".join(str(part) for part in version) if version else "unknown"
+
+
+def parse_version(stdout):
+    """(3, 5, 16) from `etcdutl version` / `etcdctl version` output, or None."""
+    found = VERSION_LINE.search(stdout or "")
+    return tuple(int(part) for part in found.group(2, 3, 4)) if found else None
+
+
+def _tool_version(module, name, path):
+    why = "%s at %s does not run; give the path of a working %s (option %s)" % (name, path, name, name)
+    if not os.access(path, os.X_OK):
+        raise CommandError(Completed([path, "version"], None, "", "not an executable file"), why)
+    return parse_version(run(module, [path, "version"], why=why).stdout)
+
+
+def find_restore_tool(module, etcdutl=None, etcdctl=None):
+    """(name, path, version) of the tool that restores: a given etcdutl, else a given etcdctl, else etcdutl on PATH,
+    else etcdctl on PATH. etcdctl 3.6+ cannot restore and is refused."""
+    given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
+    candidates = given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
+    for name, path in candidates:
+        if not path:
+            continue
+        version = _tool_version(module, name, path)
+        if name == "etcdctl" and version and version >= ETCDCTL_RESTORE_UNTIL:
+            raise RestorePlanError(
+                "etcdctl %s at %s cannot restore: etcd 3.6 removed `etcdctl snapshot restore`. Give etcdutl (option "
+                "etcdutl) of the etcd version the cluster runs." % (version_text(version), path))
+        return name, path, version
+    raise RestorePlanError(
+        "no restore tool on this host: neither etcdutl nor etcdctl is on PATH. Install etcdutl of the etcd version "
+        "the cluster runs (3.5+; etcdctl for 3.4) and give its path (option etcdutl or etcdctl).")
+
+
+def tool_problems(name, version, options):
+    """Why this tool cannot make the requested restore: flags newer than it."""
+    problems = []
+    for option, since in FLAG_SINCE.items():
+        if not options.get(option):
+            continue
+        oldest = since.get(name)
+        if oldest is None:
+            problems.append("%s needs etcdutl %s or newer; %s cannot do it" % (
+                FLAG_NAMES[option], version_text(since["etcdutl"]), name))
+        elif version is None or version < oldest:
+            problems.append("%s needs %s %s or newer; this one is %s" % (
+                FLAG_NAMES[option], name, version_text(oldest), version_text(version)))
+    return problems
+
+
+def restore_command(path, snapshot, data_dir, options, wal_dir=None):
+    """The exact argv that restores `snapshot` into `data_dir` for the member in `options`."""
+    cmd = [path, "snapshot", "restore", snapshot,
+           "--name", options["name"],
+           "--initial-cluster", options["initial_cluster"],
+           "--initial-cluster-token", options["initial_cluster_token"],
+           "--initial-advertise-peer-urls", ",".join(options["initial_advertise_peer_urls"]),
+           "--data-dir", data_dir]
+    if wal_dir:
+        cmd += ["--wal-dir", wal_dir]
+    if options.get("skip_hash_check"):
+        cmd.append("--skip-hash-check")
+    if options.get("bump_revision"):
+        cmd += ["--bump-revision", str(options["bump_revision"]), "--mark-compacted"]
+    if options.get("initial_memory_map_size"):
+        cmd += ["--initial-memory-map-size", str(options["initial_memory_map_size"])]
+    return cmd
+
+
+def parse_initial_cluster(text):
+    """{name: [peer urls]} from etcd's `name=url,name=url` form; RestorePlanError names a malformed entry."""
+    members = {}
+    for entry in (text or "").split(","):
+        name, sep, url = entry.strip().partition("=")
+        if not sep or not name or not url:
+            raise RestorePlanError("initial_cluster entry %r is not name=peer-url: give every member as "
+                                   "name=https://host:2380, separated by commas." % entry)
+        members.setdefault(name, []).append(url)
+    return members
+
+
+def member_problems(options):
+    """Why this member's name and peer URLs do not fit the initial cluster."""
+    members = parse_initial_cluster(options["initial_cluster"])
+    name = options["name"]
+    if name not in members:
+        return ["member %s is not in initial_cluster (%s): name and initial_cluster must use the same member "
+                "names" % (name, ", ".join(sorted(members)))]
+    if sorted(members[name]) != sorted(options["initial_advertise_peer_urls"]):
+        return ["member %s has peer URLs %s in initial_cluster but initial_advertise_peer_urls is %s: they must "
+                "be the same" % (name, ", ".join(members[name]), ", ".join(options["initial_advertise_peer_urls"]))]
+    owners = {}
+    for member, urls in members.items():
+        for url in urls:
+            owners.setdefault(url, []).append(member)
+    shared = ["%s (%s)" % (url, ", ".join(names)) for url, names in owners.items() if len(names) > 1]
+    if shared:
+        return ["initial_cluster gives one peer URL to several members: %s" % "; ".join(shared)]
+    return []

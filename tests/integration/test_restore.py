@@ -1,0 +1,210 @@
+"""The restore playbook over SSH on the three hosts: every member rebuilt from one snapshot, checked in check mode,
+run twice, from a cold copy; and faults before and after the stop, each ending with the cluster healthy on its
+previous data and the cause in the failure message."""
+import functools
+import json
+import shutil
+import threading
+import time
+
+import pytest
+
+from testbed import cluster, faults, scratch, services
+
+PLAYBOOK = "etcdops.dr.restore"
+BUMP = 1000000000
+# Every host's own copy of the snapshot, in its own backup dir (the hosts share one filesystem).
+HOST_COPY = "{{ etcd_backup_dir }}/restore/snapshot.db"
+
+
+def write_keys(bed, prefix, count):
+    for number in range(count):
+        cluster.etcdctl(bed, "put", f"{prefix}/{number:03d}", f"value-{prefix}-{number}")
+
+
+def keys(bed):
+    return scratch.key_values(functools.partial(cluster.etcdctl, bed))
+
+
+def revisions(bed):
+    return [s["Status"]["header"]["revision"] for s in cluster.endpoint_status(bed)]
+
+
+def etcd_pids(bed):
+    return {member.name: cluster.listener_pid(member) for member in bed.members}
+
+
+def kept_dirs(bed, infix):
+    return sorted(p.name for m in bed.members for p in m.root.glob(f"data{infix}*"))
+
+
+def custom_stats(run):
+    marker = "CUSTOM STATS: "
+    for line in run.stdout[run.stdout.index(marker):].splitlines():
+        if line.strip().startswith("RUN:"):
+            return json.loads(line.split("RUN:", 1)[1])
+    raise AssertionError(run.output)
+
+
+@pytest.fixture
+def restorable(clean_backups):
+    """The live bed without kept data dirs of earlier restores, kube-apiserver stand-ins stopped."""
+    bed = clean_backups
+    yield bed
+    services.supervisorctl(bed, "stop", *[m.kube_apiserver_service for m in bed.members], check=False)
+    for member in bed.members:
+        for kept in member.root.glob("data.*"):
+            shutil.rmtree(kept, ignore_errors=True)
+        shutil.rmtree(member.backup_dir / "restore", ignore_errors=True)
+
+
+def take_backup(ansible):
+    run = ansible.playbook("etcdops.dr.backup", env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})
+    assert run.rc == 0, run.output
+    return custom_stats(run)["etcd_backup"]
+
+
+def copy_to_every_host(bed, path):
+    for member in bed.members:
+        (member.backup_dir / "restore").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, member.backup_dir / "restore" / "snapshot.db")
+
+
+def restore(ansible, *args, check=False, **extra):
+    return ansible.playbook(PLAYBOOK, *args, check=check, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"},
+                            extra_vars=dict({"restore_snapshot": HOST_COPY}, **extra))
+
+
+def test_restore_brings_back_exactly_the_snapshot_in_kubernetes_mode_twice(restorable, ansible):
+    bed = restorable
+    services.supervisorctl(bed, "start", *[m.kube_apiserver_service for m in bed.members])
+    write_keys(bed, "before", 50)
+    expected = keys(bed)
+    backup = take_backup(ansible)
+    write_keys(bed, "after", 20)
+    later = keys(bed)
+    pids = etcd_pids(bed)
+
+    # Check mode copies the snapshot to the hosts to check it there, and changes nothing of etcd.
+    checked = restore(ansible, check=True, restore_snapshot=backup["file"], restore_snapshot_from=backup["source_host"],
+                      restore_snapshot_dir="{{ etcd_backup_dir }}/restore", restore_kubernetes=True)
+    assert checked.rc == 0, checked.output
+    assert etcd_pids(bed) == pids and keys(bed) == later and kept_dirs(bed, ".") == []
+
+    for attempt in (1, 2):
+        apiserver_pids = services.supervisorctl(bed, "status", *[m.kube_apiserver_service for m in bed.members]).stdout
+        run = restore(ansible, restore_snapshot=backup["file"], restore_snapshot_from=backup["source_host"],
+                      restore_snapshot_dir="{{ etcd_backup_dir }}/restore", restore_kubernetes=True)
+        assert run.rc == 0, run.output
+        stats = custom_stats(run)["etcd_restore"]
+        assert keys(bed) == expected, f"attempt {attempt}: the later keys must be gone, the earlier back"
+        assert stats["kubernetes"] is True and stats["bump_revision"] == BUMP
+        assert stats["snapshot_revision"] == backup["revision"]
+        assert revisions(bed) == [backup["revision"] + BUMP] * 3
+        assert stats["key_count"] == backup["key_count"] == len(expected)
+        hashes = {h["HashKV"]["hash"] for h in json.loads(cluster.etcdctl(bed, "endpoint", "hashkv", "-w", "json").stdout)}
+        assert len(hashes) == 1, hashes
+        assert len(kept_dirs(bed, ".pre-restore-")) == 3 * attempt
+        # kube-apiserver was stopped and started again: new processes, running.
+        now = services.supervisorctl(bed, "status", *[m.kube_apiserver_service for m in bed.members]).stdout
+        assert now.count("RUNNING") == 3 and now != apiserver_pids
+        assert all(oct(m.data_dir.stat().st_mode & 0o777) == "0o700" for m in bed.members)
+    cluster.etcdctl(bed, "put", "after-restore", "written")
+    assert cluster.etcdctl(bed, "get", "after-restore", "--print-value-only").stdout.strip() == "written"
+
+
+def test_the_cold_copy_restores(restorable, ansible):
+    bed = restorable
+    write_keys(bed, "cold", 30)
+    expected = keys(bed)
+    run = ansible.playbook("etcdops.dr.cold_backup")
+    assert run.rc == 0, run.output
+    copy = next(p for p in bed.member("node1").backup_dir.glob("etcd-cold-*.db"))
+    write_keys(bed, "later", 5)
+    before = revisions(bed)[0]
+    run = restore(ansible, restore_snapshot=str(copy), restore_snapshot_from="node1",
+                  restore_snapshot_dir="{{ etcd_backup_dir }}/restore", restore_kubernetes=False)
+    assert run.rc == 0, run.output
+    assert keys(bed) == expected
+    assert custom_stats(run)["etcd_restore"]["bump_revision"] == 0
+    assert revisions(bed)[0] < before, "no bump outside Kubernetes mode"
+
+
+def test_a_flipped_byte_on_one_host_is_caught_before_anything_stops(restorable, ansible):
+    bed = restorable
+    write_keys(bed, "keep", 10)
+    backup = take_backup(ansible)
+    copy_to_every_host(bed, backup["file"])
+    damaged = bed.member("node2").backup_dir / "restore" / "snapshot.db"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    pids, before = etcd_pids(bed), keys(bed)
+    run = restore(ansible, restore_kubernetes=False)
+    assert run.rc != 0
+    assert "node2" in run.stdout and ("corrupt" in run.stdout or "differs between the hosts" in run.stdout), run.output
+    assert "Nothing was stopped" in run.stdout
+    assert etcd_pids(bed) == pids and keys(bed) == before and kept_dirs(bed, ".") == []
+
+
+def test_inventory_names_that_do_not_match_the_cluster_are_caught_before_anything_stops(restorable, ansible, tmp_path):
+    bed = restorable
+    backup = take_backup(ansible)
+    copy_to_every_host(bed, backup["file"])
+    pids = etcd_pids(bed)
+    inventory = cluster.inventory_with(bed, tmp_path / "renamed.yml", "node2", etcd_member_name="etcd-b")
+    run = restore(ansible, "-i", inventory, restore_kubernetes=False)
+    assert run.rc != 0
+    assert "says name node2" in run.stdout and "the inventory says etcd-b" in run.stdout, run.output
+    assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
+
+
+def test_a_restore_that_fails_on_one_member_after_the_stop_is_rolled_back(restorable, ansible):
+    bed = restorable
+    write_keys(bed, "old", 10)
+    backup = take_backup(ansible)
+    copy_to_every_host(bed, backup["file"])
+    write_keys(bed, "newer", 10)
+    before = keys(bed)
+    staging = bed.member("node3").root / "data.restore-staging"
+    with faults.immutable(staging):
+        run = restore(ansible, restore_kubernetes=False)
+    staging.rmdir()
+    assert run.rc != 0
+    assert "restore failed on node3" in run.stdout and "previous data dir was put back" in run.stdout, run.output
+    cluster.wait_healthy(bed, timeout=10)
+    assert keys(bed) == before, "the cluster runs on its previous data"
+    assert len(kept_dirs(bed, ".failed-restore-")) == 2 and kept_dirs(bed, ".pre-restore-") == []
+
+
+def test_a_restored_member_that_fails_to_start_is_rolled_back(restorable, ansible):
+    bed = restorable
+    write_keys(bed, "old", 10)
+    backup = take_backup(ansible)
+    copy_to_every_host(bed, backup["file"])
+    write_keys(bed, "newer", 10)
+    before = keys(bed)
+    node3 = bed.member("node3")
+    done = threading.Event()
+
+    def damage_restored_db():
+        # Between the swap and the start: node3's restored database becomes garbage, as a failing disk would make it.
+        while not done.is_set():
+            if list(node3.root.glob("data.pre-restore-*")):
+                with open(node3.data_dir / "member" / "snap" / "db", "r+b") as handle:
+                    handle.write(b"\0" * 16384)
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=damage_restored_db)
+    watcher.start()
+    try:
+        run = restore(ansible, restore_kubernetes=False, restore_timeout=20, restore_health_retries=5)
+    finally:
+        done.set()
+        watcher.join()
+    assert run.rc != 0
+    assert "previous data dir was put back" in run.stdout and "node3" in run.stdout, run.output
+    cluster.wait_healthy(bed, timeout=10)
+    assert keys(bed) == before
+    assert kept_dirs(bed, ".pre-restore-") == []
