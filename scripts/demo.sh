@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: start the local 3-member TLS etcd cluster (test bed), report
 # its health, take an online backup (verified on the host, copied to and verified on the controller, retention
-# keeping the 5 newest) and a cold backup of it through the collection, over SSH, as against real hosts.
+# keeping the 5 newest) and a cold backup of it through the collection, over SSH, as against real hosts; then the
+# disaster: marker keys, backup, more keys, every data dir destroyed, the whole cluster restored, keys proven.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -13,6 +14,7 @@ export ANSIBLE_CONFIG="$repo/.testbed/ansible.cfg"
 ANSIBLE_SHOW_CUSTOM_STATS=1 .venv/bin/ansible-playbook etcdops.dr.backup \
   -e backup_fetch_dir="$repo/.testbed/controller-backups" -e backup_keep_last=5
 .venv/bin/ansible-playbook etcdops.dr.cold_backup
+PYTHONPATH="$repo" .venv/bin/python scripts/restore_cycle.py
 cat <<MSG
 
 The online snapshot is on the source member's host under $repo/.testbed/hosts/<node>/backups/ (CUSTOM STATS above

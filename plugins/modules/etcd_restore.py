@@ -212,8 +212,8 @@ def _hash_check(params, report):
     problems = []
     if params["sha256"] and params["sha256"].lower() != report["sha256"]:
         problems.append("%s has sha256 %s, expected %s: it is not the snapshot the other members restore (or it "
-                        "was damaged); copy the right file here" % (report["path"], report["sha256"],
-                                                                   params["sha256"].lower()))
+                        "was damaged); copy the right file here"
+                        % (report["path"], report["sha256"], params["sha256"].lower()))
     elif report["status"] in ("corrupt", "truncated"):
         problems.append("%s is %s: %s" % (report["path"], report["status"], "; ".join(report["problems"])))
     if report["has_trailer"]:
@@ -254,7 +254,8 @@ def main():
             name=dict(type="str", required=True),
             initial_advertise_peer_urls=dict(type="list", elements="str", required=True),
             initial_cluster=dict(type="str", required=True),
-            initial_cluster_token=dict(type="str", required=True),
+            # A name the members share, not a secret.
+            initial_cluster_token=dict(type="str", required=True, no_log=False),
             data_dir=dict(type="path", required=True),
             wal_dir=dict(type="path"),
             client_urls=dict(type="list", elements="str", default=[]),

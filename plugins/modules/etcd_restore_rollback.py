@@ -9,9 +9,9 @@ module: etcd_restore_rollback
 short_description: Put back the data dir that etcd_restore kept, on a stopped etcd member
 version_added: 0.1.0
 description:
-  - Undoes M(etcdops.dr.etcd_restore) on one member: the restored data dir is renamed
+  - "Undoes M(etcdops.dr.etcd_restore) on one member: the restored data dir is renamed
     C(<data_dir>.failed-restore-<stamp>) (kept, for a post-mortem), and the kept C(<data_dir>.pre-restore-<stamp>)
-    takes the data dir's name again. The same for O(wal_dir).
+    takes the data dir's name again. The same for O(wal_dir)."
   - When the restore found no data dir (O(previous_data_dir) not given), the restored one is only moved aside.
   - Refuses while etcd runs on this host.
   - Running it again after a rollback changes nothing.
