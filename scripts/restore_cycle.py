@@ -48,9 +48,10 @@ def main():
     times["destroy every data dir"] = time.monotonic() - began
 
     began = time.monotonic()
-    restored = playbook("etcdops.dr.restore", "-e", f"restore_snapshot={backup['file']}",
-                       "-e", f"restore_snapshot_from={backup['source_host']}",
-                       "-e", "restore_snapshot_dir={{ etcd_backup_dir }}/restore")["etcd_restore"]
+    restored = playbook(
+        "etcdops.dr.restore", "-e", f"restore_snapshot={backup['file']}",
+        "-e", f"restore_snapshot_from={backup['source_host']}",
+        "-e", "restore_snapshot_dir={{ etcd_backup_dir }}/restore")["etcd_restore"]
     times["restore (playbook)"] = time.monotonic() - began
 
     back = keys(bed)
