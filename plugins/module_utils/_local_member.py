@@ -117,6 +117,17 @@ def holders_of(path, proc=PROC):
     return sorted(pid for pid in _pids(proc) if pid != os.getpid() and real in set(_open_files(pid, proc)))
 
 
+def etcd_activity(data_dir, urls, proc=PROC):
+    """What shows that etcd runs on this host: processes holding the member's db open, listeners on its URLs."""
+    db = os.path.join(data_dir, "member", "snap", "db")
+    found = ["%s has %s open" % (describe_process(pid, proc), db)
+             for pid in (holders_of(db, proc) if os.path.exists(db) else [])]
+    listeners = listeners_on([url_address(url) for url in urls], proc)
+    if listeners:
+        found.append(describe_listeners(listeners, proc))
+    return found
+
+
 def describe_listeners(listeners, proc=PROC):
     return "; ".join("%s listens on %s:%s" % (describe_process(pid, proc) if pid else "a process this user cannot "
                                               "see (run with become: true)", address, port)

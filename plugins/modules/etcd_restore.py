@@ -226,17 +226,6 @@ def _hash_check(params, report):
     return True, problems
 
 
-def _etcd_running(params):
-    db = os.path.join(params["data_dir"], "member", "snap", "db")
-    holders = _local_member.holders_of(db) if os.path.exists(db) else []
-    found = ["%s has %s open" % (_local_member.describe_process(pid), db) for pid in holders]
-    urls = params["initial_advertise_peer_urls"] + params["client_urls"]
-    listeners = _local_member.listeners_on([_local_member.url_address(url) for url in urls])
-    if listeners:
-        found.append(_local_member.describe_listeners(listeners))
-    return found
-
-
 def _restored_revision(module, tool_path, data_dir):
     done = run(module, [tool_path, "snapshot", "status", os.path.join(data_dir, "member", "snap", "db"), "-w", "json"],
                check=False)
@@ -302,7 +291,8 @@ def main():
         tool, tool_path, version = find_restore_tool(module, params["etcdutl"], params["etcdctl"])
         result.update(tool=tool, tool_version=version_text(version), skip_hash_check=skip_hash_check)
         problems += tool_problems(tool, version, params)
-        result["etcd_running"] = _etcd_running(params)
+        result["etcd_running"] = _local_member.etcd_activity(
+            data_dir, params["initial_advertise_peer_urls"] + params["client_urls"])
         if not module.check_mode:
             problems += ["etcd still runs on this host: %s; stop it first (etcdops.dr.etcd_service state=stopped)"
                          % found for found in result["etcd_running"]]

@@ -93,17 +93,6 @@ def _pairs(params):
     return pairs
 
 
-def _running(params):
-    db = os.path.join(params["data_dir"], "member", "snap", "db")
-    holders = _local_member.holders_of(db) if os.path.exists(db) else []
-    problems = ["etcd still runs on this host: %s has %s open; stop it first" % (
-        _local_member.describe_process(pid), db) for pid in holders]
-    listeners = _local_member.listeners_on([_local_member.url_address(url) for url in params["urls"]])
-    if listeners:
-        problems.append("etcd still runs on this host: %s; stop it first" % _local_member.describe_listeners(listeners))
-    return problems
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -122,7 +111,8 @@ def main():
     # A pair whose kept dir is gone and whose live dir exists was rolled back already (or never restored).
     pairs = [(live, kept) for live, kept in _pairs(params)
              if (kept and os.path.lexists(kept)) or (not kept and os.path.lexists(live))]
-    problems = _running(params)
+    problems = ["etcd still runs on this host: %s; stop it first" % found
+                for found in _local_member.etcd_activity(params["data_dir"], params["urls"])]
     if problems:
         module.fail_json(msg="refusing to roll back %s: %s. Nothing was changed." % (
             params["data_dir"], "; ".join(problems)), **result)

@@ -208,3 +208,20 @@ def test_a_restored_member_that_fails_to_start_is_rolled_back(restorable, ansibl
     cluster.wait_healthy(bed, timeout=10)
     assert keys(bed) == before
     assert kept_dirs(bed, ".pre-restore-") == []
+
+
+def test_the_module_refuses_a_member_whose_etcd_still_runs(restorable, ansible):
+    bed = restorable
+    backup = take_backup(ansible)
+    copy_to_every_host(bed, backup["file"])
+    node1 = bed.member("node1")
+    args = {"snapshot": "{{ etcd_backup_dir }}/restore/snapshot.db", "name": "{{ etcd_member_name }}",
+            "initial_advertise_peer_urls": ["{{ etcd_peer_url }}"], "initial_cluster": "{{ etcd_member_name }}={{ etcd_peer_url }}",
+            "initial_cluster_token": "t", "data_dir": "{{ etcd_data_dir }}", "client_urls": ["{{ etcd_client_url }}"],
+            "etcdutl": "{{ etcd_etcdutl }}"}
+    checked = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1", check=True).results["node1"]
+    assert not checked.get("failed") and checked["cmd"][1:3] == ["snapshot", "restore"], checked
+    assert any("has %s/member/snap/db open" % node1.data_dir in found for found in checked["etcd_running"])
+    refused = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1").results["node1"]
+    assert refused["failed"] and "etcd still runs on this host" in refused["msg"] and "Nothing was changed" in refused["msg"]
+    assert kept_dirs(bed, ".") == [] and not (node1.root / "data.restore-staging").exists()

@@ -52,3 +52,17 @@ def test_zombies_count_as_exited(tmp_path):
     (tmp_path / "5" / "stat").write_text("5 (etcd) Z 1 2 3\n")
     assert not _local_member.alive(5, proc=proc)
     assert not _local_member.alive(6, proc=proc)
+
+
+def test_etcd_activity_names_the_db_holder_and_the_listener(tmp_path):
+    data = tmp_path / "data"
+    (data / "member" / "snap").mkdir(parents=True)
+    db = data / "member" / "snap" / "db"
+    db.write_bytes(b"x")
+    (tmp_path / "proc").mkdir()
+    proc = fake_proc(tmp_path / "proc", tcp=[("0B00007F:094C", "0A", 200)],
+                     processes={8: (b"etcd\0--name\0node1", [str(db), "socket:[200]"])})
+    found = _local_member.etcd_activity(str(data), ["https://127.0.0.11:2380"], proc=proc)
+    assert found == ["pid 8 (etcd --name node1) has %s open" % db,
+                     "pid 8 (etcd --name node1) listens on 127.0.0.11:2380"]
+    assert _local_member.etcd_activity(str(tmp_path / "none"), ["https://127.0.0.12:2380"], proc=proc) == []
