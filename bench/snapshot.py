@@ -15,7 +15,6 @@ import os
 import pathlib
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 
@@ -23,44 +22,10 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from testbed import cluster, layout, services  # noqa: E402  pylint: disable=wrong-import-position
+from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULE = REPO / "plugins" / "modules" / "etcd_snapshot.py"
 MIB = 1024 * 1024
-
-
-def db_size(bed, member):
-    return cluster.endpoint_status(bed, [member.client_url])[0]["Status"]["dbSize"]
-
-
-def load(bed, member, min_bytes):
-    """Put 1 MiB random values until the member's database holds min_bytes."""
-    value = bed.root / "value.bin"
-    number = 0
-    while db_size(bed, member) < min_bytes:
-        for dummy in range(50):
-            value.write_bytes(os.urandom(MIB))
-            with open(value, "rb") as stdin:
-                subprocess.run([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", member.client_url,
-                                "--cacert", str(bed.cacert), "--cert", str(bed.client_cert), "--key",
-                                str(bed.client_key), "put", f"bench/{number:06d}"],
-                               stdin=stdin, check=True, capture_output=True, env=dict(os.environ, ETCDCTL_API="3"))
-            number += 1
-    value.unlink()
-
-
-def timed(cmd, **kwargs):
-    """(seconds, peak RSS in MiB, stdout) of a command, measured by the kernel for that process."""
-    began = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-    dummy, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.monotonic() - began
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("%s failed: %s %s" % (cmd[0], out.decode()[-2000:], err.decode()[-2000:]))
-    return seconds, usage.ru_maxrss / 1024.0, out
 
 
 def run_etcdctl(bed, member, out_dir):
@@ -103,8 +68,8 @@ def main():
     cluster.up(bed)
     try:
         began = time.monotonic()
-        load(bed, member, args.min_mb * 1000 * 1000)
-        size = db_size(bed, member)
+        cluster.fill(bed, member, args.min_mb * 1000 * 1000)
+        size = cluster.db_size(bed, member)
         print("database: %.0f MB on %s (loaded in %.0f s)" % (size / 1e6, member.client_url, time.monotonic() - began))
         rows = {"etcdctl snapshot save": [], "etcd_snapshot module": []}
         runners = {"etcdctl snapshot save": run_etcdctl, "etcd_snapshot module": run_module}

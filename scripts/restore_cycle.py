@@ -1,24 +1,19 @@
 """The demo's disaster: write marker keys, back up, write more keys, destroy every member's data dir, restore the
 cluster with the collection, and prove that exactly the backed-up keys came back. Prints each phase's time."""
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 
 from testbed import cluster, layout, services
+from testbed import playbook as playbook_runner
 
-PLAYBOOK_BIN = str(layout.VENV_PYTHON.parent / "ansible-playbook")
 
-
-def playbook(name, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(layout.bed().ansible_cfg), ANSIBLE_SHOW_CUSTOM_STATS="1")
-    proc = subprocess.run([PLAYBOOK_BIN, name, *extra], env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"{name} failed:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
-    stats = proc.stdout[proc.stdout.index("CUSTOM STATS"):]
-    return json.loads(next(line for line in stats.splitlines() if "RUN:" in line).split("RUN:", 1)[1])
+def playbook(bed, name, *extra):
+    try:
+        return playbook_runner.run_with_stats(bed, name, *extra)
+    except playbook_runner.PlaybookFailed as exc:
+        sys.exit(str(exc))
 
 
 def keys(bed):
@@ -36,7 +31,7 @@ def main():
     times["write 100 marker keys"] = time.monotonic() - began
 
     began = time.monotonic()
-    backup = playbook("etcdops.dr.backup")["etcd_backup"]
+    backup = playbook(bed, "etcdops.dr.backup")["etcd_backup"]
     times["online backup"] = time.monotonic() - began
 
     for number in range(50):
@@ -49,7 +44,7 @@ def main():
 
     began = time.monotonic()
     restored = playbook(
-        "etcdops.dr.restore", "-e", f"restore_snapshot={backup['file']}",
+        bed, "etcdops.dr.restore", "-e", f"restore_snapshot={backup['file']}",
         "-e", f"restore_snapshot_from={backup['source_host']}",
         "-e", "restore_snapshot_dir={{ etcd_backup_dir }}/restore")["etcd_restore"]
     times["restore (playbook)"] = time.monotonic() - began

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import yaml
@@ -11,17 +12,40 @@ import yaml
 from . import inventory, layout, pki, services
 
 VENV_BIN = layout.VENV_PYTHON.parent
+MIB = 1024 * 1024
 
 
-def etcdctl(bed, *args, endpoints=None, check=True, timeout=60, client_cert=True):
-    """Run etcdctl against the bed's members (default all) with the bed's CA and client certificate."""
+def etcdctl(bed, *args, endpoints=None, check=True, timeout=60, client_cert=True, stdin=None):
+    """Run etcdctl against the bed's members (default all) with the bed's CA and client certificate; `stdin`, an
+    open binary file, feeds e.g. `put KEY` its value."""
     cmd = [str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", ",".join(endpoints or bed.client_urls),
            "--cacert", str(bed.cacert)]
     if client_cert:
         cmd += ["--cert", str(bed.client_cert), "--key", str(bed.client_key)]
     cmd += args
     env = dict(os.environ, ETCDCTL_API="3")
-    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, env=env, stdin=stdin)
+
+
+def put_random(bed, key, size, directory, endpoints=None, client_cert=True):
+    """Put `size` incompressible bytes (at most 1.5 MiB, etcd's request limit) as `key`."""
+    with tempfile.TemporaryFile(dir=directory) as value:
+        value.write(os.urandom(size))
+        value.seek(0)
+        etcdctl(bed, "put", key, endpoints=endpoints, client_cert=client_cert, stdin=value)
+
+
+def db_size(bed, member):
+    return endpoint_status(bed, [member.client_url])[0]["Status"]["dbSize"]
+
+
+def fill(bed, member, min_bytes):
+    """Put incompressible 1 MiB values through `member` until its database holds `min_bytes`."""
+    number = 0
+    while db_size(bed, member) < min_bytes:
+        for dummy in range(50):
+            put_random(bed, f"bench/{number:06d}", MIB, bed.root, endpoints=[member.client_url])
+            number += 1
 
 
 def endpoint_status(bed, endpoints=None):

@@ -152,11 +152,17 @@ class Bed:
         raise KeyError(name)
 
 
+def member_address(number):
+    """node1-3 listen on 127.0.0.11-13; a larger bed (benchmarks) goes on from 127.0.0.16, past the backup
+    server's and the scratch member's addresses."""
+    return f"127.0.0.{10 + number if number <= 3 else 12 + number}"
+
+
 def bed(root=None, size=3):
-    """The bed rooted at `root` (default: $ETCDOPS_TESTBED_DIR or <repo>/.testbed)."""
+    """The bed rooted at `root` (default: $ETCDOPS_TESTBED_DIR or <repo>/.testbed), with `size` members."""
     root = pathlib.Path(root or os.environ.get("ETCDOPS_TESTBED_DIR") or REPO / ".testbed").resolve()
     members = tuple(
-        Member(name=f"node{i}", address=f"127.0.0.{10 + i}", root=root / "hosts" / f"node{i}")
+        Member(name=f"node{i}", address=member_address(i), root=root / "hosts" / f"node{i}")
         for i in range(1, size + 1)
     )
     return Bed(root=root, members=members)

@@ -1,9 +1,7 @@
 """A throw-away single-member etcd on the spare loopback address: used to read back the keys of a
 restored data dir, and to test password authentication apart from the main cluster."""
 import contextlib
-import os
 import subprocess
-import tempfile
 
 from . import cluster, layout, services
 
@@ -36,17 +34,9 @@ class ScratchMember:
 
     def load(self, count, size):
         """Put `count` incompressible values of `size` bytes (at most 1.5 MiB, etcd's request limit)."""
-        with tempfile.NamedTemporaryFile(dir=self.data_dir.parent) as value:
-            for number in range(count):
-                value.seek(0)
-                value.truncate()
-                value.write(os.urandom(size))
-                value.flush()
-                with open(value.name, "rb") as stdin:
-                    subprocess.run([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", self.client_url,
-                                    "--cacert", str(self.bed.cacert), "put", f"load/{number:06d}"],
-                                   stdin=stdin, check=True, capture_output=True, timeout=60,
-                                   env=dict(os.environ, ETCDCTL_API="3"))
+        for number in range(count):
+            cluster.put_random(self.bed, f"load/{number:06d}", size, self.data_dir.parent, endpoints=[self.client_url],
+                               client_cert=False)
 
     def stop(self):
         if self.process and self.process.poll() is None:

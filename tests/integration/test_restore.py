@@ -102,6 +102,9 @@ def test_restore_brings_back_exactly_the_snapshot_in_kubernetes_mode_twice(resto
         assert stats["snapshot_revision"] == backup["revision"]
         assert revisions(bed) == [backup["revision"] + BUMP] * 3
         assert stats["key_count"] == backup["key_count"] == len(expected)
+        assert sorted(stats["member_restore_seconds"]) == ["node1", "node2", "node3"]
+        # Each member's run lies within the restore phase (rounded to 0.1 s).
+        assert all(0 < took <= stats["restore_seconds"] + 0.1 for took in stats["member_restore_seconds"].values())
         hashes = {h["HashKV"]["hash"] for h in json.loads(cluster.etcdctl(bed, "endpoint", "hashkv", "-w", "json").stdout)}
         assert len(hashes) == 1, hashes
         assert len(kept_dirs(bed, ".pre-restore-")) == 3 * attempt
@@ -156,6 +159,27 @@ def test_inventory_names_that_do_not_match_the_cluster_are_caught_before_anythin
     run = restore(ansible, "-i", inventory, restore_kubernetes=False)
     assert run.rc != 0
     assert "says name node2" in run.stdout and "the inventory says etcd-b" in run.stdout, run.output
+    assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
+
+
+def test_bad_options_are_refused_before_anything_stops(restorable, ansible):
+    bed = restorable
+    pids = etcd_pids(bed)
+    relative = ansible.playbook(PLAYBOOK, extra_vars={"restore_snapshot": "backups/snapshot.db",
+                                                      "restore_snapshot_dir": "restore"})
+    assert relative.rc != 0
+    assert "restore_snapshot is backups/snapshot.db, a relative path: give its absolute path" in relative.stdout, \
+        relative.output
+    assert "restore_snapshot_dir is restore, a relative path" in relative.stdout
+    # With fewer forks than members the first member to start would wait for a quorum that cannot form.
+    backup = take_backup(ansible)
+    few_forks = ansible.playbook(PLAYBOOK, "--forks", "2", extra_vars={"restore_snapshot": backup["file"],
+                                                                       "restore_snapshot_from": backup["source_host"]})
+    assert few_forks.rc != 0
+    assert "forks is 2, fewer than the 3 members" in few_forks.stdout and "run with --forks 3" in few_forks.stdout, \
+        few_forks.output
+    for run in (relative, few_forks):
+        assert "Nothing was stopped" in run.stdout and "Control etcd: stop" not in run.stdout
     assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
 
 
