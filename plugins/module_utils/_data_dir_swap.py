@@ -125,29 +125,24 @@ def set_ownership(path, uid, gid, mode):
 def swap_in(new, live, stamp):
     """Rename `live` (when it exists) to its kept name, then `new` to `live`. Returns the kept path or None.
     If the second rename fails, the first is undone."""
-    kept = kept_name(live, stamp) if os.path.lexists(live) else None
-    if kept:
-        os.rename(live, kept)
-    try:
-        os.rename(new, live)
-    except OSError:
-        if kept:
-            os.rename(kept, live)
-        raise
-    fsync_dir(os.path.dirname(os.path.abspath(live)))
-    return kept
+    return _replace(live, kept_name(live, stamp), new)
 
 
 def put_back(live, kept, stamp):
     """Undo swap_in: `live` goes to its failed-restore name, `kept` (when there was one) back to `live`.
     Returns the path the restored dir was moved to, or None when there was none."""
-    moved = None
-    if os.path.lexists(live):
-        moved = failed_name(live, stamp)
+    return _replace(live, failed_name(live, stamp), kept)
+
+
+def _replace(live, aside, replacement):
+    """Rename `live` (when it exists) to `aside`, then `replacement` (when given) to `live`; if that fails, `live`
+    comes back from `aside`. Returns `aside`, or None when there was no `live`."""
+    moved = aside if os.path.lexists(live) else None
+    if moved:
         os.rename(live, moved)
-    if kept:
+    if replacement:
         try:
-            os.rename(kept, live)
+            os.rename(replacement, live)
         except OSError:
             if moved:
                 os.rename(moved, live)

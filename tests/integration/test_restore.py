@@ -183,13 +183,17 @@ def test_bad_options_are_refused_before_anything_stops(restorable, ansible):
     assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
 
 
+def back_up_then_write_more(bed, ansible):
+    """Keys, a backup on every host, newer keys: a rollback must bring back these keys, the newer ones included."""
+    write_keys(bed, "old", 10)
+    copy_to_every_host(bed, take_backup(ansible)["file"])
+    write_keys(bed, "newer", 10)
+    return keys(bed)
+
+
 def test_a_restore_that_fails_on_one_member_after_the_stop_is_rolled_back(restorable, ansible):
     bed = restorable
-    write_keys(bed, "old", 10)
-    backup = take_backup(ansible)
-    copy_to_every_host(bed, backup["file"])
-    write_keys(bed, "newer", 10)
-    before = keys(bed)
+    before = back_up_then_write_more(bed, ansible)
     staging = bed.member("node3").root / "data.restore-staging"
     with faults.immutable(staging):
         run = restore(ansible, restore_kubernetes=False)
@@ -203,11 +207,7 @@ def test_a_restore_that_fails_on_one_member_after_the_stop_is_rolled_back(restor
 
 def test_a_restored_member_that_fails_to_start_is_rolled_back(restorable, ansible):
     bed = restorable
-    write_keys(bed, "old", 10)
-    backup = take_backup(ansible)
-    copy_to_every_host(bed, backup["file"])
-    write_keys(bed, "newer", 10)
-    before = keys(bed)
+    before = back_up_then_write_more(bed, ansible)
     node3 = bed.member("node3")
     done = threading.Event()
 
