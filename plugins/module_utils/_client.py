@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.etcdops.dr.plugins.module_utils import _run
 from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
 
 # Import names in the order 'auto' tries them, and the PyPI package that provides each.
@@ -214,12 +215,14 @@ class EtcdConnection:
                 user=self.params.get("user"), password=self.params.get("password"))
         except grpc.RpcError as exc:
             raise explain_rpc_error(self.endpoint, exc, self.params) from None
+        _run.channel_opened(self)
         return self
 
     def close(self):
         if self._client is not None:
             self._client.close()
             self._client = None
+        _run.channel_closed(self)
 
     def __enter__(self):
         return self.open()

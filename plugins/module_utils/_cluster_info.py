@@ -16,12 +16,13 @@ def _endpoint_entry(url):
                 key_count=None)
 
 
-def gather(connections, hash_kv=False, count_keys=False):
+def gather(connections, hash_kv=False, count_keys=False, count_keys_revision=None):
     """Ask every endpoint for its status; members and alarms come from the first that answers.
 
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
     result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
-                  hash_kv_revision=None, hash_kv_consistent=None, key_count=None, healthy=False, health_problems=[])
+                  hash_kv_revision=None, hash_kv_consistent=None, key_count=None, key_count_revision=None,
+                  healthy=False, health_problems=[])
     reachable = []
     try:
         for conn in connections:
@@ -48,7 +49,7 @@ def gather(connections, hash_kv=False, count_keys=False):
         if hash_kv:
             _hash_kv(reachable, result)
         if count_keys:
-            _count_keys(reachable, result)
+            _count_keys(reachable, result, count_keys_revision)
     finally:
         for conn in connections:
             conn.close()
@@ -72,9 +73,12 @@ def _hash_kv(reachable, result):
     result["hash_kv_consistent"] = len(hashes) == 1 and all(e["hash_kv"] for dummy, e in reachable)
 
 
-def _count_keys(reachable, result):
-    # Like the hashes, the counts are taken at the newest revision every reachable member has.
-    revision = result["hash_kv_revision"] or min(entry["revision"] for dummy, entry in reachable)
+def _count_keys(reachable, result, at_most=None):
+    # Like the hashes, the counts are taken at the newest revision every reachable member has (or below).
+    revision = min(entry["revision"] for dummy, entry in reachable)
+    if at_most is not None:
+        revision = min(revision, at_most)
+    result["key_count_revision"] = revision
     counts = set()
     for conn, entry in reachable:
         try:

@@ -32,6 +32,12 @@ def version_text(version):
     return ".".join(str(part) for part in version) if version else "unknown"
 
 
+def version_tuple(text):
+    """(3, 5, 16) from "3.5.16", "v3.5.16" or "3.5.16-rc.0"; None when `text` is not such a version."""
+    found = re.match(r"^\s*v?(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(part) for part in found.groups()) if found else None
+
+
 def parse_version(stdout):
     """(3, 5, 16) from `etcdutl version` / `etcdctl version` output, or None."""
     found = VERSION_LINE.search(stdout or "")
@@ -64,19 +70,31 @@ def find_restore_tool(module, etcdutl=None, etcdctl=None):
         "the cluster runs (3.5+; etcdctl for 3.4) and give its path (option etcdutl or etcdctl).")
 
 
+# How to go on when the tool is too old for a flag.
+FLAG_WAYS_OUT = {
+    "bump_revision": (
+        "either give a newer etcdutl (option etcdutl; inventory etcd_etcdutl), of the cluster's etcd version or "
+        "newer within 3.5/3.6, or restore without the bump (role: restore_bump_revision=0, or restore_kubernetes="
+        "false): the restored revision then goes back to the snapshot's, below revisions kube-apiserver and its "
+        "clients have seen, so their watch caches may serve stale data until every kube-apiserver, controller and "
+        "operator that watches is restarted"),
+    "initial_memory_map_size": "or leave initial_memory_map_size unset (role: restore_initial_memory_map_size=0)",
+}
+
+
 def tool_problems(name, version, options):
-    """Why this tool cannot make the requested restore: flags newer than it."""
+    """Why this tool cannot make the requested restore (flags newer than it), and how to go on."""
     problems = []
     for option, since in FLAG_SINCE.items():
         if not options.get(option):
             continue
         oldest = since.get(name)
         if oldest is None:
-            problems.append("%s needs etcdutl %s or newer; %s cannot do it" % (
-                FLAG_NAMES[option], version_text(since["etcdutl"]), name))
+            problems.append("%s needs etcdutl %s or newer; %s cannot do it: %s" % (
+                FLAG_NAMES[option], version_text(since["etcdutl"]), name, FLAG_WAYS_OUT[option]))
         elif version is None or version < oldest:
-            problems.append("%s needs %s %s or newer; this one is %s" % (
-                FLAG_NAMES[option], name, version_text(oldest), version_text(version)))
+            problems.append("%s needs %s %s or newer; this one is %s: %s" % (
+                FLAG_NAMES[option], name, version_text(oldest), version_text(version), FLAG_WAYS_OUT[option]))
     return problems
 
 

@@ -48,10 +48,11 @@ class TrailerHash:
         return self.size > TRAILER and self.db.digest() == self.tail
 
 
-def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
+def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1, check=None):
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
-    fsynced, given `mode` and owner, and renamed into place only if the trailer matches. Memory use
-    does not grow with the database. Returns dict(size, sha256, db_sha256)."""
+    fsynced, given `mode` and owner, and renamed into place only if the trailer matches and `check(temp path)`
+    (when given) returns without raising. Memory use does not grow with the database.
+    Returns dict(size, sha256, db_sha256)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     hashed = TrailerHash()
     try:
@@ -64,6 +65,9 @@ def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1):
         if not hashed.matches():
             raise BackupFileError("the snapshot's sha256 trailer does not match its %d bytes of database: the stream "
                                   "was corrupted or cut; nothing was written." % (hashed.size - TRAILER))
+        handle.flush()
+        if check is not None:
+            check(temp_path)
         if uid != -1 or gid != -1:
             os.fchown(handle.fileno(), uid, gid)
         _files.commit(handle, temp_path, destination)

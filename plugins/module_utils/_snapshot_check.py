@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import CHUNK, MANIFEST_SUFFIX
@@ -35,8 +36,14 @@ def _manifest(path):
         return None, "manifest %s is unreadable: %s" % (manifest_path, exc)
 
 
-def check_file(path):
-    """A report on one file: status ok | corrupt | truncated | unverified, with the reasons."""
+# What a report says of the database in the file (see _etcd_db.read_facts).
+DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
+             "lease_count", "key_count", "members")
+
+
+def check_file(path, count_keys=False):
+    """A report on one file: status ok | corrupt | truncated | unverified, with the reasons; what its database
+    stands for (DB_FIELDS; key_count only with `count_keys`)."""
     size = os.path.getsize(path)
     manifest, manifest_problem = _manifest(path)
     hashed = _hash_file(path)
@@ -59,6 +66,7 @@ def check_file(path):
         problems.append("no sha256 trailer: %d bytes is not whole %d-byte sectors plus the %d-byte trailer" % (
             size, SECTOR, TRAILER))
     truncated = size % SECTOR not in (0, TRAILER) or size < ((manifest or {}).get("size") or 0)
+    facts, notes = _database(path, manifest, count_keys, problems)
     if not problems:
         status = "ok"
     elif truncated:
@@ -67,9 +75,37 @@ def check_file(path):
         status = "corrupt"
     else:
         status = "unverified"
-    return dict(path=path, size=size, sha256=sha256, status=status, problems=problems, verified_by=verified_by,
-                has_trailer=has_trailer, manifest=manifest, kind=(manifest or {}).get("kind"),
-                revision=None, total_keys=None, total_size=None, tool=None)
+    report = dict(path=path, size=size, sha256=sha256, status=status, problems=problems, notes=notes,
+                  verified_by=verified_by, has_trailer=has_trailer, manifest=manifest,
+                  kind=(manifest or {}).get("kind"), total_keys=None, total_size=None, tool=None)
+    report.update((name, facts.get(name)) for name in DB_FIELDS)
+    return report
+
+
+def _database(path, manifest, count_keys, problems):
+    """(facts, notes) of the database in `path`, checked against a manifest that records them; a file that is
+    not a readable etcd database gets a problem."""
+    try:
+        facts = read_facts(path, count_keys)
+    except (EtcdDbError, OSError) as exc:
+        problems.append(getattr(exc, "msg", str(exc)))
+        return {}, []
+    notes = []
+    if not manifest:
+        return facts, notes
+    if (manifest.get("format") or 1) < 2 and manifest.get("revision") is not None:
+        notes.append("the manifest is of format %s, whose revision is the member's before the snapshot, not the "
+                     "file's: it was not compared" % (manifest.get("format") or 1))
+        return facts, notes
+    if (manifest.get("format") or 1) < 2:
+        return facts, notes
+    for name in ("revision", "key_count"):
+        if manifest.get(name) is None or facts[name] is None:
+            continue
+        if manifest[name] != facts[name]:
+            problems.append("the database holds %s %s but the manifest says %s" % (
+                name.replace("_", " "), facts[name], manifest[name]))
+    return facts, notes
 
 
 def find_tool(module, etcdutl=None, etcdctl=None):
@@ -105,5 +141,5 @@ def read_status(module, report, tool, argv):
         if report["status"] == "ok":
             report["status"] = "corrupt"
         return
-    report.update(revision=status.get("revision"), total_keys=status.get("totalKey"),
-                  total_size=status.get("totalSize"))
+    # Not its "revision": that is the newest revision left in the key bucket, not what the snapshot stands for.
+    report.update(total_keys=status.get("totalKey"), total_size=status.get("totalSize"))

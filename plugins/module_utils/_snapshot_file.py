@@ -12,16 +12,20 @@ import os
 from ansible_collections.etcdops.dr.plugins.module_utils import _files
 
 COLLECTION_VERSION = "0.1.0"
-MANIFEST_FORMAT = 1
+# 2: revision and key_count are what the backup's database holds (before: the member's revision before the stream).
+MANIFEST_FORMAT = 2
 MANIFEST_SUFFIX = ".json"
 # The UTC time in a backup's file name: <prefix>-<stamp>.db
 NAME_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 CHUNK = 1024 * 1024
 # Room for the manifest beside the copy.
 MANIFEST_RESERVE = 64 * 1024
-# Facts about the cluster a manifest records, read before the backup was taken.
+# Facts about the cluster a manifest records, from the member the backup was taken from.
 CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version",
-                 "snapshot_revision", "key_count")
+                 "key_count")
+# Facts the backup's database says about itself (_etcd_db.read_facts); they win over the same names above.
+DB_FACTS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
+            "lease_count", "key_count", "members")
 
 
 class BackupFileError(Exception):
@@ -77,10 +81,10 @@ def ensure_dir(directory):
         os.makedirs(directory, mode=0o700)
 
 
-def copy_hashed(source, destination, mode=0o600):
+def copy_hashed(source, destination, mode=0o600, check=None):
     """Copy `source` to `destination` through a temp file (fsync, `mode`, rename), hashing as it goes;
-    fail, leaving nothing under `destination`, if the source changes while being copied.
-    Returns (size, sha256 hex)."""
+    fail, leaving nothing under `destination`, if the source changes while being copied or `check(temp path)`
+    (when given) raises. Returns (size, sha256 hex)."""
     before = os.stat(source)
     digest = hashlib.sha256()
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
@@ -93,6 +97,9 @@ def copy_hashed(source, destination, mode=0o600):
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise BackupFileError("%s changed while it was copied: something writes to it (is etcd running?); the "
                                   "copy was discarded." % source)
+        handle.flush()
+        if check is not None:
+            check(temp_path)
         _files.commit(handle, temp_path, destination)
     except BaseException:
         _files.discard(handle, temp_path)
@@ -105,7 +112,7 @@ def manifest(kind, path, size, sha256, tool, facts):
     doc = dict(format=MANIFEST_FORMAT, kind=kind, file=os.path.basename(path), size=size, sha256=sha256,
                created=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
                tool="etcdops.dr %s %s" % (COLLECTION_VERSION, tool))
-    for name in CLUSTER_FACTS:
+    for name in CLUSTER_FACTS + DB_FACTS:
         doc[name] = facts.get(name)
     return doc
 

@@ -38,6 +38,13 @@ options:
         reported in RV(key_count) and per endpoint. Members that differ make RV(healthy) false.
     type: bool
     default: false
+  count_keys_revision:
+    description:
+      - With O(count_keys=true), count at this revision instead, or at the newest revision every reachable member
+        has when that is lower. A restore counts at the revision it restored, so that writes after the start (a
+        lease that expires, a client) do not change what is compared with the snapshot. The revision counted at is
+        returned in RV(key_count_revision).
+    type: int
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -171,6 +178,10 @@ key_count:
     when they differ.
   returned: always
   type: int
+key_count_revision:
+  description: The revision RV(key_count) was counted at; null without O(count_keys=true).
+  returned: always
+  type: int
 healthy:
   description: True when every endpoint answered, all agree on one leader and cluster, no alarm is raised, no
     member reports errors and (with O(hash_kv=true)) the hashes agree.
@@ -197,13 +208,15 @@ from ansible_collections.etcdops.dr.plugins.module_utils._cluster_info import ga
 def main():
     module = AnsibleModule(
         argument_spec=connection_argument_spec(hash_kv=dict(type="bool", default=False),
-                                               count_keys=dict(type="bool", default=False)),
+                                               count_keys=dict(type="bool", default=False),
+                                               count_keys_revision=dict(type="int", no_log=False)),
         required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     try:
         connections = connect_all(module.params)
-        info = gather(connections, hash_kv=module.params["hash_kv"], count_keys=module.params["count_keys"])
+        info = gather(connections, hash_kv=module.params["hash_kv"], count_keys=module.params["count_keys"],
+                      count_keys_revision=module.params["count_keys_revision"])
     except EtcdError as exc:
         module.fail_json(msg=exc.msg)
     summary = "cluster %s: %d members, leader %s, %s" % (

@@ -15,6 +15,9 @@ description:
   - Refuses while any process holds the database open (etcd still runs), and discards the copy if the database
     changed while it was read. A partial copy never takes the final name.
   - Before anything is written it checks that O(dest_dir) is writable and has room for the copy.
+  - Before the copy takes its name, the module reads the database it holds and records what it stands for in the
+    manifest (RV(revision), live keys, compaction state), so a restore can check the restored cluster against it;
+    a copy that is not a readable etcd database is discarded.
   - A copied database has no hash trailer, unlike a snapshot; restore it with C(etcdutl snapshot restore
     --skip-hash-check) after checking the manifest's sha256.
   - The role M(etcdops.dr.cold_backup) stops every member, runs this on one, and starts them again.
@@ -46,8 +49,9 @@ options:
   cluster_facts:
     description:
       - Facts about the cluster, read before etcd was stopped, recorded in the manifest. Keys among
-        C(cluster_id), C(member_id), C(member_name), C(revision), C(raft_index), C(db_size), C(etcd_version);
-        missing ones are recorded as null.
+        C(cluster_id), C(member_id), C(member_name), C(revision), C(raft_index), C(db_size), C(etcd_version),
+        C(key_count); missing ones are recorded as null. C(revision) and C(key_count) are replaced by what the
+        copied database itself holds.
     type: dict
     default: {}
 author:
@@ -87,6 +91,14 @@ sha256:
   description: sha256 of the copy; null in check mode.
   returned: always
   type: str
+revision:
+  description: The revision the copied database stands for (see M(etcdops.dr.etcd_snapshot)); null in check mode.
+  returned: always
+  type: int
+key_count:
+  description: Live keys in the copied database; null in check mode.
+  returned: always
+  type: int
 duration_seconds:
   description: Seconds the copy took.
   returned: always
@@ -112,9 +124,18 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
     CLUSTER_FACTS, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, copy_hashed, ensure_dir,
     manifest, new_backup_path, write_manifest)
+
+
+def _db_facts(path):
+    try:
+        return read_facts(path, count_keys=True)
+    except EtcdDbError as exc:
+        raise BackupFileError("the copied database is not a readable etcd database: %s; the copy was discarded."
+                              % exc.msg) from None
 
 
 def main():
@@ -129,7 +150,7 @@ def main():
     )
     params = module.params
     result = dict(changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None,
-                  duration_seconds=0.0, free_bytes=None, required_bytes=None, db_in_use_by=[])
+                  revision=None, key_count=None, duration_seconds=0.0, free_bytes=None, required_bytes=None, db_in_use_by=[])
     unknown = sorted(set(params["cluster_facts"]) - set(CLUSTER_FACTS))
     if unknown:
         module.fail_json(msg="cluster_facts has unknown keys %s: use only %s." % (unknown, ", ".join(CLUSTER_FACTS)),
@@ -153,9 +174,11 @@ def main():
                                   % (source, ", ".join(result["db_in_use_by"])))
         began = time.monotonic()
         ensure_dir(params["dest_dir"])
-        result["size"], result["sha256"] = copy_hashed(source, path)
+        facts = {}
+        result["size"], result["sha256"] = copy_hashed(source, path, check=lambda temp: facts.update(_db_facts(temp)))
+        result.update(revision=facts["revision"], key_count=facts["key_count"])
         result["manifest"] = manifest("cold_copy", path, result["size"], result["sha256"], "etcd_cold_copy",
-                                      params["cluster_facts"])
+                                      dict(params["cluster_facts"], **facts))
         write_manifest(path, result["manifest"])
         result["duration_seconds"] = round(time.monotonic() - began, 3)
     except BackupFileError as exc:

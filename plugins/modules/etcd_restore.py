@@ -22,6 +22,11 @@ description:
   - The snapshot's own sha256 trailer is checked by the tool. A database copied from a data dir (a cold copy) has
     no trailer; it is restored with C(--skip-hash-check) only when its sha256 matched O(sha256) or the sha256 in
     its C(etcd_cold_copy) manifest.
+  - It reads the database in the snapshot itself and returns the revision the restored member will report when it
+    starts, RV(expected_revision) - the snapshot's newest key revision plus O(bump_revision), the last compaction
+    when that is newer, and on etcd 3.4.32+/3.5.14+/3.6 an unfinished compaction too (O(server_version)). After the
+    tool has run it reads the restored database again, and refuses to swap it in unless it stands for that
+    revision.
   - A restore always changes the data dir; running it twice restores twice and keeps both old dirs.
 attributes:
   check_mode:
@@ -78,8 +83,16 @@ options:
     description:
       - Raise the restored revision by this much, with C(--mark-compacted), so that Kubernetes watch caches do not
         serve stale data. 0 leaves the revision as it was. Needs etcdutl 3.5.10+ or etcdctl 3.4.27+.
+      - The tool adds it to the newest revision left in the snapshot's key bucket, not to the revision the snapshot
+        stands for; a bump too small to raise the revision above the snapshot's is refused.
     type: int
     default: 0
+  server_version:
+    description:
+      - Version of the etcd server that will run on the restored data, such as V(3.5.16) (the running cluster's, or
+        the snapshot manifest's C(etcd_version)). It decides RV(expected_revision) when the snapshot was cut during
+        a compaction; without it both possible revisions are returned (RV(expected_revision_max)).
+    type: str
   initial_memory_map_size:
     description: etcdutl's C(--initial-memory-map-size) in bytes, for large databases; needs etcdutl 3.5.14+.
     type: int
@@ -159,8 +172,22 @@ staging_dir:
   description: The staging dir beside the data dir; removed after the swap.
   returned: always
   type: str
+snapshot_revision:
+  description: The revision the snapshot stands for (see M(etcdops.dr.etcd_snapshot_info)).
+  returned: always
+  type: int
+expected_revision:
+  description: The revision every restored member will report when it starts (the lower end when it is not
+    certain, see O(server_version)).
+  returned: always
+  type: int
+expected_revision_max:
+  description: The highest revision a restored member may report when it starts; equals RV(expected_revision)
+    unless O(server_version) was needed and not given.
+  returned: always
+  type: int
 restored_revision:
-  description: Revision of the restored database by C(snapshot status), before etcd starts; null in check mode.
+  description: The revision the restored database stands for, read from it before the swap; null in check mode.
   returned: always
   type: int
 etcd_running:
@@ -190,7 +217,6 @@ duration_seconds:
   type: float
 """
 
-import json
 import os
 import shutil
 import time
@@ -198,11 +224,13 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts, restored_revision
 from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import (
     RESTORE_RESERVE, WAL_SEGMENT, SwapError, disk_problems, kept_name, prepare_staging, set_ownership, stamp_now,
     staging_dir, swap_in, put_back, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import (
-    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text)
+    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
+    version_tuple)
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file
 
@@ -226,13 +254,42 @@ def _hash_check(params, report):
     return True, problems
 
 
-def _restored_revision(module, tool_path, data_dir):
-    done = run(module, [tool_path, "snapshot", "status", os.path.join(data_dir, "member", "snap", "db"), "-w", "json"],
-               check=False)
+def _expected(params, report):
+    """(low, high, problems): the revision restored members will report, from the snapshot's database."""
+    if report["revision"] is None:
+        return None, None, []
+    server = version_tuple(params["server_version"])
+    if params["server_version"] and server is None:
+        raise RestorePlanError("server_version %r is not a version such as 3.5.16: give the etcd version the "
+                               "cluster runs, or leave it unset." % params["server_version"])
+    low, high = restored_revision(report, params["bump_revision"], server)
+    problems = []
+    if params["bump_revision"] and low <= report["revision"]:
+        problems.append(
+            "bump_revision %d is too small for this snapshot: the tool adds it to the newest revision left in the "
+            "key bucket (%d), so the restored cluster would start at revision %d, not above the snapshot's %d; give "
+            "at least %d (the usual 1000000000 is far above)" % (
+                params["bump_revision"], report["last_key_revision"], low, report["revision"],
+                report["revision"] - report["last_key_revision"] + 1))
+    return low, high, problems
+
+
+def _check_restored(db, server, expected):
+    """The revision the restored database at `db` stands for; RestorePlanError unless it is the expected one."""
     try:
-        return json.loads(done.stdout.strip().splitlines()[0]).get("revision") if done.rc == 0 else None
-    except (ValueError, IndexError):
-        return None
+        facts = read_facts(db)
+    except EtcdDbError as exc:
+        raise RestorePlanError("the restore tool wrote a database this module cannot read: %s" % exc.msg) from None
+    got = restored_revision(facts, 0, server)
+    if got != expected:
+        raise RestorePlanError(
+            "the restored database would start at revision %s, but the snapshot calls for %s: the restore tool did "
+            "not write what the snapshot holds" % (_span(got), _span(expected)))
+    return got[0]
+
+
+def _span(pair):
+    return str(pair[0]) if pair[0] == pair[1] else "%s to %s" % pair
 
 
 def main():
@@ -249,6 +306,7 @@ def main():
             wal_dir=dict(type="path"),
             client_urls=dict(type="list", elements="str", default=[]),
             bump_revision=dict(type="int", default=0),
+            server_version=dict(type="str"),
             initial_memory_map_size=dict(type="int"),
             etcdutl=dict(type="path"),
             etcdctl=dict(type="path"),
@@ -267,6 +325,7 @@ def main():
     staging = staging_dir(data_dir)
     result = dict(changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
                   data_dir=data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=staging,
+                  snapshot_revision=None, expected_revision=None, expected_revision_max=None,
                   restored_revision=None, etcd_running=[], stamp=stamp, required_bytes=None, free_bytes={}, restore_seconds=0.0,
                   duration_seconds=0.0)
 
@@ -285,9 +344,11 @@ def main():
         if not os.path.isdir(os.path.dirname(data_dir)):
             problems.append("the parent of data_dir %s does not exist" % data_dir)
         report = check_file(params["snapshot"])
-        result["sha256"] = report["sha256"]
+        result.update(sha256=report["sha256"], snapshot_revision=report["revision"])
         skip_hash_check, hash_problems = _hash_check(params, report)
         problems += hash_problems
+        result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(params, report)
+        problems += bump_problems
         tool, tool_path, version = find_restore_tool(module, params["etcdutl"], params["etcdctl"])
         result.update(tool=tool, tool_version=version_text(version), skip_hash_check=skip_hash_check)
         problems += tool_problems(tool, version, params)
@@ -325,11 +386,14 @@ def main():
         restore_began = time.monotonic()
         run(module, result["cmd"], why="%s snapshot restore of %s" % (tool, params["snapshot"]))
         result["restore_seconds"] = round(time.monotonic() - restore_began, 3)
-        result["restored_revision"] = _restored_revision(module, tool_path, os.path.join(staging, "data"))
+        result["restored_revision"] = _check_restored(
+            os.path.join(staging, "data", "member", "snap", "db"),
+            version_tuple(params["server_version"]),
+            (result["expected_revision"], result["expected_revision_max"]))
         set_ownership(os.path.join(staging, "data"), uid, gid, mode)
         if wal_dir:
             set_ownership(os.path.join(staging, "wal"), uid, gid, 0o700)
-    except (CommandError, SwapError, OSError) as exc:
+    except (CommandError, SwapError, RestorePlanError, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         result.update(changed=False, duration_seconds=round(time.monotonic() - began, 3))
         module.fail_json(msg="restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (

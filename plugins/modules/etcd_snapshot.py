@@ -17,6 +17,10 @@ description:
   - The file keeps the trailer, as C(etcdctl snapshot save) does, so C(etcdutl snapshot restore) verifies it
     without C(--skip-hash-check).
   - The stream is written as it arrives; memory use does not grow with the database.
+  - Before the file takes its name, the module reads the database it holds (no etcd tool is needed) and checks
+    that it is this member's at a revision between the ones the member reported before and after the stream; the
+    manifest records that revision (RV(revision)), the live key count at it and the compaction state, which a
+    restore later checks the restored cluster against.
 extends_documentation_fragment:
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
@@ -56,12 +60,11 @@ options:
     type: str
   etcdutl:
     description:
-      - etcdutl on this host. When it (or O(etcdctl), or one on PATH) is there, the module reads the snapshot's exact
-        revision with it and counts the live keys the member held at that revision, and records both in the
-        manifest (C(snapshot_revision), C(key_count)), so that a restore can be verified against them.
+      - Not used any more; the module reads the snapshot's revision and key count itself. Accepted so that
+        existing playbooks keep working.
     type: path
   etcdctl:
-    description: etcdctl on this host (etcd 3.4), used as O(etcdutl) is when there is no etcdutl.
+    description: Not used any more, as O(etcdutl).
     type: path
 author:
   - etcdops.dr maintainers (@etcdops)
@@ -106,16 +109,32 @@ db_sha256:
   type: str
 revision:
   description:
-    - Store revision the member reported just before the stream was requested (etcd does not put a header on
-      snapshot messages). A write racing the request may or may not be in the snapshot.
+    - The revision the snapshot stands for, read from the file - the member's revision when the snapshot was cut
+      (the newest revision in its key bucket, or its last compaction when that is newer, and at least 1). It lies
+      between RV(revision_before) and RV(revision_after). null in check mode.
   returned: always
   type: int
-snapshot_revision:
-  description: The snapshot's own revision, read from the file by etcdutl or etcdctl; null when neither is there.
+revision_before:
+  description: The member's revision just before the stream was requested (in check mode, its revision now).
+  returned: always
+  type: int
+revision_after:
+  description: The member's revision just after the stream ended; null in check mode.
+  returned: always
+  type: int
+last_key_revision:
+  description:
+    - The newest revision left in the file's key bucket (what C(etcdutl snapshot status) calls its revision) - 0 for
+      a new cluster, lower than RV(revision) when the newest revisions were compacted tombstones. null in check mode.
+  returned: always
+  type: int
+compact_revision:
+  description: The last finished compaction recorded in the file; null when the cluster was never compacted.
   returned: always
   type: int
 key_count:
-  description: Live keys the member held at RV(snapshot_revision); null when it is not known or already compacted.
+  description: Live keys at RV(revision), counted by the member (or in the file when the member has compacted that
+    revision since); null in check mode.
   returned: always
   type: int
 member_id:
@@ -153,12 +172,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdConnection, EtcdError, check_params,
     connection_argument_spec, load_library)
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
-    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
-    write_manifest)
+    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest,
+    new_backup_path, write_manifest)
 
 
 def _ids(owner, group):
@@ -182,25 +200,34 @@ def _member(params):
     return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
 
 
-def _revision_and_keys(module, connection, path):
-    """(snapshot revision, live key count at it) from the written file, or Nones when no tool can read it."""
+def check_written(connection, status, path):
+    """What the file at `path` holds, checked against the member it was streamed from: the member's own database
+    at a revision between its revisions before (`status`) and after the stream. Returns the file's facts with the
+    live key count at that revision; raises BackupFileError when the file is not what the stream promised."""
+    after = connection.status()
     try:
-        tool, argv = find_tool(module, module.params["etcdutl"], module.params["etcdctl"])
-    except CommandError as exc:
-        module.warn("cannot read the snapshot's revision: %s" % exc.msg)
-        return None, None
-    if not tool:
-        return None, None
-    report = check_file(path)
-    read_status(module, report, tool, argv)
-    if report["revision"] is None:
-        module.warn("cannot read the snapshot's revision: %s" % "; ".join(report["problems"]))
-        return None, None
+        facts = read_facts(path)
+    except EtcdDbError as exc:
+        raise BackupFileError("the snapshot passed its sha256 trailer but is not a readable etcd database: %s; "
+                              "nothing was written." % exc.msg) from None
+    facts["revision_after"] = after["revision"]
+    if not status["revision"] <= facts["revision"] <= after["revision"]:
+        raise BackupFileError(
+            "the snapshot stands for revision %d, but the member reported revision %d before the stream and %d "
+            "after it: the file is not this member's database at that time; nothing was written."
+            % (facts["revision"], status["revision"], after["revision"]))
+    member_ids = [member["id"] for member in facts["members"]]
+    if member_ids and status["member_id"] not in member_ids:
+        raise BackupFileError("the snapshot's members (%s) do not include the member it was streamed from (%s); "
+                              "nothing was written." % (", ".join(member_ids), status["member_id"]))
     try:
-        return report["revision"], connection.count_keys(report["revision"])
+        facts["key_count"] = connection.count_keys(facts["revision"])
     except EtcdError as exc:
-        module.warn("cannot count the keys at revision %s: %s" % (report["revision"], exc.msg))
-        return report["revision"], None
+        if exc.code != "OUT_OF_RANGE":
+            raise
+        # Compacted since the snapshot was cut: count in the file instead.
+        facts["key_count"] = read_facts(path, count_keys=True)["key_count"]
+    return facts
 
 
 def main():
@@ -212,25 +239,27 @@ def main():
             snapshot_timeout=dict(type="float", default=3600),
             owner=dict(type="str"),
             group=dict(type="str"),
-            etcdutl=dict(type="path"),
-            etcdctl=dict(type="path"),
+            etcdutl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
+            etcdctl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
         ),
         required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     params = module.params
     result = dict(changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
-                  revision=None, snapshot_revision=None, key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
-                  duration_seconds=0.0, throughput_mib_s=None)
+                  revision=None, revision_before=None, revision_after=None, last_key_revision=None,
+                  compact_revision=None, key_count=None, member_id=None, member_name=None, cluster_id=None,
+                  etcd_version=None, duration_seconds=0.0, throughput_mib_s=None)
     connection = None
+    facts = {}
     try:
         uid, gid = _ids(params["owner"], params["group"])
         connection = _member(params).open()
         status = connection.status()
         names = {m["id"]: m["name"] for m in connection.members()}
         result.update(member_id=status["member_id"], member_name=names.get(status["member_id"]),
-                      cluster_id=status["cluster_id"], etcd_version=status["version"], revision=status["revision"],
-                      size=status["db_size"])
+                      cluster_id=status["cluster_id"], etcd_version=status["version"],
+                      revision_before=status["revision"], size=status["db_size"])
         check_destination(params["dest_dir"], status["db_size"] + TRAILER + MANIFEST_RESERVE)
         path = new_backup_path(params["dest_dir"], params["prefix"], "db")
         result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
@@ -243,17 +272,17 @@ def main():
             written = stream_to_file(
                 connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
                                   timeout=params["snapshot_timeout"]),
-                path, uid=uid, gid=gid)
+                path, uid=uid, gid=gid, check=lambda temp: facts.update(check_written(connection, status, temp)))
         except EtcdError as exc:
             raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
                             % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
-        result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"])
-        result["snapshot_revision"], result["key_count"] = _revision_and_keys(module, connection, path)
+        connection.close()
+        result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
+                      **{name: facts[name] for name in ("revision", "revision_after", "last_key_revision",
+                                                        "compact_revision", "key_count")})
         result["manifest"] = manifest("snapshot", path, written["size"], written["sha256"], "etcd_snapshot", dict(
-            cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
-            revision=result["revision"], raft_index=status["raft_index"], db_size=written["size"] - TRAILER,
-            etcd_version=result["etcd_version"], snapshot_revision=result["snapshot_revision"],
-            key_count=result["key_count"]))
+            facts, cluster_id=result["cluster_id"], member_id=result["member_id"], member_name=result["member_name"],
+            raft_index=status["raft_index"], db_size=written["size"] - TRAILER, etcd_version=result["etcd_version"]))
         write_manifest(path, result["manifest"], uid, gid)
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
@@ -268,9 +297,9 @@ def main():
     finally:
         if connection is not None:
             connection.close()
-    module.exit_json(msg="snapshot of %s (%s) at revision %s: %s, %s bytes, %s MiB/s" % (
+    module.exit_json(msg="snapshot of %s (%s) at revision %s: %s, %s bytes, %s keys, %s MiB/s" % (
         connection.endpoint, result["member_name"], result["revision"], result["path"], result["size"],
-        result["throughput_mib_s"]), **result)
+        result["key_count"], result["throughput_mib_s"]), **result)
 
 
 if __name__ == "__main__":

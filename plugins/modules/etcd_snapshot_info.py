@@ -15,8 +15,13 @@ description:
     size are checked. A manifest beside a snapshot is checked too.
   - Each file gets a RV(snapshots[].status) - V(ok), V(corrupt), V(truncated), or V(unverified) (no trailer and no
     manifest to check it against) - and the reasons in RV(snapshots[].problems).
-  - When C(etcdutl) (etcd 3.5+) or C(etcdctl) (3.4) is found, RV(snapshots[].revision), RV(snapshots[].total_keys)
-    and RV(snapshots[].total_size) come from its C(snapshot status -w json); a file the tool cannot read is corrupt.
+  - The module reads the database in each file itself (no etcd tool needed); RV(snapshots[].revision) is the
+    revision the file stands for, with its compaction state and, with O(count_keys), its live keys. A file that is
+    not a readable etcd database is corrupt. When a manifest of format 2 records the revision and key count, they
+    must match.
+  - When C(etcdutl) (etcd 3.5+) or C(etcdctl) (3.4) is found, etcd's own tool reads each file too
+    (C(snapshot status -w json), which checks the database's integrity); a file it cannot read is corrupt, and
+    RV(snapshots[].total_keys) and RV(snapshots[].total_size) are what it reports.
   - Never changes anything. It fails only when O(path) does not exist, or when the C(etcdutl) or C(etcdctl) it found
     or was given does not run (C(<tool> version) fails), rather than call whole files corrupt.
 attributes:
@@ -38,9 +43,14 @@ options:
     type: str
     default: "*.db"
   read_status:
-    description: Ask C(etcdutl) (or C(etcdctl)) for the revision, key count and size of every file that is not corrupt.
+    description: Have C(etcdutl) (or C(etcdctl)) read every file that is not corrupt (an integrity check by etcd's
+      own code; RV(snapshots[].total_keys), RV(snapshots[].total_size)).
     type: bool
     default: true
+  count_keys:
+    description: Count the live keys in each file (RV(snapshots[].key_count)); this reads the whole key bucket.
+    type: bool
+    default: false
   etcdutl:
     description: Path of C(etcdutl); default the one on C(PATH).
     type: path
@@ -99,11 +109,44 @@ snapshots:
     manifest:
       description: The manifest beside the file (C(<file>.json)); null when there is none.
       type: dict
+    notes:
+      description: Checks that could not be made on this file, and why.
+      type: list
+      elements: str
     revision:
-      description: Revision of the store in the file, from the tool; null when not read.
+      description:
+        - The revision the file stands for - what its member reported when it was written, and what a member
+          restored from it (without C(--bump-revision)) reports on etcd 3.4.32+, 3.5.14+ and 3.6. null when the file
+          is not a readable etcd database.
       type: int
+    last_key_revision:
+      description: The newest revision left in the key bucket (C(etcdutl snapshot status) calls it revision); lower
+        than RV(snapshots[].revision) when the newest revisions were compacted tombstones, 0 for a new cluster.
+      type: int
+    compact_revision:
+      description: The last finished compaction; null when the cluster was never compacted.
+      type: int
+    scheduled_compact_revision:
+      description: The last compaction asked for; above RV(snapshots[].compact_revision) when it had not finished.
+      type: int
+    consistent_index:
+      description: The raft index of the last entry applied to the database.
+      type: int
+    lease_count:
+      description: Leases in the database.
+      type: int
+    key_count:
+      description: Live keys (keys whose newest revision is not a delete), with O(count_keys); else null.
+      type: int
+    members:
+      description: The cluster's members as the database records them (C(id), C(name), C(peer_urls)); empty for a
+        database C(etcdutl snapshot restore) wrote.
+      type: list
+      elements: dict
     total_keys:
-      description: Keys in the file (all revisions), from the tool.
+      description:
+        - Entries C(etcdutl)/C(etcdctl) counted - in etcd 3.4 and 3.5 every entry of every bucket (all revisions of
+          every key and more), in 3.6 live keys. For the number of keys use RV(snapshots[].key_count).
       type: int
     total_size:
       description: Database size, from the tool.
@@ -144,6 +187,7 @@ def main():
             path=dict(type="path", required=True),
             pattern=dict(type="str", default="*.db"),
             read_status=dict(type="bool", default=True),
+            count_keys=dict(type="bool", default=False),
             etcdutl=dict(type="path"),
             etcdctl=dict(type="path"),
         ),
@@ -159,7 +203,7 @@ def main():
         module.fail_json(msg=exc.msg, snapshots=[], ok=False, bad=[])
     reports = []
     for path in _files(params["path"], params["pattern"]):
-        report = check_file(path)
+        report = check_file(path, params["count_keys"])
         if tool and report["status"] in ("ok", "unverified"):
             read_status(module, report, tool, argv)
         reports.append(report)

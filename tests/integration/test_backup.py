@@ -87,8 +87,10 @@ def test_backup_snapshots_a_follower_verifies_it_twice_and_it_restores(clean_bac
         assert oct(os.stat(copy).st_mode & 0o777) == "0o600", copy
     assert json.loads((controller / (name + ".json")).read_text())["sha256"] == stats["sha256"]
     assert stats["controller_copy"] == str(controller / name) and stats["removed"] == []
-    assert stats["revision"] >= max(s["Status"]["header"]["revision"] for s in cluster.endpoint_status(bed)) - 10
-    assert stats["total_keys"] > 0 and stats["duration_seconds"] > 0 and stats["snapshot_seconds"] > 0
+    # Exactly the revision before the 10 later writes, and the 100 keys written before the backup.
+    assert stats["revision"] == max(s["Status"]["header"]["revision"] for s in cluster.endpoint_status(bed)) - 10
+    assert stats["key_count"] == 100 and "total_keys" not in stats
+    assert stats["duration_seconds"] > 0 and stats["snapshot_seconds"] > 0
 
     # The controller's copy restores, with its trailer checked, to exactly the keys written before the backup.
     restored = scratch.restore_copy(bed, controller / name, tmp_path / "restored", skip_hash_check=False)

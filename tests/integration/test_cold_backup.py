@@ -59,6 +59,7 @@ def test_cold_backup_copies_a_restorable_db_and_leaves_the_cluster_healthy(clean
     assert manifest["member_id"] == "%x" % node1_status["header"]["member_id"]
     assert manifest["cluster_id"] == "%x" % node1_status["header"]["cluster_id"]
     assert manifest["revision"] == node1_status["header"]["revision"]
+    assert manifest["key_count"] == len(expected) and manifest["format"] == 2
     assert manifest["etcd_version"] == node1_status["version"]
     assert manifest["created"].startswith(time.strftime("%Y-%m-%dT", time.gmtime()))
     assert f"{copy} ({len(data)} bytes, sha256 {manifest['sha256']}) from node1" in run.stdout

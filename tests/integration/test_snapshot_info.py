@@ -1,5 +1,5 @@
 """etcd_snapshot_info over SSH on real files: a fresh snapshot, a truncated and a flipped copy of it,
-and a cold copy; revision and key count from etcdutl."""
+and a cold copy; revision and live keys read from the files themselves, etcdutl's own check."""
 import json
 import shutil
 
@@ -24,7 +24,7 @@ def test_reports_whole_corrupt_and_truncated_files(live, ansible, tmp_path):
     (dest / "c-truncated.db").write_bytes(data[: len(data) // 2 + 5])
     etcdutl = str(services.etcd_bin_dir() / "etcdutl")
 
-    run = ansible.module(MODULE, {"path": str(dest), "etcdutl": etcdutl}, hosts="node1", check=True)
+    run = ansible.module(MODULE, {"path": str(dest), "etcdutl": etcdutl, "count_keys": True}, hosts="node1", check=True)
     info = run.results["node1"]
     assert info["changed"] is False and info["ok"] is False
     reports = {r["path"].rsplit("/", 1)[1]: r for r in info["snapshots"]}
@@ -33,7 +33,8 @@ def test_reports_whole_corrupt_and_truncated_files(live, ansible, tmp_path):
     assert whole["status"] == "ok" and whole["verified_by"] == ["manifest", "trailer"]
     assert whole["tool"] == "etcdutl"
     expected = json.loads(cluster.etcdctl(bed, "get", "info/", "--prefix", "-w", "json").stdout)
-    assert whole["revision"] >= max(kv["mod_revision"] for kv in expected["kvs"])
+    assert whole["revision"] == whole["last_key_revision"] == max(kv["mod_revision"] for kv in expected["kvs"])
+    assert whole["key_count"] == 20 and whole["notes"] == []
     assert whole["total_keys"] >= 20 and whole["total_size"] == len(data) - 32
     assert reports["b-flipped.db"]["status"] == "corrupt"
     assert reports["c-truncated.db"]["status"] == "truncated"

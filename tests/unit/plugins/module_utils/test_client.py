@@ -6,7 +6,7 @@ import types
 import grpc
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _client
+from ansible_collections.etcdops.dr.plugins.module_utils import _client, _run
 from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
 
 PARAMS = dict(endpoints=["https://10.0.0.1:2379"], cacert=None, cert=None, key=None, user=None, password=None,
@@ -55,9 +55,9 @@ def no_network(monkeypatch):
 
 def status_error(code, details, **params):
     conn = _client.EtcdConnection("https://10.0.0.1:2379", dict(PARAMS, **params), fake_library(FakeRpcError(code, details)))
-    conn.open()
-    with pytest.raises(_client.EtcdError) as err:
-        conn.status()
+    with conn:
+        with pytest.raises(_client.EtcdError) as err:
+            conn.status()
     return err.value
 
 
@@ -103,16 +103,40 @@ def test_server_answers_are_explained(code, details, expected):
 
 def test_requests_carry_the_command_timeout():
     stub_error = FakeRpcError(grpc.StatusCode.INTERNAL, "x")
-    conn = _client.EtcdConnection("https://10.0.0.1:2379", PARAMS, fake_library(stub_error)).open()
-    with pytest.raises(_client.EtcdError):
-        conn.status()
-    assert conn._client.maintenancestub.calls == [("Status", 2)]
+    with _client.EtcdConnection("https://10.0.0.1:2379", PARAMS, fake_library(stub_error)) as conn:
+        with pytest.raises(_client.EtcdError):
+            conn.status()
+        assert conn._client.maintenancestub.calls == [("Status", 2)]
 
 
 def test_plain_http_endpoint_gets_no_tls_files():
-    conn = _client.EtcdConnection("http://[::1]:2379", dict(PARAMS, cacert="/ca.crt"), fake_library()).open()
-    assert conn._client.kwargs["host"] == "[::1]"
-    assert conn._client.kwargs["ca_cert"] is None
+    with _client.EtcdConnection("http://[::1]:2379", dict(PARAMS, cacert="/ca.crt"), fake_library()) as conn:
+        assert conn._client.kwargs["host"] == "[::1]"
+        assert conn._client.kwargs["ca_cert"] is None
+
+
+class CommandHost:
+    """A module whose one command seam records what it would run."""
+
+    def __init__(self):
+        self.ran = []
+
+    def run_command(self, cmd, check_rc=False, environ_update=None):
+        self.ran.append(cmd)
+        return 0, "", ""
+
+
+def test_no_command_runs_while_a_channel_is_open():
+    host = CommandHost()
+    conn = _client.EtcdConnection("https://10.0.0.1:2379", PARAMS, fake_library()).open()
+    try:
+        with pytest.raises(_run.ChannelOpenError, match="etcdutl was to run while 1 gRPC channel"):
+            _run.run(host, ["etcdutl", "version"])
+        assert host.ran == []
+    finally:
+        conn.close()
+    _run.run(host, ["etcdutl", "version"])
+    assert host.ran == [["etcdutl", "version"]]
 
 
 @pytest.mark.parametrize("error, expected", [

@@ -1,4 +1,4 @@
-"""Classifying backup files: trailer, manifest, truncation."""
+"""Classifying backup files: trailer, manifest, truncation, and what the database in them holds."""
 import hashlib
 import json
 import os
@@ -7,27 +7,52 @@ import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool
+from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
 
 PAGE = 4096
+# The fixtures' database: two meta pages, the freelist (page 2), then the root page with every bucket inline.
+DB_PAGES = 4
+ROOT_PAGE = 3
+MEMBER = dict(id="8e9e05c52164694d", name="etcd-a", peer_urls=["https://10.0.0.1:2380"])
+# What the fixtures' database holds (see etcd_state).
+FACTS = dict(revision=6, last_key_revision=6, compact_revision=None, scheduled_compact_revision=None,
+             consistent_index=12, lease_count=0, members=[MEMBER])
+KEY_COUNT = 3
 
 
-def snapshot(tmp_path, name="s.db", pages=3, manifest=None):
-    db = os.urandom(PAGE * pages)
+def etcd_state():
+    """A one-member cluster that put four keys and deleted one: revision 6, three keys."""
+    state = EtcdState()
+    state.set_raft(consistent_index=12, term=3)
+    state.add_member(0x8E9E05C52164694D, MEMBER["name"], MEMBER["peer_urls"], ["https://10.0.0.1:2379"])
+    for key in (b"/registry/a", b"/registry/b", b"/registry/c", b"/registry/d"):
+        state.put(key, b"value")
+    state.delete(b"/registry/b")
+    return state
+
+
+def write_manifest(path, kind, manifest):
+    """A manifest of today's format (2) for the file at `path`, with `manifest`'s fields over it (None: left out)."""
+    data = path.read_bytes()
+    doc = dict(dict(format=2, kind=kind, size=len(data), sha256=hashlib.sha256(data).hexdigest()), **manifest)
+    path.with_name(path.name + ".json").write_text(json.dumps(
+        {name: value for name, value in doc.items() if value is not None}))
+
+
+def snapshot(tmp_path, name="s.db", manifest=None):
+    """A snapshot as etcd streams it: the database, then the sha256 of the database."""
     path = tmp_path / name
-    path.write_bytes(db + hashlib.sha256(db).digest())
+    BoltWriter(page_size=PAGE).write(str(path), etcd_state().tree(), trailer=True)
     if manifest is not None:
-        data = path.read_bytes()
-        (tmp_path / (name + ".json")).write_text(json.dumps(dict(
-            dict(kind="snapshot", size=len(data), sha256=hashlib.sha256(data).hexdigest()), **manifest)))
+        write_manifest(path, "snapshot", manifest)
     return path
 
 
-def cold_copy(tmp_path, name="c.db", pages=2):
+def cold_copy(tmp_path, name="c.db", manifest=None):
+    """A member's database file copied while the member was stopped: no trailer, a manifest."""
     path = tmp_path / name
-    path.write_bytes(os.urandom(PAGE * pages))
-    data = path.read_bytes()
-    (tmp_path / (name + ".json")).write_text(json.dumps(
-        dict(kind="cold_copy", size=len(data), sha256=hashlib.sha256(data).hexdigest())))
+    BoltWriter(page_size=PAGE).write(str(path), etcd_state().tree())
+    write_manifest(path, "cold_copy", manifest or {})
     return path
 
 
@@ -40,19 +65,78 @@ def flip(path, offset):
 def test_whole_files_are_ok(tmp_path):
     plain = check_file(str(snapshot(tmp_path)))
     assert plain["status"] == "ok" and plain["verified_by"] == ["trailer"] and plain["has_trailer"]
+    assert plain["size"] == DB_PAGES * PAGE + 32
     with_manifest = check_file(str(snapshot(tmp_path, "m.db", manifest={})))
     assert with_manifest["status"] == "ok" and with_manifest["verified_by"] == ["manifest", "trailer"]
     cold = check_file(str(cold_copy(tmp_path)))
     assert cold["status"] == "ok" and cold["verified_by"] == ["manifest"] and cold["kind"] == "cold_copy"
+    for report in (plain, with_manifest, cold):
+        assert report["problems"] == [] and report["notes"] == []
+        assert {name: report[name] for name in FACTS} == FACTS
+        assert report["key_count"] is None
 
 
-@pytest.mark.parametrize("offset", [0, PAGE * 2 + 7, PAGE * 3 + 5])
+def test_keys_are_counted_when_asked(tmp_path):
+    for path in (snapshot(tmp_path), cold_copy(tmp_path)):
+        report = check_file(str(path), count_keys=True)
+        assert report["status"] == "ok" and report["key_count"] == KEY_COUNT and report["revision"] == 6
+
+
+# The first byte of the file (meta page 0's page id, which no reader checks), a byte of the freelist page (which
+# no reader of etcd's facts reads) and a byte of the trailer: only the trailer tells.
+@pytest.mark.parametrize("offset", [0, PAGE * 2 + 7, PAGE * DB_PAGES + 5])
 def test_a_flipped_byte_is_corrupt(tmp_path, offset):
     path = snapshot(tmp_path)
     flip(path, offset)
     report = check_file(str(path))
     assert report["status"] == "corrupt"
     assert report["problems"] == ["the sha256 trailer does not match the database before it"]
+
+
+def test_a_flipped_byte_in_a_page_read_is_corrupt_twice(tmp_path):
+    path = snapshot(tmp_path)
+    flip(path, PAGE * ROOT_PAGE + 5)
+    report = check_file(str(path))
+    assert report["status"] == "corrupt" and report["revision"] is None
+    assert report["problems"] == ["the sha256 trailer does not match the database before it",
+                                  "%s is damaged: page %d holds page %d" % (path, ROOT_PAGE, ROOT_PAGE + (1 << 40))]
+
+
+def test_random_bytes_with_a_matching_trailer_are_not_a_snapshot(tmp_path):
+    path = tmp_path / "random.db"
+    data = os.urandom(PAGE * 3)
+    path.write_bytes(data + hashlib.sha256(data).digest())
+    report = check_file(str(path))
+    assert report["status"] == "corrupt" and report["verified_by"] == ["trailer"]
+    assert report["problems"] == ["%s: the bbolt magic number is missing: it is not an etcd database (nor a "
+                                  "snapshot of one)" % path]
+    assert report["revision"] is None and report["members"] is None
+
+
+@pytest.mark.parametrize("make", [snapshot, cold_copy])
+def test_a_format_2_manifest_must_agree_with_the_database(tmp_path, make):
+    agreeing = check_file(str(make(tmp_path, "ok.db", manifest=dict(format=2, revision=6, key_count=3))),
+                          count_keys=True)
+    assert agreeing["status"] == "ok" and agreeing["problems"] == [] and agreeing["notes"] == []
+    other_revision = check_file(str(make(tmp_path, "rev.db", manifest=dict(format=2, revision=7, key_count=3))),
+                                count_keys=True)
+    assert other_revision["status"] == "corrupt" and "manifest" in other_revision["verified_by"]
+    assert other_revision["problems"] == ["the database holds revision 6 but the manifest says 7"]
+    other_count = make(tmp_path, "keys.db", manifest=dict(format=2, revision=6, key_count=4))
+    assert check_file(str(other_count), count_keys=True)["problems"] == [
+        "the database holds key count 3 but the manifest says 4"]
+    uncounted = check_file(str(other_count))
+    assert uncounted["status"] == "ok" and uncounted["key_count"] is None
+
+
+@pytest.mark.parametrize("manifest", [dict(format=1, revision=999), dict(format=None, revision=999, key_count=1)],
+                         ids=["format-1", "no-format"])
+def test_a_format_1_manifest_gets_a_note_not_a_comparison(tmp_path, manifest):
+    report = check_file(str(snapshot(tmp_path, manifest=manifest)), count_keys=True)
+    assert report["status"] == "ok" and report["problems"] == []
+    assert report["notes"] == ["the manifest is of format 1, whose revision is the member's before the snapshot, "
+                               "not the file's: it was not compared"]
+    assert report["revision"] == 6 and report["key_count"] == KEY_COUNT
 
 
 def test_a_cold_copy_with_a_flipped_byte_is_corrupt(tmp_path):
@@ -80,9 +164,12 @@ def test_a_cut_snapshot_without_manifest_is_truncated(tmp_path):
 
 
 def test_a_raw_db_without_manifest_cannot_be_verified(tmp_path):
-    (tmp_path / "raw.db").write_bytes(os.urandom(PAGE * 2))
+    BoltWriter(page_size=PAGE).write(str(tmp_path / "raw.db"), etcd_state().tree())
     report = check_file(str(tmp_path / "raw.db"))
     assert report["status"] == "unverified" and report["verified_by"] == []
+    assert report["problems"] == ["no sha256 trailer: %d bytes is not whole 512-byte sectors plus the 32-byte "
+                                  "trailer" % (DB_PAGES * PAGE)]
+    assert report["revision"] == 6
 
 
 def test_an_unreadable_manifest_is_reported(tmp_path):
