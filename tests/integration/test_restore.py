@@ -261,8 +261,8 @@ def checked_sources(run, host):
     return re.findall(r"^ok: \[%s\] => \(item=(.*)\) *$" % re.escape(host), task.split("TASK [", 1)[0], re.M)
 
 
-def test_without_etcd_config_file_the_preflight_checks_the_running_etcd_and_its_program(restorable, ansible,
-                                                                                         tmp_path):
+def test_without_etcd_config_file_the_preflight_checks_the_running_etcd_and_its_program(
+        restorable, ansible, tmp_path):
     bed = restorable
     write_keys(bed, "some", 3)
     copy_to_every_host(bed, take_backup(ansible)["file"])
