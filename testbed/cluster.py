@@ -158,6 +158,24 @@ def bad_flag_in_program(bed, member, flag="--no-such-flag"):
         start_member(bed, member)
 
 
+@contextlib.contextmanager
+def program_command(bed, member, command):
+    """Run a member's supervisor program with another command while inside (it is started, and waited for when
+    `command` runs etcd); afterwards the program runs `etcd --config-file` again, started and healthy."""
+    services.supervisorctl(bed, "stop", member.service)
+    services.write_supervisor(bed, commands={member.name: command})
+    # update re-reads the changed program and, with autostart, starts it.
+    services.supervisorctl(bed, "update")
+    try:
+        wait_healthy(bed, [member])
+        yield
+    finally:
+        services.supervisorctl(bed, "stop", member.service, check=False)
+        services.write_supervisor(bed)
+        services.supervisorctl(bed, "update")
+        start_member(bed, member)
+
+
 def kubelets_running(bed):
     status = services.supervisorctl(bed, "status", *[m.kubelet_service for m in bed.members], check=False).stdout
     return "RUNNING" in status
@@ -194,6 +212,19 @@ def inventory_with(bed, path, host, **host_vars):
     """A copy of the bed's inventory at `path` in which `host` has `host_vars` changed."""
     doc = yaml.safe_load(bed.inventory.read_text())
     doc["all"]["children"]["etcd"]["hosts"][host].update(host_vars)
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def inventory_edited(bed, path, hosts=None, drop=(), **host_vars):
+    """A copy of the bed's inventory at `path` in which each of `hosts` (default: every member) has the variables in
+    `drop` removed and `host_vars` set."""
+    doc = yaml.safe_load(bed.inventory.read_text())
+    for host in hosts or [m.name for m in bed.members]:
+        entry = doc["all"]["children"]["etcd"]["hosts"][host]
+        for name in drop:
+            entry.pop(name, None)
+        entry.update(host_vars)
     path.write_text(yaml.safe_dump(doc))
     return str(path)
 

@@ -73,4 +73,7 @@ def write(bed):
         "timeout = 30\n"
         "interpreter_python = auto_silent\n"
         "[ssh_connection]\n"
-        "pipelining = True\n")
+        "pipelining = True\n"
+        # The bed's own SSH control sockets: a bed in another network namespace (or the other bed of a second
+        # checkout) must never reuse this one's connections, whose names only say host, port and user.
+        f"control_path_dir = {bed.root / 'ssh-control'}\n")

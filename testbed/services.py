@@ -1,6 +1,7 @@
 """sshd and the etcd members, all run by one supervisord that the test bed owns."""
 import os
 import pathlib
+import shlex
 import subprocess
 import time
 
@@ -50,6 +51,39 @@ def member_config(bed, member):
         "logger": "zap",
         "log-outputs": ["stderr"],
     }
+
+
+def member_flags(bed, member):
+    """member_config as etcd command-line flags, in every form Go's flag package accepts (-k v, --k=v, ...): the
+    same member, configured by flags instead of a config file."""
+    forms = ("--{0}={1}", "-{0} {1}", "--{0} {1}", "-{0}={1}")
+    flags = []
+    for key, value in member_config(bed, member).items():
+        settings = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, setting in settings:
+            # client-/peer-transport-security: cert-file -> --cert-file, peer-cert-file -> --peer-cert-file.
+            flag = key if sub is None else ("peer-" if key.startswith("peer") else "") + sub
+            if setting is True:
+                flags.append(f"--{flag}")
+                continue
+            if isinstance(setting, list):
+                setting = ",".join(setting)
+            flags.append(forms[len(flags) % len(forms)].format(flag, shlex.quote(str(setting))))
+    return " ".join(flags)
+
+
+def flags_command(bed, member):
+    """A command that runs the member with plain flags, no config file."""
+    return f"{etcd_bin_dir() / 'etcd'} {member_flags(bed, member)}"
+
+
+def wrapper_command(member):
+    """A command that runs the member through a shell script (which execs etcd with its config file): what the
+    program starts is not etcd, so etcd's flags cannot be read from it."""
+    script = member.root / "run-etcd.sh"
+    script.write_text(f"#!/bin/sh\nexec {etcd_bin_dir() / 'etcd'} --config-file {member.config_file}\n")
+    script.chmod(0o755)
+    return str(script)
 
 
 def _keygen(path):
@@ -105,16 +139,19 @@ def static_pod_manifest(member):
     }
 
 
-def write_supervisor(bed, extra_args=None):
-    """Write supervisord.conf; extra_args {member name: "flags"} are appended to that member's command."""
+def write_supervisor(bed, extra_args=None, commands=None):
+    """Write supervisord.conf; extra_args {member name: "flags"} are appended to that member's command; commands
+    {member name: command} replace it (default: etcd --config-file <its config file>)."""
     etcd = etcd_bin_dir() / "etcd"
     extra_args = extra_args or {}
+    commands = commands or {}
     programs = _program("sshd", f"{SSHD} -D -e -f {bed.ssh_dir / 'sshd_config'}", bed.root / "sshd.log")
     for member in bed.members:
         member.root.mkdir(parents=True, exist_ok=True)
         member.backup_dir.mkdir(parents=True, exist_ok=True)
         member.config_file.write_text(yaml.safe_dump(member_config(bed, member), sort_keys=False))
-        command = f"{etcd} --config-file {member.config_file} {extra_args.get(member.name, '')}".rstrip()
+        command = commands.get(member.name, f"{etcd} --config-file {member.config_file}")
+        command = f"{command} {extra_args.get(member.name, '')}".rstrip()
         programs += _program(member.service, command, member.log_file)
         programs += _program(member.kubelet_service, kubelet_command(member), member.root / "kubelet.log",
                              autostart=False, stopwaitsecs=45)

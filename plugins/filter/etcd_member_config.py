@@ -12,6 +12,9 @@ description:
     kubeadm static pod manifest (C(etcd.yaml), flags in the container's command) and an environment file for a
     systemd unit (C(ETCD_NAME=...)) - and returns what a restore must agree with.
   - Keys that the file does not set are null; RV(_value.kind) is V(unknown) when the text is none of the three.
+  - A manifest's flags are read as etcd reads them (Go's flag package - C(--name=x), C(--name x), C(-name x)).
+    The module M(etcdops.dr.etcd_service) reads the same settings from the running etcd process and from what its
+    manager starts (RV(etcdops.dr.etcd_service#module:member_config)).
 positional: ""
 options:
   _input:
@@ -33,81 +36,11 @@ _value:
   type: dict
 """
 
-import shlex
-
-import yaml
-
-# Each setting under its names: config file key, command-line flag, environment variable.
-SETTINGS = {
-    "name": ("name", "--name", "ETCD_NAME"),
-    "initial_advertise_peer_urls": ("initial-advertise-peer-urls", "--initial-advertise-peer-urls",
-                                    "ETCD_INITIAL_ADVERTISE_PEER_URLS"),
-    "data_dir": ("data-dir", "--data-dir", "ETCD_DATA_DIR"),
-    "wal_dir": ("wal-dir", "--wal-dir", "ETCD_WAL_DIR"),
-}
-
-
-def _flags(command):
-    """{--flag: value} from an argv with --flag=value or --flag value items."""
-    found = {}
-    items = list(command)
-    for index, item in enumerate(items):
-        if not str(item).startswith("--"):
-            continue
-        flag, sep, value = str(item).partition("=")
-        if not sep and index + 1 < len(items) and not str(items[index + 1]).startswith("--"):
-            value = items[index + 1]
-        found[flag] = str(value)
-    return found
-
-
-def _pod_command(doc):
-    for container in (doc.get("spec") or {}).get("containers") or []:
-        command = list(container.get("command") or []) + list(container.get("args") or [])
-        if any("etcd" in str(part) for part in command[:1]):
-            return command
-    return None
-
-
-def _environment(text):
-    found = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export "):]
-        key, sep, value = line.partition("=")
-        if sep and key.startswith("ETCD_"):
-            parts = shlex.split(value, comments=True)
-            found[key] = parts[0] if parts else ""
-    return found
-
-
-def _result(kind, lookup, index):
-    result = {"kind": kind}
-    for setting, names in SETTINGS.items():
-        value = lookup.get(names[index])
-        result[setting] = None if value in (None, "") else value
-    urls = result["initial_advertise_peer_urls"]
-    if isinstance(urls, str):
-        result["initial_advertise_peer_urls"] = [url.strip() for url in urls.split(",") if url.strip()]
-    return result
+from ansible_collections.etcdops.dr.plugins.module_utils._member_config import parse_text
 
 
 def etcd_member_config(text):
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        doc = None
-    if isinstance(doc, dict) and doc.get("kind") == "Pod":
-        command = _pod_command(doc)
-        if command:
-            return _result("static_pod", _flags(command), 1)
-    if isinstance(doc, dict) and any(names[0] in doc for names in SETTINGS.values()):
-        return _result("config_file", doc, 0)
-    environment = _environment(text or "")
-    if environment:
-        return _result("environment", environment, 2)
-    return _result("unknown", {}, 0)
+    return parse_text(text or "")
 
 
 class FilterModule:

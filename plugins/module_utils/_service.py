@@ -45,10 +45,12 @@ def tail_file(path, count, chunk=65536):
 class Supervisor:
     name = "supervisor"
 
-    def __init__(self, module, program, conf=None):
+    def __init__(self, module, program, conf=None, supervisorctl=None):
         self.module = module
         self.program = program
-        self.base = [module.get_bin_path("supervisorctl", required=True)] + (["-c", conf] if conf else [])
+        self.conf = conf
+        self.supervisorctl = supervisorctl or module.get_bin_path("supervisorctl", required=True)
+        self.base = [self.supervisorctl] + (["-c", conf] if conf else [])
 
     def describe(self):
         return "supervisor program %s" % self.program
@@ -104,11 +106,11 @@ class Systemd:
     def describe(self):
         return "systemd unit %s" % self.unit
 
-    def _systemctl(self):
+    def systemctl(self):
         return self.module.get_bin_path("systemctl", required=True)
 
     def _show(self):
-        done = run(self.module, [self._systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
+        done = run(self.module, [self.systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
                                  self.unit], why="reading the state of " + self.describe())
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
@@ -131,10 +133,10 @@ class Systemd:
     def start(self):
         # --no-block: a Type=notify etcd unit is "started" only once the member has joined a quorum,
         # which needs the other members started too; the wait that follows checks health instead.
-        run(self.module, [self._systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
+        run(self.module, [self.systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
 
     def stop(self):
-        run(self.module, [self._systemctl(), "stop", self.unit], why="stopping " + self.describe())
+        run(self.module, [self.systemctl(), "stop", self.unit], why="stopping " + self.describe())
 
     def log_tail(self, count):
         journalctl = self.module.get_bin_path("journalctl")
@@ -196,6 +198,17 @@ class StaticPod:
         return tail_file(max(logs, key=os.path.getmtime), count)
 
 
+def supervisorctl_path(module):
+    """params['supervisorctl'] when given (it must be an executable file), else supervisorctl on PATH, or None."""
+    given = module.params.get("supervisorctl")
+    if given:
+        if not (os.path.isfile(given) and os.access(given, os.X_OK)):
+            raise ServiceError("supervisorctl %s is not an executable file: set supervisorctl (the roles: "
+                               "etcd_supervisorctl) to the path of supervisorctl on this host." % given)
+        return given
+    return module.get_bin_path("supervisorctl")
+
+
 def _static_pod(module):
     params = module.params
     return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
@@ -209,7 +222,7 @@ def select(module):
     if manager == "static_pod":
         return _static_pod(module)
     if manager == "supervisor":
-        return Supervisor(module, params["name"], params["supervisor_conf"])
+        return Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl_path(module))
     if manager == "systemd":
         return Systemd(module, params["name"])
     looked = []
@@ -217,14 +230,16 @@ def select(module):
     if static_pod.known():
         return static_pod
     looked.append("no %s in %s or %s" % (params["manifest_name"], params["manifest_dir"], params["held_manifest_dir"]))
-    if module.get_bin_path("supervisorctl"):
-        supervisor = Supervisor(module, params["name"], params["supervisor_conf"])
+    supervisorctl = supervisorctl_path(module)
+    if supervisorctl:
+        supervisor = Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl)
         if supervisor.known():
             return supervisor
-        looked.append("supervisorctl%s knows no program %s" % (
+        looked.append("%s%s knows no program %s" % (
+            "supervisorctl" if not params.get("supervisorctl") else supervisorctl,
             " -c " + params["supervisor_conf"] if params["supervisor_conf"] else "", params["name"]))
     else:
-        looked.append("no supervisorctl")
+        looked.append("no supervisorctl on PATH (set supervisorctl)")
     if os.path.isdir(SYSTEMD_RUN_DIR) and module.get_bin_path("systemctl"):
         systemd = Systemd(module, params["name"])
         if systemd.known():

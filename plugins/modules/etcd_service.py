@@ -19,6 +19,10 @@ description:
   - When a wait times out the module fails with what still runs, or with the last health check error and the last
     lines of the member's log.
   - O(endpoints) is not used; the health check goes to O(endpoint), the member on this host.
+  - In every mode, check mode included, and before it acts, the module also reads how this host's member is
+    configured - its name, initial advertise peer URLs, data dir and WAL dir - from every source it finds, as etcd
+    itself would read them, and returns them in RV(member_config) (see there). It only reads; what it finds never
+    makes the module fail or change anything.
 extends_documentation_fragment:
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
@@ -54,7 +58,23 @@ options:
     type: str
     default: etcd
   supervisor_conf:
-    description: Configuration file of the supervisord that runs etcd, passed to C(supervisorctl -c).
+    description:
+      - Configuration file of the supervisord that runs etcd, passed to C(supervisorctl -c).
+      - RV(member_config) reads the program's C(command=) from it (and the files its C([include]) names); when unset,
+        from the first of C(<supervisorctl's prefix>/etc/supervisord.conf), C(/etc/supervisord.conf) and
+        C(/etc/supervisor/supervisord.conf) that exists.
+    type: path
+  supervisorctl:
+    description:
+      - Path of C(supervisorctl) on the host. When unset, C(supervisorctl) is looked for on the C(PATH) that the
+        module runs with (with O(manager=auto), none there means etcd is not a supervisor program).
+    type: path
+  config_file:
+    description:
+      - A file that configures etcd on this host, read as one more source of RV(member_config) - an etcd YAML config
+        file (what C(--config-file) names), an environment file with C(ETCD_) variables, or a static pod manifest.
+      - A file that does not exist or is none of these is reported in RV(member_config_unread); the module does not
+        fail for it.
     type: path
   manifest_dir:
     description: The kubelet's static pod directory.
@@ -167,13 +187,75 @@ log_tail:
   returned: always
   type: list
   elements: str
+member_config:
+  description:
+    - How this host's member is configured, one entry for each source that was read, read before any action.
+    - "The sources: the running etcd process - the process that listens on O(endpoint) or O(peer_url), its
+      C(/proc/<pid>/cmdline) and C(/proc/<pid>/environ), and the file its C(--config-file) names, read through
+      C(/proc/<pid>/root) (a containerised etcd sees its own filesystem); what the manager starts, whether or not
+      etcd runs now - the supervisor program's C(command=) and C(environment=), the systemd unit's C(ExecStart),
+      C(Environment) and C(EnvironmentFiles) (from C(systemctl show)), or the static pod manifest's etcd container;
+      and O(config_file)."
+    - "Each is read as etcd reads its configuration: flags as Go's flag package parses them (C(--name=x),
+      C(--name x), C(-name x)); an C(ETCD_) environment variable applies only where its flag is absent; with
+      C(--config-file) (or C(ETCD_CONFIG_FILE)) etcd reads that file alone and ignores every other flag and
+      variable, and so does this."
+    - Empty when no source could be read; RV(member_config_missing) then says why.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    source:
+      description: Where the entry was read, for people.
+      type: str
+      sample: supervisor program etcd-node1 in /etc/supervisor/supervisord.conf, config file /etc/etcd/etcd.conf.yml
+    kind:
+      description: V(process), V(supervisor), V(systemd) or V(static_pod); for O(config_file), V(config_file) (etcd
+        YAML), V(environment) or V(static_pod).
+      type: str
+    name:
+      description: The member's name; null where the source does not set it.
+      type: str
+    initial_advertise_peer_urls:
+      description: The member's initial advertise peer URLs; null where the source does not set them.
+      type: list
+      elements: str
+    data_dir:
+      description: The member's data dir; null where the source does not set it.
+      type: str
+    wal_dir:
+      description: The member's WAL dir; null where the source does not set it.
+      type: str
+  sample:
+    - source: running process pid 4242 (/proc/4242/cmdline)
+      kind: process
+      name: cp1
+      initial_advertise_peer_urls: ["https://10.0.0.11:2380"]
+      data_dir: /var/lib/etcd
+      wal_dir: null
+member_config_missing:
+  description:
+    - Null when RV(member_config) has an entry; else one sentence saying why no source was read (etcd does not run,
+      what the manager starts could not be read and why, no O(config_file)). A check built on RV(member_config)
+      must then be reported as not run.
+  returned: always
+  type: str
+  sample: "etcd does not run on this host (nothing listens on 10.0.0.13:2379 or 10.0.0.13:2380); supervisor program
+    etcd in /etc/supervisor/supervisord.conf runs /usr/local/bin/run-etcd.sh, not etcd, so etcd's flags cannot be
+    read from it; no config_file was given."
+member_config_unread:
+  description: One sentence for each source that exists but could not be read (a process this user cannot see, a
+    wrapper script instead of etcd, a missing config file), whether or not another source was read.
+  returned: always
+  type: list
+  elements: str
 """
 
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils import _local_member, _member_config
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdError, connection_argument_spec)
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
@@ -195,6 +277,8 @@ SERVICE_OPTIONS = dict(
     timeout=dict(type="float", default=120),
     endpoint=dict(type="str", default="https://127.0.0.1:2379"),
     peer_url=dict(type="str"),
+    supervisorctl=dict(type="path"),
+    config_file=dict(type="path"),
 )
 
 
@@ -205,6 +289,17 @@ def _log_tail(module, backend):
         return backend.log_tail(module.params["log_lines"])
     except (CommandError, OSError, ServiceError):
         return []
+
+
+def _read_member_config(module, backend, result):
+    """Fill member_config*: the running etcd that listens on the member's client URL (and peer URL, when given),
+    what the backend starts, and config_file."""
+    params = module.params
+    addresses = [_local_member.url_address(params["endpoint"])]
+    if params["peer_url"]:
+        addresses.append(_local_member.url_address(params["peer_url"]))
+    sources, missing, unread = _member_config.collect(module, backend, addresses, params["config_file"])
+    result.update(member_config=sources, member_config_missing=missing, member_config_unread=unread)
 
 
 def _converge(module, backend, actions, probe, addresses, result):
@@ -234,7 +329,8 @@ def main():
     )
     params = module.params
     result = dict(changed=False, manager=None, manager_auto=params["manager"] == "auto", service=None, before=None,
-                  actions=[], stopped_processes=[], healthy=None, waited_seconds=0.0, log_tail=[])
+                  actions=[], stopped_processes=[], healthy=None, waited_seconds=0.0, log_tail=[], member_config=[],
+                  member_config_missing="not read: the module failed before it looked", member_config_unread=[])
     backend = None
     try:
         # Everything a start needs is checked before anything is stopped.
@@ -242,6 +338,8 @@ def main():
         probe = HealthProbe(params) if params["state"] != "stopped" else None
         backend = select(module)
         result.update(manager=backend.name, service=backend.describe())
+        # Read before any action: a stop ends the process that tells how the member runs now.
+        _read_member_config(module, backend, result)
         before = backend.state()
         actions = plan(params["state"], before.running)
         result.update(before=before.detail, actions=actions, changed=bool(actions))

@@ -56,6 +56,11 @@ options:
   supervisor_conf:
     description: Configuration file of the supervisord that runs it, passed to C(supervisorctl -c).
     type: path
+  supervisorctl:
+    description:
+      - Path of C(supervisorctl) on the host, for O(manager=supervisor). When unset, C(supervisorctl) is looked
+        for on the C(PATH) that the module runs with.
+    type: path
   address:
     description: The address kube-apiserver listens on; any address when unset.
     type: str
@@ -94,7 +99,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, StaticPod, Supervisor, Systemd
+from ansible_collections.etcdops.dr.plugins.module_utils._service import (
+    ServiceError, StaticPod, Supervisor, Systemd, supervisorctl_path)
 
 POLL_SECONDS = 0.5
 
@@ -104,7 +110,7 @@ def _backend(module):
     if params["manager"] == "static_pod":
         return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"], "/nonexistent")
     if params["manager"] == "supervisor":
-        return Supervisor(module, params["name"], params["supervisor_conf"])
+        return Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl_path(module))
     return Systemd(module, params["name"])
 
 
@@ -127,6 +133,7 @@ def main():
             held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
             name=dict(type="str", default="kube-apiserver"),
             supervisor_conf=dict(type="path"),
+            supervisorctl=dict(type="path"),
             address=dict(type="str"),
             port=dict(type="int", default=6443),
             timeout=dict(type="float", default=120),

@@ -3,6 +3,7 @@ run twice, from a cold copy; and faults before and after the stop, each ending w
 previous data and the cause in the failure message."""
 import functools
 import json
+import re
 import shutil
 import threading
 import time
@@ -171,7 +172,10 @@ def test_inventory_names_that_do_not_match_the_cluster_are_caught_before_anythin
     inventory = cluster.inventory_with(bed, tmp_path / "renamed.yml", "node2", etcd_member_name="etcd-b")
     run = restore(ansible, "-i", inventory, restore_kubernetes=False)
     assert run.rc != 0
-    assert "says name node2" in run.stdout and "the inventory says etcd-b" in run.stdout, run.output
+    # The running cluster's member list is checked first (etcd's configuration on the host after the service check).
+    assert "the inventory does not match the members of the running cluster" in run.stdout, run.output
+    assert "node2=https://127.0.0.12:2380" in run.stdout and "etcd-b=https://127.0.0.12:2380" in run.stdout
+    assert "Nothing was stopped" in run.stdout
     assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
 
 
@@ -262,3 +266,105 @@ def test_the_module_refuses_a_member_whose_etcd_still_runs(restorable, ansible):
     refused = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1").results["node1"]
     assert refused["failed"] and "etcd still runs on this host" in refused["msg"] and "Nothing was changed" in refused["msg"]
     assert kept_dirs(bed, ".") == [] and not (node1.root / "data.restore-staging").exists()
+
+
+def checked_sources(run, host):
+    """The sources of etcd's configuration the preflight checked on `host` (the labels of its assert's loop)."""
+    task = run.stdout.split("Stop unless every source of etcd's configuration names this member", 1)[1]
+    return re.findall(r"^ok: \[%s\] => \(item=(.*)\) *$" % re.escape(host), task.split("TASK [", 1)[0], re.M)
+
+
+def test_without_etcd_config_file_the_preflight_checks_the_running_etcd_and_its_program(
+        restorable, ansible, tmp_path):
+    bed = restorable
+    write_keys(bed, "some", 3)
+    copy_to_every_host(bed, take_backup(ansible)["file"])
+    pids = etcd_pids(bed)
+    inventory = cluster.inventory_edited(bed, tmp_path / "no-config-file.yml", drop=["etcd_config_file"])
+    run = restore(ansible, "-i", inventory, check=True, restore_kubernetes=False)
+    assert run.rc == 0, run.output
+    for member in bed.members:
+        pid = pids[member.name]
+        assert checked_sources(run, member.name) == [
+            f"running process pid {pid} (/proc/{pid}/cmdline), config file {member.config_file}",
+            f"supervisor program {member.service} in {bed.supervisor_conf}, config file {member.config_file}"], \
+            run.output
+    assert "not checked" not in run.stdout
+    assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
+
+
+def test_a_member_run_by_plain_flags_is_checked_from_its_process_and_its_program(restorable, ansible, tmp_path):
+    bed = restorable
+    node2 = bed.member("node2")
+    write_keys(bed, "some", 3)
+    copy_to_every_host(bed, take_backup(ansible)["file"])
+    program = f"supervisor program {node2.service} in {bed.supervisor_conf}"
+    said = f"says name node2, peer URLs {node2.peer_url}, data dir {node2.data_dir}; the inventory says etcd-b"
+    # A rename on purpose (restore_require_cluster_match=false) that forgot etcd's own configuration.
+    renamed = cluster.inventory_edited(bed, tmp_path / "renamed.yml", hosts=["node2"], drop=["etcd_config_file"],
+                                       etcd_member_name="etcd-b")
+    unmatched = {"restore_kubernetes": False, "restore_require_cluster_match": False}
+    with cluster.program_command(bed, node2, services.flags_command(bed, node2)):
+        pids = etcd_pids(bed)
+        process = f"running process pid {pids['node2']} (/proc/{pids['node2']}/cmdline)"
+        for check in (True, False):
+            run = restore(ansible, "-i", renamed, check=check, **unmatched)
+            assert run.rc != 0
+            assert f"node2: {process} {said}" in run.stdout, run.output
+            assert f"node2: {program} {said}" in run.stdout
+            assert "Nothing was stopped" in run.stdout and "Control etcd: stop" not in run.stdout
+            assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
+
+        # Stopped, the member is still checked: from what its program would start.
+        cluster.stop_member(bed, node2)
+        for check in (True, False):
+            run = restore(ansible, "-i", renamed, check=check, **unmatched)
+            assert run.rc != 0
+            assert f"node2: {program} {said}" in run.stdout, run.output
+            assert "node2: running process" not in run.stdout and "Control etcd: stop" not in run.stdout
+            assert cluster.listener_pid(node2) is None
+        flags = cluster.inventory_edited(bed, tmp_path / "flags.yml", hosts=["node2"], drop=["etcd_config_file"])
+        run = restore(ansible, "-i", flags, check=True, restore_kubernetes=False)
+        assert run.rc == 0, run.output
+        assert checked_sources(run, "node2") == [program]
+    assert kept_dirs(bed, ".") == []
+
+
+def test_a_member_whose_configuration_cannot_be_read_is_restored_and_the_check_reported_as_not_run(
+        restorable, ansible, tmp_path):
+    bed = restorable
+    node3 = bed.member("node3")
+    write_keys(bed, "kept", 5)
+    expected = keys(bed)
+    copy_to_every_host(bed, take_backup(ansible)["file"])
+    inventory = cluster.inventory_edited(bed, tmp_path / "wrapped.yml", hosts=["node3"], drop=["etcd_config_file"])
+    why = (f"node3: member configuration not checked: etcd does not run on this host (nothing listens on "
+           f"127.0.0.13:2379 or 127.0.0.13:2380); supervisor program {node3.service} in {bed.supervisor_conf} runs "
+           f"{node3.root / 'run-etcd.sh'}, not etcd, so etcd's flags cannot be read from it; no config_file was given.")
+    with cluster.program_command(bed, node3, services.wrapper_command(node3)):
+        # Stopped, and its program runs a script: no source of node3's configuration can be read.
+        cluster.stop_member(bed, node3)
+        checked = restore(ansible, "-i", inventory, check=True, restore_kubernetes=False)
+        assert checked.rc == 0, checked.output
+        assert why in checked.stdout and checked_sources(checked, "node3") == []
+        # node1 keeps etcd_config_file: its running etcd, its program and that file.
+        assert len(checked_sources(checked, "node1")) == 3
+        write_keys(bed, "later", 3)
+
+        run = restore(ansible, "-i", inventory, restore_kubernetes=False)
+        assert run.rc == 0, run.output
+        assert custom_stats(run)["etcd_restore"]["checks_not_run"] == [why]
+        assert "checks not run: " + why in run.stdout
+        assert keys(bed) == expected
+
+        # The restore started node3 through its script, which execs etcd: now the running etcd is read.
+        again = restore(ansible, "-i", inventory, check=True, restore_kubernetes=False)
+        assert again.rc == 0, again.output
+        pid = cluster.listener_pid(node3)
+        assert checked_sources(again, "node3") == [
+            f"running process pid {pid} (/proc/{pid}/cmdline), config file {node3.config_file}"]
+        # The program still runs a script: that source alone is reported as not checked.
+        assert "member configuration not checked" not in again.stdout
+        assert (f"node3: not checked: supervisor program {node3.service} in {bed.supervisor_conf} runs "
+                f"{node3.root / 'run-etcd.sh'}, not etcd") in again.stdout
+    (node3.root / "run-etcd.sh").unlink()

@@ -180,3 +180,33 @@ def test_bad_input_fails_before_anything_is_stopped(live, ansible, backend):
     assert "cacert file /nonexistent/ca.crt does not exist on this host" in result["msg"]
     assert "Traceback" not in run.output
     cluster.wait_healthy(bed, [bed.member("node2")], timeout=5)
+
+
+def test_member_config_comes_from_the_running_etcd_and_from_its_manager(live, ansible, backend):
+    bed = live
+    checked = service(ansible, "started", check=True)
+    assert_run(checked, False)
+    for member in bed.members:
+        result = checked.results[member.name]
+        pid = cluster.listener_pid(member)
+        manager = (f"supervisor program {member.service} in {bed.supervisor_conf}" if backend == "supervisor"
+                   else f"static pod manifest {member.manifest_dir / 'etcd.yaml'}")
+        same = dict(name=member.name, initial_advertise_peer_urls=[member.peer_url], data_dir=str(member.data_dir),
+                    wal_dir=None)
+        assert result["member_config"] == [
+            dict(same, kind="process",
+                 source=f"running process pid {pid} (/proc/{pid}/cmdline), config file {member.config_file}"),
+            dict(same, kind=backend, source=f"{manager}, config file {member.config_file}")], result
+        assert result["member_config_missing"] is None and result["member_config_unread"] == []
+
+    node3 = bed.member("node3")
+    assert_run(service(ansible, "stopped", hosts="node3"), True, hosts=("node3",))
+    for check in (True, False):
+        result = service(ansible, "stopped", hosts="node3", check=check).results["node3"]
+        assert [(s["kind"], s["name"]) for s in result["member_config"]] == [(backend, "node3")], result
+        assert result["member_config_missing"] is None
+    held = service(ansible, "started", hosts="node3", check=True).results["node3"]
+    if backend == "static_pod":
+        assert held["member_config"][0]["source"].startswith(
+            f"static pod manifest {node3.held_manifest_dir / 'etcd.yaml'}")
+    assert_run(service(ansible, "started", hosts="node3"), True, hosts=("node3",))

@@ -25,3 +25,10 @@ def test_environment_file_and_unknown_text():
     assert found["kind"] == "environment" and found["name"] == "n2" and found["data_dir"] == "/data"
     assert found["initial_advertise_peer_urls"] is None
     assert etcd_member_config("hello")["kind"] == "unknown"
+
+
+def test_manifest_flags_are_read_as_etcd_reads_them():
+    text = yaml.safe_dump({"kind": "Pod", "spec": {"containers": [{"name": "etcd", "command": [
+        "/usr/local/bin/etcd", "--client-cert-auth", "-name", "cp2", "-data-dir=/d"]}]}})
+    found = etcd_member_config(text)
+    assert (found["kind"], found["name"], found["data_dir"]) == ("static_pod", "cp2", "/d")

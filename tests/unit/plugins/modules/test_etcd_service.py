@@ -11,6 +11,10 @@ from ansible_collections.etcdops.dr.plugins.module_utils import _service, _servi
 from ansible_collections.etcdops.dr.plugins.modules import etcd_service
 
 SHOW = ["/usr/bin/systemctl", "show", "--property=LoadState,ActiveState,SubState,MainPID", "etcd.service"]
+CONFIG_SHOW = ["/usr/bin/systemctl", "show", "--property=ExecStart,Environment,EnvironmentFiles", "etcd.service"]
+UNIT = (0, "ExecStart={ path=/usr/bin/etcd ; argv[]=/usr/bin/etcd --name node1 -data-dir /var/lib/etcd ; "
+           "ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n"
+           "Environment=ETCD_INITIAL_ADVERTISE_PEER_URLS=https://10.0.0.1:2380\n", "")
 # Ports nothing on a test machine listens on, so the port check passes.
 ARGS = dict(manager="systemd", endpoint="http://127.0.0.1:1", peer_url="http://127.0.0.1:2", timeout=3)
 
@@ -20,15 +24,20 @@ def show(active):
 
 
 class Host:
-    """The commands main() runs, answered in order."""
+    """The commands main() runs, answered in order. The read-only `systemctl show` of the unit's command (for
+    member_config) is answered with `unit` and recorded apart, in config_calls."""
 
-    def __init__(self, monkeypatch, *replies, healthy_after=0):
+    def __init__(self, monkeypatch, *replies, healthy_after=0, unit=UNIT):
         self.replies = list(replies)
         self.calls = []
+        self.config_calls = []
         self.probes = 0
         host = self
 
         def run_command(module, cmd, check_rc=False, environ_update=None):
+            if cmd[:3] == CONFIG_SHOW[:3]:
+                host.config_calls.append(cmd)
+                return unit
             host.calls.append(cmd)
             return host.replies.pop(0)
 
@@ -128,3 +137,53 @@ def test_a_malformed_peer_url_is_refused_before_acting(monkeypatch, capsys):
     result = run(capsys, state="stopped", peer_url="10.0.0.1:2380")
     assert result["failed"] and "endpoint '10.0.0.1:2380' must start with https:// or http://" in result["msg"]
     assert host.calls == []
+
+
+def test_member_config_is_returned_in_check_mode_from_the_units_command(monkeypatch, capsys):
+    host = Host(monkeypatch, show("active"))
+    result = run(capsys, check=True, state="started")
+    assert not result["changed"] and host.config_calls == [CONFIG_SHOW]
+    assert result["member_config"] == [dict(source="systemd unit etcd.service", kind="systemd", name="node1",
+                                            initial_advertise_peer_urls=["https://10.0.0.1:2380"],
+                                            data_dir="/var/lib/etcd", wal_dir=None)]
+    assert result["member_config_missing"] is None and result["member_config_unread"] == []
+
+
+def test_no_readable_source_is_said_and_changes_nothing_else(monkeypatch, capsys, tmp_path):
+    wrapper = (0, "ExecStart={ path=/usr/local/bin/run-etcd ; argv[]=/usr/local/bin/run-etcd ; ignore_errors=no ; "
+                  "start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }\n", "")
+    Host(monkeypatch, show("active"), show("active"), unit=wrapper)
+    result = run(capsys, check=True, state="stopped", config_file=str(tmp_path / "etcd.yml"))
+    assert result["changed"] and result["actions"] == ["stop"] and not result.get("failed")
+    assert result["member_config"] == []
+    assert result["member_config_missing"] == (
+        "etcd does not run on this host (nothing listens on 127.0.0.1:1 or 127.0.0.1:2); systemd unit etcd.service "
+        "runs /usr/local/bin/run-etcd, not etcd, so etcd's flags cannot be read from it; cannot read config file %s: "
+        "No such file or directory." % (tmp_path / "etcd.yml"))
+    assert len(result["member_config_unread"]) == 2
+    (tmp_path / "etcd.yml").write_text("name: node1\ndata-dir: /var/lib/etcd\n")
+    result = run(capsys, check=True, state="stopped", config_file=str(tmp_path / "etcd.yml"))
+    assert result["member_config"][0]["source"] == "config file %s" % (tmp_path / "etcd.yml")
+    assert result["member_config_missing"] is None and len(result["member_config_unread"]) == 1
+
+
+def test_supervisorctl_can_be_named(monkeypatch, capsys, tmp_path):
+    supervisorctl = tmp_path / "bin" / "supervisorctl"
+    supervisorctl.parent.mkdir()
+    supervisorctl.write_text("#!/bin/sh\n")
+    supervisorctl.chmod(0o755)
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text("[program:etcd-n1]\ncommand=/opt/etcd/etcd -name n1 --data-dir /d\n")
+    status = (0, "etcd-n1 RUNNING pid 5, uptime 0:01:00\n", "")
+    host = Host(monkeypatch, status, status)
+    result = run(capsys, check=True, state="stopped", manager="auto", name="etcd-n1", supervisor_conf=str(conf),
+                 supervisorctl=str(supervisorctl), manifest_dir=str(tmp_path / "m"),
+                 held_manifest_dir=str(tmp_path / "h"))
+    assert result["manager"] == "supervisor" and result["actions"] == ["stop"]
+    # auto asks supervisorctl whether it knows the program, then for its state.
+    assert host.calls == [[str(supervisorctl), "-c", str(conf), "status", "etcd-n1"]] * 2
+    assert result["member_config"][0]["source"] == "supervisor program etcd-n1 in %s" % conf
+    assert (result["member_config"][0]["name"], result["member_config"][0]["data_dir"]) == ("n1", "/d")
+    supervisorctl.chmod(0o644)
+    refused = run(capsys, check=True, state="stopped", manager="supervisor", supervisorctl=str(supervisorctl))
+    assert refused["failed"] and "supervisorctl %s is not an executable file" % supervisorctl in refused["msg"]
