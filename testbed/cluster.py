@@ -143,37 +143,32 @@ def run_as_supervisor_programs(bed):
 
 
 @contextlib.contextmanager
-def bad_flag_in_program(bed, member, flag="--no-such-flag"):
-    """Give a member's supervisor program a flag etcd refuses; it is stopped (FATAL) while inside."""
+def _rewritten_program(bed, member, wait, **program):
+    """While inside, the member's supervisor program as write_supervisor(**program) has it (started by supervisor's
+    update, and waited for when `wait`); afterwards it runs `etcd --config-file` again, started and healthy."""
     services.supervisorctl(bed, "stop", member.service)
-    services.write_supervisor(bed, extra_args={member.name: flag})
-    # update re-reads the changed program; with autostart it tries to start it, and fails.
-    services.supervisorctl(bed, "update")
-    try:
-        yield
-    finally:
-        services.supervisorctl(bed, "stop", member.service, check=False)
-        services.write_supervisor(bed)
-        services.supervisorctl(bed, "update")
-        start_member(bed, member)
-
-
-@contextlib.contextmanager
-def program_command(bed, member, command):
-    """Run a member's supervisor program with another command while inside (it is started, and waited for when
-    `command` runs etcd); afterwards the program runs `etcd --config-file` again, started and healthy."""
-    services.supervisorctl(bed, "stop", member.service)
-    services.write_supervisor(bed, commands={member.name: command})
+    services.write_supervisor(bed, **program)
     # update re-reads the changed program and, with autostart, starts it.
     services.supervisorctl(bed, "update")
     try:
-        wait_healthy(bed, [member])
+        if wait:
+            wait_healthy(bed, [member])
         yield
     finally:
         services.supervisorctl(bed, "stop", member.service, check=False)
         services.write_supervisor(bed)
         services.supervisorctl(bed, "update")
         start_member(bed, member)
+
+
+def bad_flag_in_program(bed, member, flag="--no-such-flag"):
+    """Give a member's supervisor program a flag etcd refuses; it is stopped (FATAL) while inside."""
+    return _rewritten_program(bed, member, False, extra_args={member.name: flag})
+
+
+def program_command(bed, member, command):
+    """Run a member's supervisor program with another command while inside (waited for when it runs etcd)."""
+    return _rewritten_program(bed, member, True, commands={member.name: command})
 
 
 def kubelets_running(bed):

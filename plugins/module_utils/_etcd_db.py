@@ -27,6 +27,8 @@ import json
 import os
 import struct
 
+from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import read_varint
+
 MAGIC = 0xED0CDAED
 VERSION = 2
 PAGE_HEADER = 16
@@ -64,18 +66,6 @@ def _fnv1a64(data):
 
 def _u64_be(data):
     return struct.unpack(">Q", data[:8])[0] if len(data) >= 8 else None
-
-
-def _varint(data, offset):
-    value = shift = 0
-    while offset < len(data):
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, offset
-        shift += 7
-    return None, offset
 
 
 class _Page:
@@ -253,8 +243,11 @@ class EtcdDb:
         (`whole` false), also None when the key runs past them."""
         if not entry_value or entry_value[0] != 0x0A:
             return None
-        length, start = _varint(entry_value, 1)
-        if length is None or start + length > len(entry_value):
+        try:
+            length, start = read_varint(entry_value, 1)
+        except ValueError:
+            return None
+        if start + length > len(entry_value):
             return None
         return entry_value[start:start + length]
 

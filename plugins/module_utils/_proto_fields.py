@@ -10,7 +10,8 @@ them back on serialization, so they are read from the serialized bytes by field 
 from __future__ import annotations
 
 
-def _varint(data, pos):
+def read_varint(data, pos):
+    """(value, position after it) of the varint at `pos`; ValueError when `data` ends inside it."""
     value = shift = 0
     while True:
         if pos >= len(data):
@@ -29,12 +30,12 @@ def wire_fields(data):
     fields = {}
     pos = 0
     while pos < len(data):
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos)
         elif wire_type == 2:
-            length, pos = _varint(data, pos)
+            length, pos = read_varint(data, pos)
             value, pos = data[pos:pos + length], pos + length
         elif wire_type in (1, 5):
             pos += 8 if wire_type == 1 else 4
