@@ -54,7 +54,8 @@ def main():
         sys.exit(f"the restored keys differ: {len(back)} keys, expected the {len(marked)} marker keys")
     print(f"\nRestored {len(restored['members'])} members from {backup['file']}")
     print(f"  sha256 {backup['sha256']}, snapshot revision {restored['snapshot_revision']}, now revision "
-          f"{restored['revision']}, {restored['key_count']} live keys; kept dirs: {restored['kept']}")
+          f"{restored['revision']}, {restored['key_count']} live keys; previous data dirs kept: "
+          f"{', '.join(kept for kept in restored['kept'] if kept) or 'none (the disaster removed them)'}")
     print(f"  proof: all {len(marked)} marker keys are back with their values, none of the 50 later keys is")
     print("Phase times:")
     for phase, seconds in times.items():

@@ -114,8 +114,20 @@ def up(bed):
 
 
 def down(bed):
-    """Stop every process of the bed; files stay (use --purge to remove them)."""
+    """Stop every process of the bed, including the SSH control masters Ansible left running; files stay (use
+    --purge to remove them)."""
     services.stop_supervisord(bed)
+    close_ssh_masters(bed)
+
+
+def close_ssh_masters(bed):
+    control_dir = bed.root / "ssh-control"
+    if not control_dir.is_dir():
+        return
+    for socket in control_dir.iterdir():
+        # `-O exit` asks the master behind the socket to end; the host name is not used but must be given.
+        subprocess.run(["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "localhost"],
+                       capture_output=True, timeout=30, check=False)
 
 
 def purge(bed):
