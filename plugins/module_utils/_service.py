@@ -51,11 +51,18 @@ class Supervisor:
         self.conf = conf
         self.supervisorctl = supervisorctl or module.get_bin_path("supervisorctl", required=True)
         self.base = [self.supervisorctl] + (["-c", conf] if conf else [])
+        # known() and the state() right after it share one `supervisorctl status` (a Python start of its own).
+        self._last_status = None
 
     def describe(self):
         return "supervisor program %s" % self.program
 
-    def _status(self):
+    def _status(self, reuse=False):
+        if not (reuse and self._last_status):
+            self._last_status = self._read_status()
+        return self._last_status
+
+    def _read_status(self):
         done = run(self.module, self.base + ["status", self.program], check=False)
         out = done.stdout.strip()
         if "no such process" in out.lower():
@@ -74,7 +81,8 @@ class Supervisor:
             return False
 
     def state(self):
-        word, out = self._status()
+        word, out = self._status(reuse=True)
+        self._last_status = None
         if word is None:
             raise ServiceError("supervisor has no program %r: set name to the program that runs etcd "
                                "(`supervisorctl status` lists them)." % self.program)
@@ -82,10 +90,12 @@ class Supervisor:
                             failed=word in ("FATAL", "EXITED"), detail=out)
 
     def start(self):
+        self._last_status = None
         # A spawn error is reported by the wait, with the member's log lines.
         run(self.module, self.base + ["start", self.program], check=False)
 
     def stop(self):
+        self._last_status = None
         run(self.module, self.base + ["stop", self.program], why="stopping " + self.describe())
 
     def log_tail(self, count):

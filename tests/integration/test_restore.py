@@ -179,7 +179,7 @@ def test_inventory_names_that_do_not_match_the_cluster_are_caught_before_anythin
     assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
 
 
-def test_bad_options_are_refused_before_anything_stops(restorable, ansible):
+def test_bad_options_are_refused_before_anything_stops(restorable, ansible, tmp_path):
     bed = restorable
     pids = etcd_pids(bed)
     relative = ansible.playbook(PLAYBOOK, extra_vars={"restore_snapshot": "backups/snapshot.db",
@@ -197,6 +197,13 @@ def test_bad_options_are_refused_before_anything_stops(restorable, ansible):
         few_forks.output
     for run in (relative, few_forks):
         assert "Nothing was stopped" in run.stdout and "Control etcd: stop" not in run.stdout
+    # A member that cannot be reached over SSH ends the play at the first task on the hosts.
+    unreachable = ansible.playbook(PLAYBOOK, "-i", cluster.inventory_with(bed, tmp_path / "inventory.yml", "node2",
+                                                                          ansible_port=2299),
+                                   extra_vars={"restore_snapshot": HOST_COPY})
+    assert unreachable.rc != 0
+    assert re.search(r"fatal: \[node2\]: UNREACHABLE!", unreachable.stdout), unreachable.output
+    assert "Control etcd" not in unreachable.stdout and "Check the snapshot" not in unreachable.stdout
     assert etcd_pids(bed) == pids and kept_dirs(bed, ".") == []
 
 

@@ -123,6 +123,18 @@ def test_supervisor_state_follows_the_status_word(out, rc, running, failed):
     assert module.calls == [["/usr/bin/supervisorctl", "-c", "/etc/supervisord.conf", "status", "etcd"]]
 
 
+def test_supervisor_state_after_known_reuses_its_status_and_reads_afresh_after_that_and_after_an_action():
+    running, stopped = (0, "etcd RUNNING   pid 12\n", ""), (3, "etcd STOPPED   Nov 24 01:00 PM\n", "")
+    module = FakeModule(running, running, (0, "etcd: stopped\n", ""), stopped, stopped)
+    supervisor = Supervisor(module, "etcd")
+    assert supervisor.known() and supervisor.state().running
+    assert [call[1] for call in module.calls] == ["status"]
+    supervisor.known()
+    supervisor.stop()
+    assert not supervisor.state().running and not supervisor.state().running
+    assert [call[1] for call in module.calls] == ["status", "status", "stop", "status", "status"]
+
+
 def test_supervisor_unknown_program_and_dead_supervisord_are_explained():
     with pytest.raises(ServiceError, match="supervisor has no program 'etcd': set name"):
         Supervisor(FakeModule((4, "etcd: ERROR (no such process)\n", "")), "etcd").state()
