@@ -27,6 +27,8 @@ description:
     when that is newer, and on etcd 3.4.32+/3.5.14+/3.6 an unfinished compaction too (O(server_version)). After the
     tool has run it reads the restored database again, and refuses to swap it in unless it stands for that
     revision.
+  - In check mode it also has its tool read the file (C(snapshot status)), as M(etcdops.dr.etcd_snapshot_info) does,
+    and returns its report in RV(snapshot), so a preflight needs no separate check of the file.
   - A restore always changes the data dir; running it twice restores twice and keeps both old dirs.
 attributes:
   check_mode:
@@ -89,10 +91,17 @@ options:
     default: 0
   server_version:
     description:
-      - Version of the etcd server that will run on the restored data, such as V(3.5.16) (the running cluster's, or
-        the snapshot manifest's C(etcd_version)). It decides RV(expected_revision) when the snapshot was cut during
-        a compaction; without it both possible revisions are returned (RV(expected_revision_max)).
+      - Version of the etcd server that will run on the restored data, such as V(3.5.16) (the running cluster's).
+        When not given, the C(etcd_version) in the snapshot's manifest is used, if there is one. It decides
+        RV(expected_revision) when the snapshot was cut during a compaction; without any version both possible
+        revisions are returned (RV(expected_revision_max)).
     type: str
+  count_keys:
+    description:
+      - Count the live keys in the snapshot's database (C(key_count) in RV(snapshot)); this reads every key, so a preflight
+        asks it of one host only.
+    type: bool
+    default: false
   initial_memory_map_size:
     description: etcdutl's C(--initial-memory-map-size) in bytes, for large databases; needs etcdutl 3.5.14+.
     type: int
@@ -176,6 +185,18 @@ snapshot_revision:
   description: The revision the snapshot stands for (see M(etcdops.dr.etcd_snapshot_info)).
   returned: always
   type: int
+snapshot:
+  description:
+    - The file's report, with the fields of a report of M(etcdops.dr.etcd_snapshot_info) (status, problems,
+      sha256, revision, last_key_revision, key_count with O(count_keys), manifest, and more). C(total_keys) and
+      C(tool) are set in check mode only, where the tool reads the file.
+  returned: always
+  type: dict
+server_version:
+  description: The etcd version RV(expected_revision) was computed for (O(server_version), else the manifest's);
+    null when neither was known.
+  returned: always
+  type: str
 expected_revision:
   description: The revision every restored member will report when it starts (the lower end when it is not
     certain, see O(server_version)).
@@ -232,7 +253,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, read_status
 
 
 def _hash_check(params, report):
@@ -254,14 +275,20 @@ def _hash_check(params, report):
     return True, problems
 
 
-def _expected(params, report):
+def _server_version(params, report):
+    """The etcd version that will run the restored data, as given, else as the snapshot's manifest recorded it."""
+    given = params["server_version"]
+    if given and version_tuple(given) is None:
+        raise RestorePlanError("server_version %r is not a version such as 3.5.16: give the etcd version the "
+                               "cluster runs, or leave it unset." % given)
+    return given or (report["manifest"] or {}).get("etcd_version") or None
+
+
+def _expected(params, report, server_version):
     """(low, high, problems): the revision restored members will report, from the snapshot's database."""
     if report["revision"] is None:
         return None, None, []
-    server = version_tuple(params["server_version"])
-    if params["server_version"] and server is None:
-        raise RestorePlanError("server_version %r is not a version such as 3.5.16: give the etcd version the "
-                               "cluster runs, or leave it unset." % params["server_version"])
+    server = version_tuple(server_version)
     low, high = restored_revision(report, params["bump_revision"], server)
     problems = []
     if params["bump_revision"] and low <= report["revision"]:
@@ -314,6 +341,7 @@ def main():
             group=dict(type="str"),
             mode=dict(type="raw"),
             stamp=dict(type="str"),
+            count_keys=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -325,13 +353,15 @@ def main():
     staging = staging_dir(data_dir)
     result = dict(changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
                   data_dir=data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=staging,
-                  snapshot_revision=None, expected_revision=None, expected_revision_max=None,
+                  snapshot_revision=None, snapshot=None, server_version=None,
+                  expected_revision=None, expected_revision_max=None,
                   restored_revision=None, etcd_running=[], stamp=stamp, required_bytes=None, free_bytes={}, restore_seconds=0.0,
                   duration_seconds=0.0)
 
     def refuse(problems):
         result["duration_seconds"] = round(time.monotonic() - began, 3)
-        module.fail_json(msg="refusing to restore %s: %s. Nothing was changed." % (data_dir, "; ".join(problems)),
+        module.fail_json(msg="refusing to restore %s: %s. Nothing was changed." % (
+            data_dir, "; ".join(problem.rstrip(".") for problem in problems)),
                          **result)
 
     try:
@@ -343,13 +373,21 @@ def main():
             refuse(problems + ["no snapshot file at %s: copy it to this host first" % params["snapshot"]])
         if not os.path.isdir(os.path.dirname(data_dir)):
             problems.append("the parent of data_dir %s does not exist" % data_dir)
-        report = check_file(params["snapshot"])
-        result.update(sha256=report["sha256"], snapshot_revision=report["revision"])
+        tool, tool_path, version = find_restore_tool(module, params["etcdutl"], params["etcdctl"])
+        report = check_file(params["snapshot"], params["count_keys"])
+        if module.check_mode and report["status"] in ("ok", "unverified"):
+            # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
+            known = len(report["problems"])
+            read_status(module, report, tool, [tool_path])
+            if len(report["problems"]) > known:
+                report["status"] = "corrupt"
+        result.update(sha256=report["sha256"], snapshot_revision=report["revision"], snapshot=report,
+                      server_version=_server_version(params, report))
         skip_hash_check, hash_problems = _hash_check(params, report)
         problems += hash_problems
-        result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(params, report)
+        result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(
+            params, report, result["server_version"])
         problems += bump_problems
-        tool, tool_path, version = find_restore_tool(module, params["etcdutl"], params["etcdctl"])
         result.update(tool=tool, tool_version=version_text(version), skip_hash_check=skip_hash_check)
         problems += tool_problems(tool, version, params)
         result["etcd_running"] = _local_member.etcd_activity(
@@ -388,7 +426,7 @@ def main():
         result["restore_seconds"] = round(time.monotonic() - restore_began, 3)
         result["restored_revision"] = _check_restored(
             os.path.join(staging, "data", "member", "snap", "db"),
-            version_tuple(params["server_version"]),
+            version_tuple(result["server_version"]),
             (result["expected_revision"], result["expected_revision_max"]))
         set_ownership(os.path.join(staging, "data"), uid, gid, mode)
         if wal_dir:

@@ -2,6 +2,7 @@
 run twice, from a cold copy; and faults before and after the stop, each ending with the cluster healthy on its
 previous data and the cause in the failure message."""
 import functools
+import hashlib
 import json
 import re
 import shutil
@@ -147,7 +148,7 @@ def test_the_cold_copy_restores(restorable, ansible):
     assert revisions(bed)[0] < before, "no bump outside Kubernetes mode"
 
 
-def test_a_flipped_byte_on_one_host_is_caught_before_anything_stops(restorable, ansible):
+def test_a_flipped_byte_on_one_host_and_an_unverifiable_file_are_caught_before_anything_stops(restorable, ansible):
     bed = restorable
     write_keys(bed, "keep", 10)
     backup = take_backup(ansible)
@@ -161,6 +162,23 @@ def test_a_flipped_byte_on_one_host_is_caught_before_anything_stops(restorable, 
     assert run.rc != 0
     assert "node2" in run.stdout and ("corrupt" in run.stdout or "differs between the hosts" in run.stdout), run.output
     assert "Nothing was stopped" in run.stdout
+    assert etcd_pids(bed) == pids and keys(bed) == before and kept_dirs(bed, ".") == []
+
+    # A database without trailer or manifest (here: the snapshot without its trailer) is restored only with its
+    # sha256 given.
+    plain = open(backup["file"], "rb").read()[:-32]
+    for member in bed.members:
+        (member.backup_dir / "restore" / "snapshot.db").write_bytes(plain)
+    refused = restore(ansible, check=True, restore_kubernetes=False)
+    assert refused.rc != 0
+    assert "has no sha256 trailer" in refused.stdout and "give its known sha256 (restore_sha256)" in refused.stdout, \
+        refused.output
+    assert "Nothing was stopped" in refused.stdout
+    sha256 = hashlib.sha256(plain).hexdigest()
+    checked = restore(ansible, check=True, restore_kubernetes=False, restore_sha256=sha256)
+    assert checked.rc == 0, checked.output
+    assert "(sha256 %s, revision %d, %d keys)" % (sha256, backup["revision"], len(before)) in checked.stdout, \
+        checked.output
     assert etcd_pids(bed) == pids and keys(bed) == before and kept_dirs(bed, ".") == []
 
 
@@ -267,12 +285,32 @@ def test_the_module_refuses_a_member_whose_etcd_still_runs(restorable, ansible):
             "initial_advertise_peer_urls": ["{{ etcd_peer_url }}"], "initial_cluster": "{{ etcd_member_name }}={{ etcd_peer_url }}",
             "initial_cluster_token": "t", "data_dir": "{{ etcd_data_dir }}", "client_urls": ["{{ etcd_client_url }}"],
             "etcdutl": "{{ etcd_etcdutl }}"}
-    checked = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1", check=True).results["node1"]
+    manifest = json.loads(open(backup["file"] + ".json").read())
+    shutil.copyfile(backup["file"] + ".json", node1.backup_dir / "restore" / "snapshot.db.json")
+    checked = ansible.module("etcdops.dr.etcd_restore", dict(args, count_keys=True), hosts="node1",
+                             check=True).results["node1"]
     assert not checked.get("failed") and checked["cmd"][1:3] == ["snapshot", "restore"], checked
     assert any("has %s/member/snap/db open" % node1.data_dir in found for found in checked["etcd_running"])
+    # Check mode reports the file as etcd_snapshot_info would, with the tool's reading and the keys counted; the
+    # etcd version comes from the manifest when server_version is not given.
+    report = checked["snapshot"]
+    assert report["status"] == "ok" and report["verified_by"] == ["manifest", "trailer"], report
+    assert report["sha256"] == backup["sha256"] and report["key_count"] == backup["key_count"]
+    assert report["tool"] == "etcdutl" and report["total_keys"] is not None
+    assert checked["server_version"] == manifest["etcd_version"] and checked["server_version"]
     refused = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1").results["node1"]
     assert refused["failed"] and "etcd still runs on this host" in refused["msg"] and "Nothing was changed" in refused["msg"]
     assert kept_dirs(bed, ".") == [] and not (node1.root / "data.restore-staging").exists()
+
+    # A database without trailer or manifest (the snapshot cut before its sha256 trailer) needs its sha256 given.
+    plain = node1.backup_dir / "restore" / "plain.db"
+    plain.write_bytes(open(backup["file"], "rb").read()[:-32])
+    plain_args = dict(args, snapshot=str(plain))
+    unknown = ansible.module("etcdops.dr.etcd_restore", plain_args, hosts="node1", check=True).results["node1"]
+    assert unknown["failed"] and "has no sha256 trailer" in unknown["msg"] and "give its known sha256" in unknown["msg"]
+    known = ansible.module("etcdops.dr.etcd_restore", dict(plain_args, sha256=unknown["sha256"]), hosts="node1",
+                           check=True).results["node1"]
+    assert not known.get("failed") and known["skip_hash_check"] and "--skip-hash-check" in known["cmd"], known
 
 
 def checked_sources(run, host):
