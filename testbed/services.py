@@ -103,13 +103,16 @@ def write_ssh(bed):
     addresses = [m.address for m in bed.members] + [layout.BACKUP_SERVER_ADDRESS]
     bed.known_hosts.write_text("".join(f"[{a}]:{layout.SSH_PORT} {' '.join(host_key)}\n" for a in addresses))
     listen = "".join(f"ListenAddress {a}:{layout.SSH_PORT}\n" for a in addresses)
+    # bash sources ~/.bashrc for every command sshd runs unless it is a nested shell (SHLVL): the bed's hosts are
+    # this machine's root, whose .bashrc (pyenv init here) would add a shell start-up to every module run, which a
+    # real etcd host does not have.
     (ssh / "sshd_config").write_text(
         listen
         + f"HostKey {ssh / 'host_ed25519_key'}\n"
         + f"AuthorizedKeysFile {ssh / 'authorized_keys'}\n"
         + f"PidFile {ssh / 'sshd.pid'}\n"
         + "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-        + "UsePAM no\nStrictModes no\nPrintMotd no\nMaxStartups 100\nMaxSessions 100\n"
+        + "UsePAM no\nStrictModes no\nPrintMotd no\nMaxStartups 100\nMaxSessions 100\nSetEnv SHLVL=1\n"
         + "Subsystem sftp internal-sftp\n")
     # sshd refuses to start without its privilege separation directory.
     pathlib.Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
