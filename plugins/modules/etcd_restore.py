@@ -360,9 +360,8 @@ def main():
 
     def refuse(problems):
         result["duration_seconds"] = round(time.monotonic() - began, 3)
-        module.fail_json(msg="refusing to restore %s: %s. Nothing was changed." % (
-            data_dir, "; ".join(problem.rstrip(".") for problem in problems)),
-                         **result)
+        reasons = "; ".join(problem.rstrip(".") for problem in problems)
+        module.fail_json(msg="refusing to restore %s: %s. Nothing was changed." % (data_dir, reasons), **result)
 
     try:
         if params["bump_revision"] < 0:
