@@ -5,7 +5,6 @@
 fsynced, linked under its final name; never replacing a different file."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _files
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
-    CHUNK, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir)
+    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir)
 
 ARGUMENT_SPEC = dict(
     src=dict(type="str", required=True),
@@ -24,14 +23,6 @@ ARGUMENT_SPEC = dict(
     sha256=dict(type="str"),
     size=dict(type="int"),
 )
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _seal(path):
@@ -109,7 +100,7 @@ class ActionModule(ActionBase):
         return info
 
     def _already_there(self, result, dest, expected, manifest_remote):
-        actual = _sha256(dest)
+        actual = _files.file_sha256(dest)
         if actual != expected:
             result.update(failed=True, msg="%s already exists on the controller with sha256 %s, not %s: refusing to "
                                            "replace it; move it away or choose another dest_dir."
@@ -131,7 +122,7 @@ class ActionModule(ActionBase):
             if with_file:
                 staged = os.path.join(staging, os.path.basename(dest))
                 self._fetch(src, staged)
-                actual = _sha256(staged)
+                actual = _files.file_sha256(staged)
                 if actual != expected:
                     raise BackupFileError("the fetched file's sha256 is %s, not %s: the transfer was cut or "
                                           "corrupted" % (actual, expected))

@@ -18,6 +18,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _run
 from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 # Import names in the order 'auto' tries them, and the PyPI package that provides each.
 LIBRARIES = ("pyetcd", "etcd3")
@@ -40,12 +41,11 @@ CONNECTION_REQUIRED_TOGETHER = [("cert", "key"), ("user", "password")]
 ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
 
-class EtcdError(Exception):
-    """A failure with a message meant for the operator."""
+class EtcdError(EtcdOpsError):
+    """A failure talking to etcd, with the endpoint and gRPC code when there were some."""
 
     def __init__(self, msg, endpoint=None, code=None, details=None):
         super().__init__(msg)
-        self.msg = msg
         self.endpoint = endpoint
         self.code = code
         self.details = details

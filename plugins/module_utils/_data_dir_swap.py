@@ -5,13 +5,12 @@
 `<dir>.pre-restore-<stamp>` and can be put back."""
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import shutil
-import time
 
-from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._files import (
+    first_free, fsync_dir, nearest_existing_dir, owner_ids)
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 STAGING_SUFFIX = ".restore-staging"
 KEPT_INFIX = ".pre-restore-"
@@ -21,14 +20,8 @@ WAL_SEGMENT = 64 * 1024 * 1024
 RESTORE_RESERVE = 16 * 1024 * 1024
 
 
-class SwapError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
-
-
-def stamp_now():
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+class SwapError(EtcdOpsError):
+    """The data dir cannot be staged, swapped or put back; msg says why."""
 
 
 def staging_dir(data_dir):
@@ -37,11 +30,7 @@ def staging_dir(data_dir):
 
 def free_name(base):
     """`base`, or `base-2`, `base-3`... whichever does not exist yet."""
-    name, number = base, 1
-    while os.path.lexists(name):
-        number += 1
-        name = "%s-%d" % (base, number)
-    return name
+    return first_free(lambda number: base if number == 1 else "%s-%d" % (base, number))
 
 
 def kept_name(path, stamp):
@@ -52,16 +41,6 @@ def failed_name(path, stamp):
     return free_name(path.rstrip("/") + FAILED_INFIX + stamp)
 
 
-def ids(owner, group):
-    """(uid, gid) for names or numbers; None for what is not given. SwapError names an unknown one."""
-    try:
-        uid = None if owner is None else (int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid)
-        gid = None if group is None else (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
-    except KeyError as exc:
-        raise SwapError("no such user or group on this host: %s: fix owner or group." % exc) from None
-    return uid, gid
-
-
 def target_ownership(data_dir, owner=None, group=None, mode=None):
     """(uid, gid, mode) the restored dir gets: the given values, else the old dir's, else root's 0700."""
     try:
@@ -69,7 +48,10 @@ def target_ownership(data_dir, owner=None, group=None, mode=None):
         uid, gid, old_mode = old.st_uid, old.st_gid, old.st_mode & 0o7777
     except FileNotFoundError:
         uid, gid, old_mode = 0, 0, 0o700
-    given_uid, given_gid = ids(owner, group)
+    try:
+        given_uid, given_gid = owner_ids(owner, group)
+    except EtcdOpsError as exc:
+        raise SwapError(exc.msg) from None
     if mode is not None:
         try:
             mode = int(mode, 8) if isinstance(mode, str) else int(mode)
@@ -79,18 +61,11 @@ def target_ownership(data_dir, owner=None, group=None, mode=None):
             old_mode if mode is None else mode)
 
 
-def existing_parent(path):
-    path = os.path.abspath(path)
-    while not os.path.isdir(path):
-        path = os.path.dirname(path)
-    return path
-
-
 def disk_problems(needs):
     """`needs` {dir: bytes}; dirs on one filesystem add up. Returns (free {dir: bytes}, problems)."""
     by_device = {}
     for directory, size in needs.items():
-        parent = existing_parent(os.path.dirname(os.path.abspath(directory.rstrip("/"))))
+        parent = nearest_existing_dir(os.path.dirname(os.path.abspath(directory.rstrip("/"))))
         entry = by_device.setdefault(os.stat(parent).st_dev, [parent, 0, []])
         entry[1] += size
         entry[2].append(directory)

@@ -27,6 +27,7 @@ import json
 import os
 import struct
 
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import read_varint
 
 MAGIC = 0xED0CDAED
@@ -49,12 +50,8 @@ VALUE_HEAD = 256
 SCHEDULED_COMPACT_COUNTS_SINCE = ((3, 4, 32), (3, 5, 14), (3, 6, 0))
 
 
-class EtcdDbError(Exception):
+class EtcdDbError(EtcdOpsError):
     """The file is not an etcd database, or is damaged; the message names the file and what is wrong."""
-
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
 
 
 def _fnv1a64(data):

@@ -5,9 +5,62 @@
 from __future__ import annotations
 
 import errno
+import grp
+import hashlib
 import os
+import pwd
 import shutil
 import tempfile
+import time
+
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
+CHUNK = 1024 * 1024
+# The UTC time in the names this collection gives files and dirs: backups, kept data dirs.
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def utc_stamp():
+    return time.strftime(STAMP_FORMAT, time.gmtime())
+
+
+def owner_ids(owner, group):
+    """(uid, gid) for user and group names or numbers; None for what is not given. EtcdOpsError names an
+    unknown one."""
+    try:
+        uid = None if owner is None else (int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid)
+        gid = None if group is None else (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
+    except KeyError as exc:
+        raise EtcdOpsError("no such user or group on this host: %s: fix owner or group." % exc) from None
+    return uid, gid
+
+
+def file_sha256(path):
+    """The sha256 (hex) of the file at `path`, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def first_free(candidate, taken=os.path.lexists):
+    """candidate(1), else candidate(2), candidate(3)...: the first name `taken` says is free."""
+    number = 1
+    while taken(candidate(number)):
+        number += 1
+    return candidate(number)
+
+
+def nearest_existing_dir(path):
+    """`path` when it is a directory, else its nearest ancestor that is one."""
+    path = os.path.abspath(path)
+    while not os.path.isdir(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
 
 
 def fsync_dir(path):

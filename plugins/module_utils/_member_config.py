@@ -25,6 +25,7 @@ except ImportError:
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 PROC = _local_member.PROC
 
@@ -61,12 +62,8 @@ SUPERVISOR_CONF_PATHS = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.c
 SYSTEMD_PROPERTIES = "--property=ExecStart,Environment,EnvironmentFiles"
 
 
-class Unreadable(Exception):
+class Unreadable(EtcdOpsError):
     """A source of the member's configuration that exists but cannot be read; msg says which and why."""
-
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
 
 
 def env_name(flag):

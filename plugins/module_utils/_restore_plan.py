@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, run
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, etcd_tool_candidates, run
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 # Oldest tool version that has a flag, from etcd's changelogs: --bump-revision and --mark-compacted came with
 # etcd PR #16165 (3.5.10) and its 3.4 backport PR #16193 (3.4.27); --initial-memory-map-size with PR #17977
@@ -22,10 +23,8 @@ ETCDCTL_RESTORE_UNTIL = (3, 6, 0)
 VERSION_LINE = re.compile(r"^(etcdutl|etcdctl) version:\s*v?(\d+)\.(\d+)\.(\d+)", re.MULTILINE)
 
 
-class RestorePlanError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class RestorePlanError(EtcdOpsError):
+    """The restore cannot be planned as asked (tool, flags, members); msg says how to fix it."""
 
 
 def version_text(version):
@@ -54,9 +53,7 @@ def _tool_version(module, name, path):
 def find_restore_tool(module, etcdutl=None, etcdctl=None):
     """(name, path, version) of the tool that restores: a given etcdutl, else a given etcdctl, else etcdutl on PATH,
     else etcdctl on PATH. etcdctl 3.6+ cannot restore and is refused."""
-    given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
-    candidates = given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
-    for name, path in candidates:
+    for name, path in etcd_tool_candidates(module, etcdutl, etcdctl):
         if not path:
             continue
         version = _tool_version(module, name, path)

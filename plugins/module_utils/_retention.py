@@ -10,16 +10,15 @@ import re
 
 from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 _STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db"
 _AGE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])\s*$")
 _UNIT_SECONDS = dict(s=1, m=60, h=3600, d=86400, w=604800)
 
 
-class RetentionError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class RetentionError(EtcdOpsError):
+    """Retention settings or backup names that cannot be applied; msg says which."""
 
 
 def parse_max_age(text):

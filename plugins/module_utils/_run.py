@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import collections
 
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
 Completed = collections.namedtuple("Completed", "cmd rc stdout stderr")
 
 # gRPC channels open in this process (the etcd client registers them). gRPC's fork handlers sometimes kill a child
@@ -25,7 +27,7 @@ def channel_closed(channel):
     _OPEN_CHANNELS.discard(id(channel))
 
 
-class CommandError(Exception):
+class CommandError(EtcdOpsError):
     """A command that failed; the message carries the command, its rc and what it printed."""
 
     def __init__(self, completed, why=None):
@@ -33,7 +35,6 @@ class CommandError(Exception):
         tail = "\n".join(out.splitlines()[-10:])
         super().__init__("%s%s failed with rc %s%s" % (
             why + ": " if why else "", " ".join(completed.cmd), completed.rc, (": " + tail) if tail else ""))
-        self.msg = str(self)
         self.completed = completed
 
 
@@ -49,3 +50,10 @@ def run(module, cmd, check=True, why=None):
     if check and rc != 0:
         raise CommandError(completed, why)
     return completed
+
+
+def etcd_tool_candidates(module, etcdutl=None, etcdctl=None):
+    """[(name, path)] of etcd's tools to try, in order: the ones given (etcdutl first), else etcdutl and etcdctl as
+    found on PATH (path None when not found)."""
+    given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
+    return given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]

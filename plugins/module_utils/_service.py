@@ -14,6 +14,7 @@ import os
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _files
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 # sd_booted(): systemd is the init system exactly when this directory exists.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
@@ -22,10 +23,8 @@ SYSTEMD_RUN_DIR = "/run/systemd/system"
 ServiceState = collections.namedtuple("ServiceState", "running failed detail")
 
 
-class ServiceError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class ServiceError(EtcdOpsError):
+    """etcd's manager cannot be found, read or used; msg says which and how to fix it."""
 
 
 def _last_lines(text, count):
@@ -202,6 +201,8 @@ class StaticPod:
 
     def log_tail(self, count):
         # kubelet: <pod_log_dir>/<namespace>_<pod name>-<node>_<uid>/<container>/<restart count>.log
+        if not self.pod_log_dir:
+            return []
         logs = glob.glob(os.path.join(self.pod_log_dir, "*_%s-*" % self.pod_name, "*", "*.log"))
         if not logs:
             return []
@@ -222,7 +223,7 @@ def supervisorctl_path(module):
 def _static_pod(module):
     params = module.params
     return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
-                     params["pod_log_dir"])
+                     params.get("pod_log_dir"))
 
 
 def select(module):

@@ -10,12 +10,13 @@ import time
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     EtcdConnection, EtcdError, check_params, load_library, parse_endpoint)
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 POLL_SECONDS = 0.5
 DEFAULT_PEER_PORT = 2380
 
 
-class WaitTimeout(Exception):
+class WaitTimeout(EtcdOpsError):
     """The member did not reach the state in time (or its manager gave up on it). `starting`: the
     member's log may say why."""
 

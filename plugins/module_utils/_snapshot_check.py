@@ -9,7 +9,7 @@ import json
 import os
 
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, run
+from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import CHUNK, MANIFEST_SUFFIX
 
@@ -112,9 +112,7 @@ def find_tool(module, etcdutl=None, etcdctl=None):
     """(tool, argv prefix) for `snapshot status`: a tool given first (etcdutl, then etcdctl), else etcdutl (3.5+) or
     etcdctl (3.4) on PATH; (None, None) if none. A tool that is found but does not run raises CommandError: its
     failures must not make whole files look corrupt."""
-    given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
-    found = given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
-    for name, path in found:
+    for name, path in etcd_tool_candidates(module, etcdutl, etcdctl):
         if not path:
             continue
         why = ("%s at %s does not run; give the path of a working %s (option %s), or set read_status=false to check "

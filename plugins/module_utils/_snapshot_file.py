@@ -10,14 +10,15 @@ import json
 import os
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _files
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 COLLECTION_VERSION = "0.1.0"
 # 2: revision and key_count are what the backup's database holds (before: the member's revision before the stream).
 MANIFEST_FORMAT = 2
 MANIFEST_SUFFIX = ".json"
 # The UTC time in a backup's file name: <prefix>-<stamp>.db
-NAME_STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-CHUNK = 1024 * 1024
+NAME_STAMP_FORMAT = _files.STAMP_FORMAT
+CHUNK = _files.CHUNK
 # Room for the manifest beside the copy.
 MANIFEST_RESERVE = 64 * 1024
 # Facts about the cluster a manifest records, from the member the backup was taken from.
@@ -28,10 +29,8 @@ DB_FACTS = ("revision", "last_key_revision", "compact_revision", "scheduled_comp
             "lease_count", "key_count", "members")
 
 
-class BackupFileError(Exception):
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
+class BackupFileError(EtcdOpsError):
+    """A backup file or its destination is not usable; msg says why."""
 
 
 def utc_now():
@@ -42,32 +41,22 @@ def new_backup_path(directory, prefix, extension, now=None):
     """<directory>/<prefix>-<UTC time>.<extension>, with -2, -3... if that name is taken."""
     stamp = (now or utc_now()).strftime(NAME_STAMP_FORMAT)
     base = os.path.join(directory, "%s-%s" % (prefix, stamp))
-    path, number = "%s.%s" % (base, extension), 1
-    while os.path.lexists(path) or os.path.lexists(path + MANIFEST_SUFFIX):
-        number += 1
-        path = "%s-%d.%s" % (base, number, extension)
-    return path
-
-
-def nearest_existing_dir(path):
-    while not os.path.isdir(path):
-        parent = os.path.dirname(path.rstrip(os.sep)) or os.sep
-        if parent == path:
-            break
-        path = parent
-    return path
+    return _files.first_free(
+        lambda number: "%s%s.%s" % (base, "" if number == 1 else "-%d" % number, extension),
+        taken=lambda path: os.path.lexists(path) or os.path.lexists(path + MANIFEST_SUFFIX))
 
 
 def check_destination(directory, required_bytes):
     """Fail unless `directory` (or, when it does not exist yet, the dir it would be created in) is
     writable and has `required_bytes` free. Returns the free bytes."""
-    existing = nearest_existing_dir(directory)
-    if existing != directory and os.path.lexists(directory):
+    existing = _files.nearest_existing_dir(directory)
+    exists = existing == os.path.abspath(directory)
+    if not exists and os.path.lexists(directory):
         raise BackupFileError("backup dir %s exists but is not a directory: choose another path." % directory)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise BackupFileError("backup dir %s is not writable by this user%s: fix its permissions (or attributes: "
                               "lsattr -d) or choose another dir." % (
-                                  existing, "" if existing == directory else " (%s does not exist yet)" % directory))
+                                  existing, "" if exists else " (%s does not exist yet)" % directory))
     stat = os.statvfs(existing)
     free = stat.f_bavail * stat.f_frsize
     if free < required_bytes:

@@ -16,15 +16,9 @@ description:
   - Fails only when no endpoint answers or the options are wrong; unreachable endpoints are reported in
     RV(endpoints) and RV(health_problems).
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   hash_kv:
     description:

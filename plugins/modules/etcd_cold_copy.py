@@ -23,15 +23,12 @@ description:
   - The role M(etcdops.dr.cold_backup) stops every member, runs this on one, and starts them again.
 attributes:
   check_mode:
-    support: full
     details: Checks the source, the destination and free disk, and reports the path it would write; a running etcd
       holding the database is reported in RV(db_in_use_by) and does not fail it.
-  diff_mode:
-    support: none
   platform:
-    platforms: posix
     details: Linux; it reads C(/proc) to find processes that hold the database open.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   data_dir:

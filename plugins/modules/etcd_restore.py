@@ -32,15 +32,12 @@ description:
   - A restore always changes the data dir; running it twice restores twice and keeps both old dirs.
 attributes:
   check_mode:
-    support: full
     details: Makes every check above and returns the exact command it would run in RV(cmd); changes nothing. A running
       etcd does not fail it (a preflight runs before etcd is stopped); it is reported in RV(etcd_running).
-  diff_mode:
-    support: none
   platform:
-    platforms: posix
     details: Linux; it reads C(/proc) to find a running etcd.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   snapshot:
@@ -245,14 +242,16 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts, restored_revision
+from ansible_collections.etcdops.dr.plugins.module_utils._files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import (
-    RESTORE_RESERVE, WAL_SEGMENT, SwapError, disk_problems, kept_name, prepare_staging, set_ownership, stamp_now,
+    RESTORE_RESERVE, WAL_SEGMENT, disk_problems, kept_name, prepare_staging, set_ownership,
     staging_dir, swap_in, put_back, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+from ansible_collections.etcdops.dr.plugins.module_utils._run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, read_status
 
 
@@ -349,7 +348,7 @@ def main():
     began = time.monotonic()
     data_dir = params["data_dir"].rstrip("/")
     wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
-    stamp = params["stamp"] or stamp_now()
+    stamp = params["stamp"] or utc_stamp()
     staging = staging_dir(data_dir)
     result = dict(changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
                   data_dir=data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=staging,
@@ -414,7 +413,7 @@ def main():
                           duration_seconds=round(time.monotonic() - began, 3))
             module.exit_json(msg="would restore %s from %s with %s %s" % (
                 data_dir, params["snapshot"], tool, result["tool_version"]), **result)
-    except (RestorePlanError, SwapError, CommandError) as exc:
+    except EtcdOpsError as exc:
         result["changed"] = False
         refuse([exc.msg])
 
@@ -430,7 +429,7 @@ def main():
         set_ownership(os.path.join(staging, "data"), uid, gid, mode)
         if wal_dir:
             set_ownership(os.path.join(staging, "wal"), uid, gid, 0o700)
-    except (CommandError, SwapError, RestorePlanError, OSError) as exc:
+    except (EtcdOpsError, OSError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
         result.update(changed=False, duration_seconds=round(time.monotonic() - began, 3))
         module.fail_json(msg="restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (

@@ -18,14 +18,11 @@ description:
   - The role M(etcdops.dr.restore) runs it on every restored member when a restore fails after etcd was stopped.
 attributes:
   check_mode:
-    support: full
     details: Makes the same checks and reports the renames it would make.
-  diff_mode:
-    support: none
   platform:
-    platforms: posix
     details: Linux; it reads C(/proc) to find a running etcd.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   data_dir:
@@ -82,7 +79,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import failed_name, put_back, stamp_now
+from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import failed_name, put_back
+from ansible_collections.etcdops.dr.plugins.module_utils._files import utc_stamp
 
 
 def _pairs(params):
@@ -106,7 +104,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    stamp = params["stamp"] or stamp_now()
+    stamp = params["stamp"] or utc_stamp()
     result = dict(changed=False, data_dir=params["data_dir"], failed_restore_dir=None, failed_restore_wal_dir=None)
     # A pair whose kept dir is gone and whose live dir exists was rolled back already (or never restored).
     pairs = [(live, kept) for live, kept in _pairs(params)

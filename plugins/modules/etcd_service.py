@@ -24,16 +24,13 @@ description:
     itself would read them, and returns them in RV(member_config) (see there). It only reads; what it finds never
     makes the module fail or change anything.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Reports the manager, the current state and the actions it would take; it neither acts nor waits.
-  diff_mode:
-    support: none
   platform:
-    platforms: posix
     details: Linux; it reads C(/proc) to find the etcd process and the listeners on its ports.
 options:
   state:

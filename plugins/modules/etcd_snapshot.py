@@ -22,17 +22,13 @@ description:
     manifest records that revision (RV(revision)), the live key count at it and the compaction state, which a
     restore later checks the restored cluster against.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    support: full
     details: Asks the member for its status, checks the destination and free disk, and reports the file it would
       write; writes nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options:
   endpoint:
     description:
@@ -163,8 +159,6 @@ throughput_mib_s:
   type: float
 """
 
-import grp
-import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -172,20 +166,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdConnection, EtcdError, check_params,
     connection_argument_spec, load_library)
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._files import owner_ids
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest,
     new_backup_path, write_manifest)
-
-
-def _ids(owner, group):
-    try:
-        uid = pwd.getpwnam(owner).pw_uid if owner and not owner.isdigit() else int(owner or -1)
-        gid = grp.getgrnam(group).gr_gid if group and not group.isdigit() else int(group or -1)
-    except KeyError as exc:
-        raise BackupFileError("no such user or group on this host: %s: fix owner or group." % exc) from None
-    return uid, gid
 
 
 def _member(params):
@@ -253,7 +240,8 @@ def main():
     connection = None
     facts = {}
     try:
-        uid, gid = _ids(params["owner"], params["group"])
+        # -1: chown leaves that id as it is.
+        uid, gid = (-1 if given is None else given for given in owner_ids(params["owner"], params["group"]))
         connection = _member(params).open()
         status = connection.status()
         names = {m["id"]: m["name"] for m in connection.members()}
@@ -287,7 +275,7 @@ def main():
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
                       throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
-    except (EtcdError, BackupFileError) as exc:
+    except EtcdOpsError as exc:
         result["changed"] = False
         module.fail_json(msg=exc.msg, **result)
     except OSError as exc:

@@ -25,13 +25,9 @@ attributes:
   bypass_host_loop:
     support: none
   check_mode:
-    support: full
     details: Checks the file on the host, the controller's dir and free disk, and reports where the file would go.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 options:

@@ -24,14 +24,8 @@ description:
     RV(snapshots[].total_keys) and RV(snapshots[].total_size) are what it reports.
   - Never changes anything. It fails only when O(path) does not exist, or when the C(etcdutl) or C(etcdctl) it found
     or was given does not run (C(<tool> version) fails), rather than call whole files corrupt.
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   path:

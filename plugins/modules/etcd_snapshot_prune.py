@@ -19,13 +19,9 @@ description:
   - With neither limit set nothing is removed.
 attributes:
   check_mode:
-    support: full
     details: Reports what would be removed.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   path:

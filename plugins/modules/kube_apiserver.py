@@ -17,14 +17,11 @@ description:
     not wait for the API to be ready, which needs etcd and credentials.
 attributes:
   check_mode:
-    support: full
     details: Reports the current state and what it would do; it neither acts nor waits.
-  diff_mode:
-    support: none
   platform:
-    platforms: posix
     details: Linux; it reads C(/proc/net/tcp) to see the port.
 extends_documentation_fragment:
+  - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
   state:
@@ -99,19 +96,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import (
-    ServiceError, StaticPod, Supervisor, Systemd, supervisorctl_path)
+from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, select
 
 POLL_SECONDS = 0.5
-
-
-def _backend(module):
-    params = module.params
-    if params["manager"] == "static_pod":
-        return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"], "/nonexistent")
-    if params["manager"] == "supervisor":
-        return Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl_path(module))
-    return Systemd(module, params["name"])
 
 
 def _wait(addresses, want_listening, timeout):
@@ -145,7 +132,7 @@ def main():
     addresses = [(params["address"], params["port"])]
     result = dict(changed=False, manager=params["manager"], listening=bool(_local_member.listeners_on(addresses)))
     try:
-        backend = _backend(module)
+        backend = select(module)
         running = backend.state().running
         result["changed"] = running != want_running
         if module.check_mode or not result["changed"]:
