@@ -42,6 +42,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import re
 
 BENCH = REPO / ".bench"
 BUMP = 1000000000
+# Restore playbook runs so far, by bed.
+RESTORES = {}
 PHASES = ("preflight_and_rest", "stop", "restore", "start_and_verify")
 
 
@@ -120,12 +122,15 @@ def fresh_dir(path):
 
 def run_playbook(bed, snapshot):
     """The restore playbook on every member; seconds and its phase times. The kept pre-restore dirs are removed
-    afterwards (they are the bench's own data)."""
+    afterwards (they are the bench's own data). Each run bumps by BUMP more than the one before: in Kubernetes mode
+    the restore refuses to start the cluster at a revision the running one has reached."""
+    RESTORES[bed.root] = RESTORES.get(bed.root, 0) + 1
+    bump = BUMP * RESTORES[bed.root]
     began = time.monotonic()
     stats = playbook.run_with_stats(bed, "etcdops.dr.restore", "-e", f"restore_snapshot={snapshot}",
-                                    "-e", "restore_kubernetes=true")["etcd_restore"]
+                                    "-e", "restore_kubernetes=true", "-e", f"restore_bump_revision={bump}")["etcd_restore"]
     seconds = time.monotonic() - began
-    if int(stats["revision"]) != int(stats["snapshot_revision"]) + BUMP or len(stats["members"]) != len(bed.members):
+    if int(stats["revision"]) != int(stats["snapshot_revision"]) + bump or len(stats["members"]) != len(bed.members):
         raise RuntimeError(f"the restore did not end as it should: {stats}")
     for member in bed.members:
         for kept in member.root.glob(member.data_dir.name + ".pre-restore-*"):

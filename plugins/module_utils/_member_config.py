@@ -26,6 +26,7 @@ except ImportError:
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._supervisor import default_conf
 
 PROC = _local_member.PROC
 
@@ -58,7 +59,6 @@ BOOL_FLAGS = frozenset("""
 # String flags: Go gives them the next argument whatever it looks like (`--name -x` names the member "-x").
 VALUE_FLAGS = frozenset(list(FLAGS.values()) + [CONFIG_FILE_FLAG])
 
-SUPERVISOR_CONF_PATHS = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
 SYSTEMD_PROPERTIES = "--property=ExecStart,Environment,EnvironmentFiles"
 
 
@@ -392,19 +392,6 @@ def _key_value_pairs(text, what):
     return found
 
 
-def default_supervisor_conf(supervisorctl=None):
-    """The supervisord configuration supervisorctl reads without -c: beside its install prefix, then /etc."""
-    candidates = []
-    if supervisorctl:
-        prefix = os.path.dirname(os.path.dirname(supervisorctl))
-        candidates += [os.path.join(prefix, "etc", "supervisord.conf"), os.path.join(prefix, "supervisord.conf")]
-    candidates += list(SUPERVISOR_CONF_PATHS)
-    for path in candidates:
-        if os.path.exists(path):
-            return path, candidates
-    return None, candidates
-
-
 def supervisor_program(conf, program):
     """(argv, environment, working directory) of `program` in supervisord's configuration `conf` (and the files its
     [include] section names), expanded as supervisord does; Unreadable when it cannot be."""
@@ -469,7 +456,7 @@ def supervisor_program(conf, program):
 
 def supervisor_source(program, conf=None, supervisorctl=None):
     if not conf:
-        conf, looked = default_supervisor_conf(supervisorctl)
+        conf, looked = default_conf(supervisorctl)
         if not conf:
             raise Unreadable("supervisor program %s: no supervisord configuration at %s (set supervisor_conf)"
                              % (program, ", ".join(looked)))
@@ -620,7 +607,7 @@ def static_pod_source(manifest, held=None):
 def definition_source(module, backend):
     """The source dict of what the manager starts: the backend's supervisor program, systemd unit or manifest."""
     if backend.name == "supervisor":
-        return supervisor_source(backend.program, backend.conf, backend.supervisorctl)
+        return supervisor_source(backend.program, backend.conf)
     if backend.name == "systemd":
         return systemd_source(module, backend.systemctl(), backend.unit)
     if backend.name == "static_pod":

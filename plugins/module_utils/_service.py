@@ -15,7 +15,11 @@ import os
 from ansible_collections.etcdops.dr.plugins.module_utils import _files
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._supervisor import (
+    ALREADY_STARTED, BAD_NAME, NOT_RUNNING, Supervisord, SupervisorError, default_conf)
 
+# Seconds a call to the manager may take, stop included, unless the module gives its own timeout.
+DEFAULT_TIMEOUT = 120
 # sd_booted(): systemd is the init system exactly when this directory exists.
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 
@@ -42,66 +46,58 @@ def tail_file(path, count, chunk=65536):
 
 
 class Supervisor:
+    """A supervisord program, through supervisord's XML-RPC interface (_supervisor)."""
+
     name = "supervisor"
 
-    def __init__(self, module, program, conf=None, supervisorctl=None):
-        self.module = module
+    def __init__(self, program, conf, timeout=DEFAULT_TIMEOUT):
         self.program = program
         self.conf = conf
-        self.supervisorctl = supervisorctl or module.get_bin_path("supervisorctl", required=True)
-        self.base = [self.supervisorctl] + (["-c", conf] if conf else [])
-        # known() and the state() right after it share one `supervisorctl status` (a Python start of its own).
-        self._last_status = None
+        self.supervisord = Supervisord(conf, timeout)
+        # known() and the state() right after it share one answer.
+        self._last_info = None
 
     def describe(self):
         return "supervisor program %s" % self.program
 
-    def _status(self, reuse=False):
-        if not (reuse and self._last_status):
-            self._last_status = self._read_status()
-        return self._last_status
-
-    def _read_status(self):
-        done = run(self.module, self.base + ["status", self.program], check=False)
-        out = done.stdout.strip()
-        if "no such process" in out.lower():
-            return None, out
-        fields = out.split()
-        if len(fields) < 2 or fields[0] != self.program:
-            raise ServiceError("cannot read the state of %s: `%s` printed %r (rc %s). Check that supervisord "
-                               "runs and supervisor_conf points at its configuration." % (
-                                   self.describe(), " ".join(done.cmd), out or done.stderr.strip(), done.rc))
-        return fields[1], out
+    def _info(self, reuse=False):
+        if not (reuse and self._last_info):
+            self._last_info = self.supervisord.call("getProcessInfo", self.program, allowed=(BAD_NAME,)) or {}
+        return self._last_info
 
     def known(self):
-        try:
-            return self._status()[0] is not None
-        except ServiceError:
-            return False
+        """Whether supervisord has the program; SupervisorError when it cannot be asked."""
+        return bool(self._info())
 
     def state(self):
-        word, out = self._status(reuse=True)
-        self._last_status = None
-        if word is None:
-            raise ServiceError("supervisor has no program %r: set name to the program that runs etcd "
-                               "(`supervisorctl status` lists them)." % self.program)
+        info = self._info(reuse=True)
+        self._last_info = None
+        if not info:
+            raise ServiceError("supervisor has no program %r (supervisord of %s): set name to the program that runs "
+                               "etcd (`supervisorctl status` lists them)." % (self.program, self.conf))
+        word = info.get("statename", "")
+        detail = " ".join(part for part in (self.program, word, info.get("description") or "") if part)
         return ServiceState(running=word in ("RUNNING", "STARTING", "BACKOFF", "STOPPING"),
-                            failed=word in ("FATAL", "EXITED"), detail=out)
+                            failed=word in ("FATAL", "EXITED"), detail=detail)
 
     def start(self):
-        self._last_status = None
-        # A spawn error is reported by the wait, with the member's log lines.
-        run(self.module, self.base + ["start", self.program], check=False)
+        self._last_info = None
+        # Not waiting for startsecs: the caller waits for what it needs. A spawn error shows in the state it polls,
+        # with the member's log lines.
+        self.supervisord.call("startProcess", self.program, False, allowed=(ALREADY_STARTED,))
 
     def stop(self):
-        self._last_status = None
-        run(self.module, self.base + ["stop", self.program], why="stopping " + self.describe())
+        self._last_info = None
+        self.supervisord.call("stopProcess", self.program, True, allowed=(NOT_RUNNING,))
 
     def log_tail(self, count):
-        for stream in ("stdout", "stderr"):
-            done = run(self.module, self.base + ["tail", "-16000", self.program, stream], check=False)
-            if done.rc == 0 and done.stdout.strip():
-                return _last_lines(done.stdout, count)
+        for method in ("tailProcessStdoutLog", "tailProcessStderrLog"):
+            try:
+                text = self.supervisord.call(method, self.program, 0, 16000)[0]
+            except (SupervisorError, TypeError, IndexError):
+                continue
+            if text.strip():
+                return _last_lines(text, count)
         return []
 
 
@@ -220,6 +216,23 @@ def supervisorctl_path(module):
     return module.get_bin_path("supervisorctl")
 
 
+def supervisor_conf(module):
+    """(supervisord's configuration or None, why none): params['supervisor_conf'], else where supervisorctl (when
+    installed) looks without -c."""
+    given = module.params.get("supervisor_conf")
+    if given:
+        return given, None
+    supervisorctl = supervisorctl_path(module)
+    if not supervisorctl:
+        return None, "no supervisorctl on PATH (set supervisor_conf, or supervisorctl)"
+    conf, looked = default_conf(supervisorctl)
+    return conf, None if conf else "no supervisord configuration at %s (set supervisor_conf)" % ", ".join(looked)
+
+
+def _supervisor(module, conf):
+    return Supervisor(module.params["name"], conf, module.params.get("timeout") or DEFAULT_TIMEOUT)
+
+
 def _static_pod(module):
     params = module.params
     return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
@@ -233,7 +246,10 @@ def select(module):
     if manager == "static_pod":
         return _static_pod(module)
     if manager == "supervisor":
-        return Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl_path(module))
+        conf, why_none = supervisor_conf(module)
+        if not conf:
+            raise ServiceError("cannot find supervisord's configuration: %s." % why_none)
+        return _supervisor(module, conf)
     if manager == "systemd":
         return Systemd(module, params["name"])
     looked = []
@@ -241,16 +257,17 @@ def select(module):
     if static_pod.known():
         return static_pod
     looked.append("no %s in %s or %s" % (params["manifest_name"], params["manifest_dir"], params["held_manifest_dir"]))
-    supervisorctl = supervisorctl_path(module)
-    if supervisorctl:
-        supervisor = Supervisor(module, params["name"], params["supervisor_conf"], supervisorctl)
-        if supervisor.known():
-            return supervisor
-        looked.append("%s%s knows no program %s" % (
-            "supervisorctl" if not params.get("supervisorctl") else supervisorctl,
-            " -c " + params["supervisor_conf"] if params["supervisor_conf"] else "", params["name"]))
+    conf, why_none = supervisor_conf(module)
+    if conf:
+        try:
+            supervisor = _supervisor(module, conf)
+            if supervisor.known():
+                return supervisor
+            looked.append("supervisord of %s knows no program %s" % (conf, params["name"]))
+        except SupervisorError as exc:
+            looked.append(exc.msg.rstrip("."))
     else:
-        looked.append("no supervisorctl on PATH (set supervisorctl)")
+        looked.append(why_none)
     if os.path.isdir(SYSTEMD_RUN_DIR) and module.get_bin_path("systemctl"):
         systemd = Systemd(module, params["name"])
         if systemd.known():

@@ -12,7 +12,10 @@ from ansible_collections.etcdops.dr.plugins.module_utils._client import (
     EtcdConnection, EtcdError, check_params, load_library, parse_endpoint)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
-POLL_SECONDS = 0.5
+# Processes, ports and health are cheap to look at; asking the manager may start a program (supervisorctl is a
+# Python process of its own), so it is asked at most once a MANAGER_POLL_SECONDS while waiting.
+POLL_SECONDS = 0.1
+MANAGER_POLL_SECONDS = 1.0
 DEFAULT_PEER_PORT = 2380
 
 
@@ -23,6 +26,21 @@ class WaitTimeout(EtcdOpsError):
     def __init__(self, msg, starting=True):
         super().__init__(msg)
         self.starting = starting
+
+
+class _Throttle:
+    """due() is true at the first call and then at most once every `seconds`."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.last = None
+
+    def due(self):
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
 
 
 def plan(state, running):
@@ -53,13 +71,16 @@ def wait_stopped(backend, addresses, pids, timeout):
 
     Raises WaitTimeout with what still runs."""
     started = time.monotonic()
+    asked = _Throttle(MANAGER_POLL_SECONDS)
     while True:
-        state = backend.state()
         left = [pid for pid in pids if _local_member.alive(pid)]
         listeners = _local_member.listeners_on(addresses)
-        if not state.running and not left and not listeners:
-            return
+        if not left and not listeners and asked.due():
+            state = backend.state()
+            if not state.running:
+                return
         if time.monotonic() - started >= timeout:
+            state = backend.state()
             still = []
             if state.running:
                 still.append("%s still reports it running (%s)" % (backend.describe(), state.detail))
@@ -99,16 +120,21 @@ def wait_started(backend, probe, timeout):
 
     Raises WaitTimeout saying why it is not healthy."""
     started = time.monotonic()
+    asked = _Throttle(MANAGER_POLL_SECONDS)
     while True:
         left = timeout - (time.monotonic() - started)
         if probe(left):
             return
+        timed_out = time.monotonic() - started >= timeout
+        if not (asked.due() or timed_out):
+            time.sleep(POLL_SECONDS)
+            continue
         state = backend.state()
         if state.failed:
             raise WaitTimeout("etcd failed to start: %s; last health check: %s" % (state.detail, probe.last_error))
         if not state.running:
             raise WaitTimeout("etcd is not running: %s" % state.detail)
-        if time.monotonic() - started >= timeout:
+        if timed_out:
             raise WaitTimeout("etcd did not answer a health check within %ss (%s); last health check: %s "
                               "(a member serves only once a majority of the cluster's members run: start them "
                               "together)" % (timeout, state.detail, probe.last_error))

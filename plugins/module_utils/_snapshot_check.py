@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.etcdops.dr.plugins.module_utils import _files
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import CHUNK, MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX
 
 # etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
 SECTOR = 512
@@ -20,9 +21,23 @@ SECTOR = 512
 def _hash_file(path):
     hashed = TrailerHash()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
+        for chunk in _files.chunks_of(handle):
             hashed.update(chunk)
     return hashed
+
+
+class _Checked:
+    """What an earlier whole check of the same file found (its sha256; a trailer, if any, matched): stands in for
+    a TrailerHash when the file's identity shows it was not written to since."""
+
+    def __init__(self, sha256):
+        self.sha256 = sha256
+
+    def file_sha256(self):
+        return self.sha256
+
+    def matches(self):
+        return True
 
 
 def _manifest(path):
@@ -41,12 +56,21 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
              "lease_count", "key_count", "members")
 
 
-def check_file(path, count_keys=False):
+def check_file(path, count_keys=False, checked=None):
     """A report on one file: status ok | corrupt | truncated | unverified, with the reasons; what its database
-    stands for (DB_FIELDS; key_count only with `count_keys`)."""
+    stands for (DB_FIELDS; key_count only with `count_keys`). `checked`: (identity, sha256) of an earlier report
+    whose status was ok; when the file's identity is still that one, its bytes are not read and hashed again.
+    The report's identity is the file's (_files.file_identity), or None when the file changed while it was read
+    or had changed just before."""
+    identity = _files.file_identity(path)
     size = os.path.getsize(path)
     manifest, manifest_problem = _manifest(path)
-    hashed = _hash_file(path)
+    if checked and identity and checked[0] == identity:
+        hashed = _Checked(checked[1])
+    else:
+        hashed = _hash_file(path)
+        if _files.file_identity(path) != identity:
+            identity = None
     sha256 = hashed.file_sha256()
     has_trailer = size % SECTOR == TRAILER
     problems = [manifest_problem] if manifest_problem else []
@@ -59,7 +83,7 @@ def check_file(path, count_keys=False):
                 size, sha256, manifest.get("size"), manifest.get("sha256")))
     if has_trailer:
         if hashed.matches():
-            verified_by.append("trailer")
+            verified_by.append("checked_file" if isinstance(hashed, _Checked) else "trailer")
         else:
             problems.append("the sha256 trailer does not match the database before it")
     elif (manifest or {}).get("kind") != "cold_copy":
@@ -76,7 +100,7 @@ def check_file(path, count_keys=False):
     else:
         status = "unverified"
     report = dict(path=path, size=size, sha256=sha256, status=status, problems=problems, notes=notes,
-                  verified_by=verified_by, has_trailer=has_trailer, manifest=manifest,
+                  identity=identity, verified_by=verified_by, has_trailer=has_trailer, manifest=manifest,
                   kind=(manifest or {}).get("kind"), total_keys=None, total_size=None, tool=None)
     report.update((name, facts.get(name)) for name in DB_FIELDS)
     return report

@@ -79,7 +79,7 @@ def copy_hashed(source, destination, mode=0o600, check=None):
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     try:
         with open(source, "rb") as src:
-            for chunk in iter(lambda: src.read(CHUNK), b""):
+            for chunk in _files.chunks_of(src):
                 digest.update(chunk)
                 handle.write(chunk)
         after = os.stat(source)

@@ -49,6 +49,22 @@ options:
       - sha256 of the whole file as it must be (the manifest's, or what the file had on another host). The restore
         is refused when the file differs.
     type: str
+  checked_file:
+    description:
+      - RV(checked_file) of a check-mode run of this module on this host, moments before (the restore role passes
+        its preflight's). When the file's identity (device, inode, size, mtime, ctime) is still the one that check
+        hashed, the file is not read and hashed again; O(sha256) must then be the check's. A file written to,
+        replaced or touched since is hashed again.
+    type: dict
+    suboptions:
+      identity:
+        description: The file's identity as the check saw it.
+        type: str
+        required: true
+      sha256:
+        description: The sha256 the check computed.
+        type: str
+        required: true
   name:
     description: This member's name, as in O(initial_cluster) and in etcd's C(--name).
     type: str
@@ -158,6 +174,11 @@ sha256:
   description: sha256 of the snapshot file.
   returned: always
   type: str
+checked_file:
+  description: For O(checked_file) of the real run, the file's identity and sha256, when the file was whole (and
+    matched O(sha256) when given) and did not change while it was hashed; else null.
+  returned: always
+  type: dict
 skip_hash_check:
   description: Whether C(--skip-hash-check) was used (a cold copy whose sha256 matched).
   returned: always
@@ -323,6 +344,8 @@ def main():
         argument_spec=dict(
             snapshot=dict(type="path", required=True),
             sha256=dict(type="str"),
+            checked_file=dict(type="dict", options=dict(identity=dict(type="str", required=True),
+                                                        sha256=dict(type="str", required=True))),
             name=dict(type="str", required=True),
             initial_advertise_peer_urls=dict(type="list", elements="str", required=True),
             initial_cluster=dict(type="str", required=True),
@@ -352,7 +375,7 @@ def main():
     staging = staging_dir(data_dir)
     result = dict(changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
                   data_dir=data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=staging,
-                  snapshot_revision=None, snapshot=None, server_version=None,
+                  snapshot_revision=None, snapshot=None, checked_file=None, server_version=None,
                   expected_revision=None, expected_revision_max=None,
                   restored_revision=None, etcd_running=[], stamp=stamp, required_bytes=None, free_bytes={}, restore_seconds=0.0,
                   duration_seconds=0.0)
@@ -372,7 +395,12 @@ def main():
         if not os.path.isdir(os.path.dirname(data_dir)):
             problems.append("the parent of data_dir %s does not exist" % data_dir)
         tool, tool_path, version = find_restore_tool(module, params["etcdutl"], params["etcdctl"])
-        report = check_file(params["snapshot"], params["count_keys"])
+        checked = params["checked_file"]
+        if checked and (params["sha256"] or "").lower() != checked["sha256"].lower():
+            refuse(problems + ["checked_file's sha256 %s is not sha256 %s: give the sha256 the check returned"
+                               % (checked["sha256"], params["sha256"])])
+        report = check_file(params["snapshot"], params["count_keys"],
+                            (checked["identity"], checked["sha256"].lower()) if checked else None)
         if module.check_mode and report["status"] in ("ok", "unverified"):
             # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
             known = len(report["problems"])
@@ -383,6 +411,8 @@ def main():
                       server_version=_server_version(params, report))
         skip_hash_check, hash_problems = _hash_check(params, report)
         problems += hash_problems
+        if report["identity"] and not hash_problems and report["status"] in ("ok", "unverified"):
+            result["checked_file"] = dict(identity=report["identity"], sha256=report["sha256"])
         result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(
             params, report, result["server_version"])
         problems += bump_problems

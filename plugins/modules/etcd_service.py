@@ -45,7 +45,7 @@ options:
     description:
       - What runs etcd on this host.
       - V(auto) picks V(static_pod) when the manifest is in O(manifest_dir) or O(held_manifest_dir), else
-        V(supervisor) when C(supervisorctl) knows the program O(name), else V(systemd) when systemd is the init
+        V(supervisor) when supervisord knows the program O(name), else V(systemd) when systemd is the init
         system and has the unit O(name). RV(manager) says which one it picked.
     type: str
     choices: [auto, systemd, static_pod, supervisor]
@@ -56,15 +56,19 @@ options:
     default: etcd
   supervisor_conf:
     description:
-      - Configuration file of the supervisord that runs etcd, passed to C(supervisorctl -c).
+      - Configuration file of the supervisord that runs etcd. Its C([supervisorctl]) section's C(serverurl),
+        C(username) and C(password) say where and how to reach supervisord's XML-RPC interface, as for
+        C(supervisorctl -c).
       - RV(member_config) reads the program's C(command=) from it (and the files its C([include]) names); when unset,
         from the first of C(<supervisorctl's prefix>/etc/supervisord.conf), C(/etc/supervisord.conf) and
         C(/etc/supervisor/supervisord.conf) that exists.
     type: path
   supervisorctl:
     description:
-      - Path of C(supervisorctl) on the host. When unset, C(supervisorctl) is looked for on the C(PATH) that the
-        module runs with (with O(manager=auto), none there means etcd is not a supervisor program).
+      - Path of C(supervisorctl) on the host; without O(supervisor_conf), the configuration is where it looks
+        (C(<its prefix>/etc/supervisord.conf) first). When unset, C(supervisorctl) is looked for on the C(PATH)
+        that the module runs with (with O(manager=auto), none there and no O(supervisor_conf) means etcd is not a
+        supervisor program). The module does not run it; it talks to supervisord directly.
     type: path
   config_file:
     description:
@@ -93,7 +97,7 @@ options:
     default: /var/log/pods
   log_file:
     description:
-      - The member's log file. When unset the log comes from the manager (C(journalctl), C(supervisorctl tail)) or
+      - The member's log file. When unset the log comes from the manager (C(journalctl), supervisord's log of the program) or
         O(pod_log_dir).
     type: path
   log_lines:
@@ -254,9 +258,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member, _member_config
 from ansible_collections.etcdops.dr.plugins.module_utils._client import (
-    CONNECTION_REQUIRED_TOGETHER, EtcdError, connection_argument_spec)
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, select, tail_file
+    CONNECTION_REQUIRED_TOGETHER, connection_argument_spec)
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._service import select, tail_file
 from ansible_collections.etcdops.dr.plugins.module_utils._service_control import (
     HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
 
@@ -284,7 +288,7 @@ def _log_tail(module, backend):
         return tail_file(module.params["log_file"], module.params["log_lines"])
     try:
         return backend.log_tail(module.params["log_lines"])
-    except (CommandError, OSError, ServiceError):
+    except (EtcdOpsError, OSError):
         return []
 
 
@@ -344,10 +348,6 @@ def main():
             module.exit_json(msg="%s: would %s" % (result["service"], " then ".join(actions) or "change nothing"),
                              **result)
         _converge(module, backend, actions, probe, addresses, result)
-    except (EtcdError, ServiceError, CommandError) as exc:
-        module.fail_json(msg="%s%s" % (result["service"] + ": " if result["service"] else "", exc.msg), **result)
-    except OSError as exc:
-        module.fail_json(msg="%s: %s" % (result["service"], exc), **result)
     except WaitTimeout as exc:
         logs = ""
         if exc.starting:
@@ -355,6 +355,10 @@ def main():
             logs = ("; last %d lines of the member's log:\n%s" % (len(result["log_tail"]), "\n".join(result["log_tail"]))
                     if result["log_tail"] else "; no log of the member found (set log_file)")
         module.fail_json(msg="%s: %s%s" % (result["service"], exc, logs), **result)
+    except EtcdOpsError as exc:
+        module.fail_json(msg="%s%s" % (result["service"] + ": " if result["service"] else "", exc.msg), **result)
+    except OSError as exc:
+        module.fail_json(msg="%s: %s" % (result["service"], exc), **result)
     done = " then ".join({"stop": "stopped", "start": "started"}[a] for a in result["actions"]) or "no change"
     module.exit_json(msg="%s: %s; %s after %.1fs" % (
         result["service"], done, "healthy" if result["healthy"] else "process gone and ports free",

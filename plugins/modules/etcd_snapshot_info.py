@@ -88,6 +88,10 @@ snapshots:
       description: What vouched for the file, V(trailer) and/or V(manifest).
       type: list
       elements: str
+    identity:
+      description: The file's device, inode, size, mtime and ctime (C(dev:ino:size:mtime_ns:ctime_ns)), as it was
+        hashed; null when the file changed while it was read.
+      type: str
     size:
       description: Bytes.
       type: int

@@ -51,12 +51,15 @@ options:
     type: str
     default: kube-apiserver
   supervisor_conf:
-    description: Configuration file of the supervisord that runs it, passed to C(supervisorctl -c).
+    description: >-
+      Configuration file of the supervisord that runs it; its C([supervisorctl]) section says where supervisord's
+      XML-RPC interface listens, as for C(supervisorctl -c).
     type: path
   supervisorctl:
     description:
-      - Path of C(supervisorctl) on the host, for O(manager=supervisor). When unset, C(supervisorctl) is looked
-        for on the C(PATH) that the module runs with.
+      - Path of C(supervisorctl) on the host, for O(manager=supervisor) without O(supervisor_conf); the
+        configuration is where it looks. When unset, C(supervisorctl) is looked for on the C(PATH) that the module
+        runs with. The module talks to supervisord directly.
     type: path
   address:
     description: The address kube-apiserver listens on; any address when unset.
@@ -95,10 +98,11 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, select
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._service import select
 
-POLL_SECONDS = 0.5
+# Reading the listening sockets is cheap: a start or stop is seen within a tenth of a second.
+POLL_SECONDS = 0.1
 
 
 def _wait(addresses, want_listening, timeout):
@@ -142,7 +146,7 @@ def main():
             backend.start()
         else:
             backend.stop()
-    except (ServiceError, CommandError) as exc:
+    except EtcdOpsError as exc:
         module.fail_json(msg="kube-apiserver: %s" % exc.msg, **result)
     where = "%s:%s" % (params["address"] or "any address", params["port"])
     if not _wait(addresses, want_running, params["timeout"]):

@@ -1,13 +1,15 @@
-"""Service backends through the one command seam (module.run_command): systemd cannot run here
-(it is not PID 1), so its command sequence is covered here; supervisor and static pods run for
-real in the integration tests."""
+"""Service backends: systemd through the one command seam (module.run_command) - it cannot run here (it is not
+PID 1), so its command sequence is covered here; supervisor against a supervisord double that speaks supervisor's
+XML-RPC on a unix socket. supervisor and static pods run for real in the integration tests."""
 import os
 
 import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _service
 from ansible_collections.etcdops.dr.plugins.module_utils._service import ServiceError, StaticPod, Supervisor, Systemd
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._service_control import plan
+from ansible_collections.etcdops.dr.tests.unit.supervisord_double import Supervisord
 
 
 class FakeModule:
@@ -90,16 +92,18 @@ def test_auto_picks_systemd_when_it_is_init_and_has_the_unit(tmp_path, monkeypat
     assert isinstance(_service.select(module), Systemd)
 
 
-def test_auto_says_what_it_looked_for(tmp_path, monkeypatch):
+def test_auto_says_what_it_looked_for(tmp_path, monkeypatch, supervisord):
     monkeypatch.setattr(_service, "SYSTEMD_RUN_DIR", str(tmp_path / "absent"))
-    module = FakeModule((4, "etcd: ERROR (no such process)\n", ""), params=auto_params(tmp_path),
-                        binaries=("supervisorctl",))
+    server = supervisord({"etcd-other": "RUNNING"})
+    module = FakeModule(params=auto_params(tmp_path, supervisor_conf=server.conf), binaries=())
     with pytest.raises(ServiceError) as caught:
         _service.select(module)
     assert "no etcd.yaml in %s" % (tmp_path / "manifests") in caught.value.msg
-    assert "supervisorctl knows no program etcd" in caught.value.msg
+    assert "supervisord of %s knows no program etcd" % server.conf in caught.value.msg
     assert "systemd is not the init system" in caught.value.msg
     assert "set manager" in caught.value.msg
+    server.programs["etcd"] = "RUNNING"
+    assert isinstance(_service.select(module), Supervisor)
 
 
 def test_auto_prefers_a_static_pod_manifest(tmp_path):
@@ -110,36 +114,70 @@ def test_auto_prefers_a_static_pod_manifest(tmp_path):
     assert module.calls == []
 
 
-@pytest.mark.parametrize("out, rc, running, failed", [
-    ("etcd RUNNING   pid 12, uptime 0:01:00", 0, True, False),
-    ("etcd STARTING", 3, True, False),
-    ("etcd STOPPED   Nov 24 01:00 PM", 3, False, False),
-    ("etcd FATAL     Exited too quickly (process log may have details)", 3, False, True),
-    ("etcd EXITED    Nov 24 01:00 PM", 3, False, True)])
-def test_supervisor_state_follows_the_status_word(out, rc, running, failed):
-    module = FakeModule((rc, out + "\n", ""))
-    state = Supervisor(module, "etcd", "/etc/supervisord.conf").state()
+@pytest.fixture
+def supervisord():
+    started = []
+
+    def start(programs, logs=None):
+        started.append(Supervisord(programs, logs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.mark.parametrize("word, running, failed", [
+    ("RUNNING", True, False), ("STARTING", True, False), ("BACKOFF", True, False), ("STOPPING", True, False),
+    ("STOPPED", False, False), ("FATAL", False, True), ("EXITED", False, True)])
+def test_supervisor_state_follows_the_state_name(supervisord, word, running, failed):
+    server = supervisord({"etcd": word})
+    state = Supervisor("etcd", server.conf).state()
     assert (state.running, state.failed) == (running, failed)
-    assert module.calls == [["/usr/bin/supervisorctl", "-c", "/etc/supervisord.conf", "status", "etcd"]]
+    assert state.detail.startswith("etcd " + word)
+    assert server.calls == [("getProcessInfo", ("etcd",))]
 
 
-def test_supervisor_state_after_known_reuses_its_status_and_reads_afresh_after_that_and_after_an_action():
-    running, stopped = (0, "etcd RUNNING   pid 12\n", ""), (3, "etcd STOPPED   Nov 24 01:00 PM\n", "")
-    module = FakeModule(running, running, (0, "etcd: stopped\n", ""), stopped, stopped)
-    supervisor = Supervisor(module, "etcd")
+def test_supervisor_state_after_known_reuses_its_answer_and_asks_afresh_after_that_and_after_an_action(supervisord):
+    server = supervisord({"etcd": "RUNNING"})
+    supervisor = Supervisor("etcd", server.conf)
     assert supervisor.known() and supervisor.state().running
-    assert [call[1] for call in module.calls] == ["status"]
+    assert [call[0] for call in server.calls] == ["getProcessInfo"]
     supervisor.known()
     supervisor.stop()
     assert not supervisor.state().running and not supervisor.state().running
-    assert [call[1] for call in module.calls] == ["status", "status", "stop", "status", "status"]
+    assert [call[0] for call in server.calls] == ["getProcessInfo", "getProcessInfo", "stopProcess",
+                                                  "getProcessInfo", "getProcessInfo"]
+    # The stop waits until supervisord has stopped the program, as supervisorctl stop does.
+    assert server.calls[2] == ("stopProcess", ("etcd", True))
 
 
-def test_supervisor_unknown_program_and_dead_supervisord_are_explained():
-    with pytest.raises(ServiceError, match="supervisor has no program 'etcd': set name"):
-        Supervisor(FakeModule((4, "etcd: ERROR (no such process)\n", "")), "etcd").state()
-    with pytest.raises(ServiceError, match="Check that supervisord runs"):
-        Supervisor(FakeModule((7, "unix:///run/supervisor.sock no such file\n", "")), "etcd").state()
+def test_supervisor_start_does_not_wait_for_startsecs_and_start_and_stop_are_idempotent(supervisord):
+    server = supervisord({"etcd": "STOPPED"})
+    supervisor = Supervisor("etcd", server.conf)
+    supervisor.stop()
+    supervisor.start()
+    supervisor.start()
+    assert server.calls[1] == ("startProcess", ("etcd", False))
+    assert server.programs["etcd"] == "STARTING"
+
+
+def test_supervisor_log_tail_is_the_programs_last_lines(supervisord):
+    server = supervisord({"etcd": "EXITED"}, logs={"etcd": "one\ntwo\n\nthree\n"})
+    assert Supervisor("etcd", server.conf).log_tail(2) == ["two", "three"]
+
+
+def test_supervisor_unknown_program_and_dead_supervisord_are_explained(supervisord, tmp_path):
+    server = supervisord({"etcd-other": "RUNNING"})
+    with pytest.raises(ServiceError, match="supervisor has no program 'etcd' .*: set name"):
+        Supervisor("etcd", server.conf).state()
+    server.stop_serving()
+    with pytest.raises(EtcdOpsError, match="cannot reach supervisord at unix://.*Check that supervisord runs"):
+        Supervisor("etcd", server.conf).state()
+    conf = tmp_path / "no-ctl.conf"
+    conf.write_text("[supervisord]\nlogfile=/tmp/x\n")
+    with pytest.raises(EtcdOpsError, match=r"has no \[supervisorctl\] section"):
+        Supervisor("etcd", str(conf))
 
 
 def test_static_pod_moves_the_manifest_out_and_back(tmp_path):

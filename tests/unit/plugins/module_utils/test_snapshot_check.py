@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import time
 
 import pytest
 
@@ -239,3 +240,29 @@ def test_a_given_path_that_is_not_executable_is_named(tmp_path):
         assert caught.value.msg.startswith("etcdutl at %s does not run" % path)
         assert "not an executable file" in caught.value.msg
     assert module.commands == []
+
+
+def test_a_file_checked_before_is_not_hashed_again_unless_it_changed(tmp_path, monkeypatch):
+    from ansible_collections.etcdops.dr.plugins.module_utils import _files, _snapshot_check
+    path = snapshot(tmp_path)
+    assert check_file(str(path))["identity"] is None, "a file written this very moment has no identity yet"
+    monkeypatch.setattr(_files, "SETTLED_SECONDS", 0)
+    first = check_file(str(path))
+    assert first["status"] == "ok" and first["identity"]
+    checked = (first["identity"], first["sha256"])
+
+    def must_not_hash(path):
+        raise AssertionError("hashed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_snapshot_check, "_hash_file", must_not_hash)
+        again = check_file(str(path), checked=checked)
+    assert again["status"] == "ok" and again["verified_by"] == ["checked_file"] and again["sha256"] == first["sha256"]
+    assert {name: again[name] for name in FACTS} == FACTS
+    # A byte flipped since the check (after a pause longer than a timestamp tick): another identity (size and inode
+    # kept, mtime and ctime not), so it is read again.
+    time.sleep(0.05)
+    flip(path, DB_PAGES * PAGE - 100)
+    changed = check_file(str(path), checked=checked)
+    assert changed["identity"] != first["identity"] and changed["sha256"] != first["sha256"]
+    assert changed["status"] == "corrupt" and changed["verified_by"] == []

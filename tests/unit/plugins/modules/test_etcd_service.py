@@ -9,6 +9,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.etcdops.dr.plugins.module_utils import _service, _service_control
 from ansible_collections.etcdops.dr.plugins.modules import etcd_service
+from ansible_collections.etcdops.dr.tests.unit.supervisord_double import Supervisord
 
 SHOW = ["/usr/bin/systemctl", "show", "--property=LoadState,ActiveState,SubState,MainPID", "etcd.service"]
 CONFIG_SHOW = ["/usr/bin/systemctl", "show", "--property=ExecStart,Environment,EnvironmentFiles", "etcd.service"]
@@ -55,6 +56,7 @@ class Host:
         monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda module, name, required=False: "/usr/bin/" + name)
         monkeypatch.setattr(etcd_service, "HealthProbe", Probe)
         monkeypatch.setattr(_service_control, "POLL_SECONDS", 0.01)
+        monkeypatch.setattr(_service_control, "MANAGER_POLL_SECONDS", 0)
 
 
 def run(capsys, check=False, **args):
@@ -92,6 +94,17 @@ def test_start_does_not_block_and_waits_for_health(monkeypatch, capsys):
     assert result["changed"] and result["healthy"] is True
     assert host.calls == [SHOW, ["/usr/bin/systemctl", "start", "--no-block", "etcd.service"], SHOW, SHOW]
     assert host.probes == 3
+
+
+def test_while_waiting_the_manager_is_asked_at_most_once_a_manager_poll(monkeypatch, capsys):
+    host = Host(monkeypatch, show("inactive"), (0, "", ""), show("activating"), show("activating"),
+                healthy_after=6)
+    monkeypatch.setattr(_service_control, "MANAGER_POLL_SECONDS", 60)
+    result = run(capsys, state="started")
+    assert result["changed"] and result["healthy"] is True
+    # Six failed probes, one question to the manager (the first); the next would be due after a minute.
+    assert host.calls == [SHOW, ["/usr/bin/systemctl", "start", "--no-block", "etcd.service"], SHOW]
+    assert host.probes == 7
 
 
 def test_restart_of_a_running_unit_stops_then_starts(monkeypatch, capsys):
@@ -167,21 +180,27 @@ def test_no_readable_source_is_said_and_changes_nothing_else(monkeypatch, capsys
     assert result["member_config_missing"] is None and len(result["member_config_unread"]) == 1
 
 
-def test_supervisorctl_can_be_named(monkeypatch, capsys, tmp_path):
+def test_supervisorctl_can_be_named_and_its_prefix_gives_the_configuration(monkeypatch, capsys, tmp_path):
     supervisorctl = tmp_path / "bin" / "supervisorctl"
     supervisorctl.parent.mkdir()
     supervisorctl.write_text("#!/bin/sh\n")
     supervisorctl.chmod(0o755)
-    conf = tmp_path / "supervisord.conf"
-    conf.write_text("[program:etcd-n1]\ncommand=/opt/etcd/etcd -name n1 --data-dir /d\n")
-    status = (0, "etcd-n1 RUNNING pid 5, uptime 0:01:00\n", "")
-    host = Host(monkeypatch, status)
-    result = run(capsys, check=True, state="stopped", manager="auto", name="etcd-n1", supervisor_conf=str(conf),
-                 supervisorctl=str(supervisorctl), manifest_dir=str(tmp_path / "m"),
-                 held_manifest_dir=str(tmp_path / "h"))
+    server = Supervisord({"etcd-n1": "RUNNING"})
+    # Without supervisor_conf, the configuration is where this supervisorctl looks: <its prefix>/etc.
+    conf = tmp_path / "etc" / "supervisord.conf"
+    conf.parent.mkdir()
+    conf.write_text("[supervisorctl]\nserverurl=unix://%s\n\n[program:etcd-n1]\ncommand=/opt/etcd/etcd -name n1 "
+                    "--data-dir /d\n" % server.socket_path)
+    host = Host(monkeypatch)
+    try:
+        result = run(capsys, check=True, state="stopped", manager="auto", name="etcd-n1",
+                     supervisorctl=str(supervisorctl), manifest_dir=str(tmp_path / "m"),
+                     held_manifest_dir=str(tmp_path / "h"))
+    finally:
+        server.close()
     assert result["manager"] == "supervisor" and result["actions"] == ["stop"]
-    # auto asks supervisorctl whether it knows the program; that one answer also gives its state.
-    assert host.calls == [[str(supervisorctl), "-c", str(conf), "status", "etcd-n1"]]
+    # auto asks supervisord whether it knows the program; that one answer also gives its state. No command runs.
+    assert server.calls == [("getProcessInfo", ("etcd-n1",))] and host.calls == []
     assert result["member_config"][0]["source"] == "supervisor program etcd-n1 in %s" % conf
     assert (result["member_config"][0]["name"], result["member_config"][0]["data_dir"]) == ("n1", "/d")
     supervisorctl.chmod(0o644)
