@@ -38,7 +38,7 @@ from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, str(layout.link_checkout()))
 # pylint: disable-next=wrong-import-position,import-error
-from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import restore_command  # noqa: E402
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import restore_command  # noqa: E402
 
 BENCH = REPO / ".bench"
 BUMP = 1000000000

@@ -13,8 +13,8 @@ import tempfile
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _files
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir)
 
 ARGUMENT_SPEC = dict(

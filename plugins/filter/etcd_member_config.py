@@ -36,7 +36,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.etcdops.dr.plugins.module_utils._member_config import parse_text
+from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import parse_text
 
 
 def etcd_member_config(text):

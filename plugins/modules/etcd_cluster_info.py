@@ -194,9 +194,9 @@ client_library:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdError, connect_all, connection_argument_spec)
-from ansible_collections.etcdops.dr.plugins.module_utils._cluster_info import gather
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
 
 
 def main():

@@ -120,9 +120,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     CLUSTER_FACTS, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, copy_hashed, ensure_dir,
     manifest, new_backup_path, write_manifest)
 

@@ -262,18 +262,18 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts, restored_revision
-from ansible_collections.etcdops.dr.plugins.module_utils._files import utc_stamp
-from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, restored_revision
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
     RESTORE_RESERVE, WAL_SEGMENT, disk_problems, kept_name, prepare_staging, set_ownership,
     staging_dir, swap_in, put_back, target_ownership)
-from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import (
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
-from ansible_collections.etcdops.dr.plugins.module_utils._run import run
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, read_status
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
 
 
 def _hash_check(params, report):

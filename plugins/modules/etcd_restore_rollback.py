@@ -78,9 +78,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import failed_name, put_back
-from ansible_collections.etcdops.dr.plugins.module_utils._files import utc_stamp
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 
 
 def _pairs(params):

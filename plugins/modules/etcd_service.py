@@ -256,12 +256,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member, _member_config
-from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config as _member_config
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     CONNECTION_REQUIRED_TOGETHER, connection_argument_spec)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import select, tail_file
-from ansible_collections.etcdops.dr.plugins.module_utils._service_control import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select, tail_file
+from ansible_collections.etcdops.dr.plugins.module_utils._host.service_control import (
     HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
 
 SERVICE_OPTIONS = dict(

@@ -163,14 +163,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     CONNECTION_REQUIRED_TOGETHER, EtcdConnection, EtcdError, check_params,
     connection_argument_spec, load_library)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._files import owner_ids
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, stream_to_file
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import owner_ids
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest,
     new_backup_path, write_manifest)
 

@@ -168,8 +168,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool, read_status
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 
 
 def _files(path, pattern):

@@ -84,7 +84,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._retention import (
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import (
     RetentionError, parse_max_age, plan, remove_backups)
 
 

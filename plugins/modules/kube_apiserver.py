@@ -97,9 +97,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._service import select
+from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select
 
 # Reading the listening sockets is cheap: a start or stop is seen within a tenth of a second.
 POLL_SECONDS = 0.1

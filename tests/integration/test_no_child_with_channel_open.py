@@ -12,7 +12,8 @@ from testbed import layout, services
 RUNS = 200
 PROBE = r"""
 import json, subprocess, sys
-from ansible_collections.etcdops.dr.plugins.module_utils import _client, _run
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client as _client
+from ansible_collections.etcdops.dr.plugins.module_utils._host import run as _run
 
 library, url, cacert, cert, key, tool, runs = sys.argv[1:8]
 

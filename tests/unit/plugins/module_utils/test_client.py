@@ -6,8 +6,9 @@ import types
 import grpc
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _client, _run
-from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client as _client
+from ansible_collections.etcdops.dr.plugins.module_utils._host import run as _run
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.proto_fields import wire_fields
 
 PARAMS = dict(endpoints=["https://10.0.0.1:2379"], cacert=None, cert=None, key=None, user=None, password=None,
               dial_timeout=1, command_timeout=2, client_library="auto")

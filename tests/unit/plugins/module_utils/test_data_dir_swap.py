@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._data_dir_swap import (
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
     SwapError, disk_problems, prepare_staging, put_back, swap_in, target_ownership)
 
 

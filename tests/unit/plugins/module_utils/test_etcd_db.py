@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import (
     MAX_DEPTH, VALUE_HEAD, EtcdDb, EtcdDbError, read_facts, restored_revision)
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import (
     BoltWriter, Bucket, EtcdState, key_value, patch, revision_bytes)

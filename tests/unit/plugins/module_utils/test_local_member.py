@@ -1,7 +1,7 @@
 """Finding who listens on etcd's ports and who holds its files, from a /proc tree built in tmp."""
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 

@@ -6,8 +6,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _member_config, _supervisor
-from ansible_collections.etcdops.dr.plugins.module_utils._member_config import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config as _member_config
+from ansible_collections.etcdops.dr.plugins.module_utils._host import supervisor as _supervisor
+from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import (
     Unreadable, collect, command_settings, parse_flags, parse_systemctl_show, running_sources, static_pod_source,
     supervisor_program, supervisor_source, systemd_source)
 

@@ -1,7 +1,7 @@
 """Choosing the restore tool, refusing flags it is too old for, and the exact command for one member."""
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._restore_plan import (
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, parse_version, restore_command, tool_problems)
 
 MEMBER = dict(name="node1", initial_advertise_peer_urls=["https://10.0.0.1:2380"],

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _retention
-from ansible_collections.etcdops.dr.plugins.module_utils._retention import RetentionError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import retention as _retention
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError
 
 NOW = datetime.datetime(2026, 11, 24, 12, 0, 0, tzinfo=datetime.timezone.utc)
 DAY = 86400

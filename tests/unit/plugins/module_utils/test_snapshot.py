@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._client import EtcdError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import stream_to_file
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import BackupFileError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import stream_to_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 
 Message = collections.namedtuple("Message", "blob")
 

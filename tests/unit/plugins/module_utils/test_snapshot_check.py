@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_check import check_file, find_tool
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
 
 PAGE = 4096
@@ -243,7 +243,8 @@ def test_a_given_path_that_is_not_executable_is_named(tmp_path):
 
 
 def test_a_file_checked_before_is_not_hashed_again_unless_it_changed(tmp_path, monkeypatch):
-    from ansible_collections.etcdops.dr.plugins.module_utils import _files, _snapshot_check
+    from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+    from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import check as _snapshot_check
     path = snapshot(tmp_path)
     assert check_file(str(path))["identity"] is None, "a file written this very moment has no identity yet"
     monkeypatch.setattr(_files, "SETTLED_SECONDS", 0)

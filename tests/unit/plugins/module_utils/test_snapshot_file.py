@@ -9,8 +9,8 @@ import pathlib
 import pytest
 import yaml
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _snapshot_file
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import BackupFileError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import file as _snapshot_file
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 
 NOW = datetime.datetime(2026, 11, 24, 10, 15, 0, tzinfo=datetime.timezone.utc)
 

@@ -5,7 +5,7 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _client
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client as _client
 from ansible_collections.etcdops.dr.plugins.modules import etcd_cluster_info
 
 MEMBERS = [dict(id="a1", name="node1", peer_urls=["https://10.0.0.1:2380"], client_urls=["https://10.0.0.1:2379"],

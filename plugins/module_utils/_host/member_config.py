@@ -23,10 +23,10 @@ try:
 except ImportError:
     yaml = None
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._supervisor import default_conf
+from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import default_conf
 
 PROC = _local_member.PROC
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _files
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import BackupFileError
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 
 # The server sends the sha256 of the database as the stream's last 32 bytes.
 TRAILER = hashlib.sha256().digest_size

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._client import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     EtcdConnection, EtcdError, check_params, load_library, parse_endpoint)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 

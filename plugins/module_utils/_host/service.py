@@ -12,10 +12,10 @@ import collections
 import glob
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _files
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, run
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._supervisor import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import (
     ALREADY_STARTED, BAD_NAME, NOT_RUNNING, Supervisord, SupervisorError, default_conf)
 
 # Seconds a call to the manager may take, stop included, unless the module gives its own timeout.

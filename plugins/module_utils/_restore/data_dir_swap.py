@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from ansible_collections.etcdops.dr.plugins.module_utils._files import (
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import (
     first_free, fsync_dir, nearest_existing_dir, owner_ids)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _files
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd_db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, etcd_tool_candidates, run
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import TRAILER, TrailerHash
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, TrailerHash
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 
 # etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
 SECTOR = 512
@@ -51,7 +51,7 @@ def _manifest(path):
         return None, "manifest %s is unreadable: %s" % (manifest_path, exc)
 
 
-# What a report says of the database in the file (see _etcd_db.read_facts).
+# What a report says of the database in the file (see _etcd.db.read_facts).
 DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
              "lease_count", "key_count", "members")
 

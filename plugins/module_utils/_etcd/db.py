@@ -28,7 +28,7 @@ import os
 import struct
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import read_varint
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.proto_fields import read_varint
 
 MAGIC = 0xED0CDAED
 VERSION = 2

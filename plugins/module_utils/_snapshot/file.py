@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _files
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 COLLECTION_VERSION = "0.1.0"
@@ -24,7 +24,7 @@ MANIFEST_RESERVE = 64 * 1024
 # Facts about the cluster a manifest records, from the member the backup was taken from.
 CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version",
                  "key_count")
-# Facts the backup's database says about itself (_etcd_db.read_facts); they win over the same names above.
+# Facts the backup's database says about itself (_etcd.db.read_facts); they win over the same names above.
 DB_FACTS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
             "lease_count", "key_count", "members")
 

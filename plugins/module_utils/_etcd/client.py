@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.etcdops.dr.plugins.module_utils import _run
-from ansible_collections.etcdops.dr.plugins.module_utils._proto_fields import wire_fields
+from ansible_collections.etcdops.dr.plugins.module_utils._host import run as _run
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.proto_fields import wire_fields
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 # Import names in the order 'auto' tries them, and the PyPI package that provides each.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ansible_collections.etcdops.dr.plugins.module_utils._client import EtcdError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError
 
 
 def _endpoint_entry(url):

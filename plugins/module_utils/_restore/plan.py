@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.etcdops.dr.plugins.module_utils._run import CommandError, Completed, etcd_tool_candidates, run
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 # Oldest tool version that has a flag, from etcd's changelogs: --bump-revision and --mark-compacted came with

@@ -8,8 +8,8 @@ import datetime
 import os
 import re
 
-from ansible_collections.etcdops.dr.plugins.module_utils._files import fsync_dir
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot_file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 _STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db"
