@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One member's restore, as the etcd_restore module does it: plan() makes every check and decides the command
+(check mode stops there); apply() restores into a staging dir, proves the restored database and swaps it in."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, restored_revision
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
+    RESTORE_RESERVE, WAL_SEGMENT, disk_problems, kept_name, prepare_staging, put_back, set_ownership, staging_dir,
+    swap_in, target_ownership)
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
+    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
+    version_tuple)
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
+
+ARGUMENT_SPEC = dict(
+    snapshot=dict(type="path", required=True),
+    sha256=dict(type="str"),
+    checked_file=dict(type="dict", options=dict(identity=dict(type="str", required=True),
+                                                sha256=dict(type="str", required=True))),
+    name=dict(type="str", required=True),
+    initial_advertise_peer_urls=dict(type="list", elements="str", required=True),
+    initial_cluster=dict(type="str", required=True),
+    # A name the members share, not a secret.
+    initial_cluster_token=dict(type="str", required=True, no_log=False),
+    data_dir=dict(type="path", required=True),
+    wal_dir=dict(type="path"),
+    client_urls=dict(type="list", elements="str", default=[]),
+    bump_revision=dict(type="int", default=0),
+    server_version=dict(type="str"),
+    initial_memory_map_size=dict(type="int"),
+    etcdutl=dict(type="path"),
+    etcdctl=dict(type="path"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    mode=dict(type="raw"),
+    stamp=dict(type="str"),
+    count_keys=dict(type="bool", default=False),
+)
+
+
+class Refused(EtcdOpsError):
+    """The restore was refused before anything changed; msg lists every reason."""
+
+
+class Failed(EtcdOpsError):
+    """The restore failed while it ran; msg says what became of the data dir."""
+
+
+def _hash_check(params, report):
+    """(skip_hash_check, problems) for the snapshot `report` from check_file."""
+    problems = []
+    if params["sha256"] and params["sha256"].lower() != report["sha256"]:
+        problems.append("%s has sha256 %s, expected %s: it is not the snapshot the other members restore (or it "
+                        "was damaged); copy the right file here"
+                        % (report["path"], report["sha256"], params["sha256"].lower()))
+    elif report["status"] in ("corrupt", "truncated"):
+        problems.append("%s is %s: %s" % (report["path"], report["status"], "; ".join(report["problems"])))
+    if report["has_trailer"]:
+        return False, problems
+    cold_copy_ok = report["kind"] == "cold_copy" and "manifest" in report["verified_by"]
+    if not (cold_copy_ok or params["sha256"]) and not problems:
+        problems.append("%s has no sha256 trailer (it is not an etcd snapshot stream) and no cold-copy manifest "
+                        "whose sha256 matches: give its known sha256 (option sha256) to restore it with "
+                        "--skip-hash-check" % report["path"])
+    return True, problems
+
+
+def _server_version(params, report):
+    """The etcd version that will run the restored data, as given, else as the snapshot's manifest recorded it."""
+    given = params["server_version"]
+    if given and version_tuple(given) is None:
+        raise RestorePlanError("server_version %r is not a version such as 3.5.16: give the etcd version the "
+                               "cluster runs, or leave it unset." % given)
+    return given or (report["manifest"] or {}).get("etcd_version") or None
+
+
+def _expected(params, report, server_version):
+    """(low, high, problems): the revision restored members will report, from the snapshot's database."""
+    if report["revision"] is None:
+        return None, None, []
+    server = version_tuple(server_version)
+    low, high = restored_revision(report, params["bump_revision"], server)
+    problems = []
+    if params["bump_revision"] and low <= report["revision"]:
+        problems.append(
+            "bump_revision %d is too small for this snapshot: the tool adds it to the newest revision left in the "
+            "key bucket (%d), so the restored cluster would start at revision %d, not above the snapshot's %d; give "
+            "at least %d (the usual 1000000000 is far above)" % (
+                params["bump_revision"], report["last_key_revision"], low, report["revision"],
+                report["revision"] - report["last_key_revision"] + 1))
+    return low, high, problems
+
+
+def _check_restored(db, server, expected):
+    """The revision the restored database at `db` stands for; RestorePlanError unless it is the expected one."""
+    try:
+        facts = read_facts(db)
+    except EtcdDbError as exc:
+        raise RestorePlanError("the restore tool wrote a database this module cannot read: %s" % exc.msg) from None
+    got = restored_revision(facts, 0, server)
+    if got != expected:
+        raise RestorePlanError(
+            "the restored database would start at revision %s, but the snapshot calls for %s: the restore tool did "
+            "not write what the snapshot holds" % (_span(got), _span(expected)))
+    return got[0]
+
+
+def _span(pair):
+    return str(pair[0]) if pair[0] == pair[1] else "%s to %s" % pair
+
+
+class MemberRestore:
+    """The restore of one member's data dir. `result` holds every return value of the module at any point."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = params = module.params
+        self.began = time.monotonic()
+        self.data_dir = params["data_dir"].rstrip("/")
+        self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
+        self.staging = staging_dir(self.data_dir)
+        self.ownership = None
+        self.result = dict(
+            changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
+            data_dir=self.data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=self.staging,
+            snapshot_revision=None, snapshot=None, checked_file=None, server_version=None, expected_revision=None,
+            expected_revision_max=None, restored_revision=None, etcd_running=[], stamp=params["stamp"] or utc_stamp(),
+            required_bytes=None, free_bytes={}, restore_seconds=0.0, duration_seconds=0.0)
+
+    def _clock(self):
+        self.result["duration_seconds"] = round(time.monotonic() - self.began, 3)
+
+    def _refuse(self, problems):
+        self.result["changed"] = False
+        self._clock()
+        reasons = "; ".join(problem.rstrip(".") for problem in problems)
+        raise Refused("refusing to restore %s: %s. Nothing was changed." % (self.data_dir, reasons))
+
+    def plan(self):
+        """Every check, before anything changes; the command in result['cmd']. Raises Refused with all reasons."""
+        try:
+            self._plan()
+        except Refused:
+            raise
+        except EtcdOpsError as exc:
+            self._refuse([exc.msg])
+        self._clock()
+
+    def _snapshot_report(self, tool, tool_path):
+        params = self.params
+        checked = params["checked_file"]
+        report = check_file(params["snapshot"], params["count_keys"],
+                            (checked["identity"], checked["sha256"].lower()) if checked else None)
+        if self.module.check_mode and report["status"] in ("ok", "unverified"):
+            # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
+            known = len(report["problems"])
+            read_status(self.module, report, tool, [tool_path])
+            if len(report["problems"]) > known:
+                report["status"] = "corrupt"
+        return report
+
+    def _plan(self):
+        params, result = self.params, self.result
+        if params["bump_revision"] < 0:
+            self._refuse(["bump_revision is %d: give 0 (no bump) or a positive number such as 1000000000"
+                          % params["bump_revision"]])
+        problems = member_problems(params)
+        if not os.path.isfile(params["snapshot"]):
+            self._refuse(problems + ["no snapshot file at %s: copy it to this host first" % params["snapshot"]])
+        if not os.path.isdir(os.path.dirname(self.data_dir)):
+            problems.append("the parent of data_dir %s does not exist" % self.data_dir)
+        tool, tool_path, version = find_restore_tool(self.module, params["etcdutl"], params["etcdctl"])
+        checked = params["checked_file"]
+        if checked and (params["sha256"] or "").lower() != checked["sha256"].lower():
+            self._refuse(problems + ["checked_file's sha256 %s is not sha256 %s: give the sha256 the check returned"
+                                     % (checked["sha256"], params["sha256"])])
+        report = self._snapshot_report(tool, tool_path)
+        result.update(sha256=report["sha256"], snapshot_revision=report["revision"], snapshot=report,
+                      server_version=_server_version(params, report))
+        skip_hash_check, hash_problems = _hash_check(params, report)
+        problems += hash_problems
+        if report["identity"] and not hash_problems and report["status"] in ("ok", "unverified"):
+            result["checked_file"] = dict(identity=report["identity"], sha256=report["sha256"])
+        result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(
+            params, report, result["server_version"])
+        problems += bump_problems
+        result.update(tool=tool, tool_version=version_text(version), skip_hash_check=skip_hash_check)
+        problems += tool_problems(tool, version, params)
+        result["etcd_running"] = local_member.etcd_activity(
+            self.data_dir, params["initial_advertise_peer_urls"] + params["client_urls"])
+        if not self.module.check_mode:
+            problems += ["etcd still runs on this host: %s; stop it first (etcdops.dr.etcd_service state=stopped)"
+                         % found for found in result["etcd_running"]]
+        problems += self._disk_problems(report["size"])
+        self.ownership = target_ownership(self.data_dir, params["owner"], params["group"], params["mode"])
+        if problems:
+            self._refuse(problems)
+        options = dict(params, skip_hash_check=skip_hash_check)
+        result["cmd"] = restore_command(tool_path, params["snapshot"], os.path.join(self.staging, "data"), options,
+                                        os.path.join(self.staging, "wal") if self.wal_dir else None)
+        result["changed"] = True
+        stamp = result["stamp"]
+        result.update(previous_data_dir=kept_name(self.data_dir, stamp) if os.path.lexists(self.data_dir) else None,
+                      previous_wal_dir=kept_name(self.wal_dir, stamp)
+                      if self.wal_dir and os.path.lexists(self.wal_dir) else None)
+
+    def _disk_problems(self, size):
+        needs = {self.staging: size + WAL_SEGMENT + RESTORE_RESERVE}
+        if self.wal_dir:
+            needs[self.staging] = size + RESTORE_RESERVE
+            needs[self.wal_dir] = WAL_SEGMENT
+        self.result["required_bytes"] = sum(needs.values())
+        self.result["free_bytes"], problems = disk_problems(needs)
+        return problems
+
+    def would(self):
+        return "would restore %s from %s with %s %s" % (
+            self.data_dir, self.params["snapshot"], self.result["tool"], self.result["tool_version"])
+
+    def apply(self):
+        """Restore into the staging dir, prove it, swap it in. Raises Failed saying where the data dir is."""
+        result = self.result
+        result.update(previous_data_dir=None, previous_wal_dir=None)
+        self._restore_into_staging()
+        try:
+            result["previous_data_dir"] = swap_in(os.path.join(self.staging, "data"), self.data_dir, result["stamp"])
+            if self.wal_dir:
+                try:
+                    result["previous_wal_dir"] = swap_in(os.path.join(self.staging, "wal"), self.wal_dir,
+                                                         result["stamp"])
+                except OSError:
+                    put_back(self.data_dir, result["previous_data_dir"], result["stamp"])
+                    result["previous_data_dir"] = None
+                    raise
+        except OSError as exc:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            result["changed"] = result["previous_data_dir"] is not None
+            self._clock()
+            raise Failed("swapping the restored data into %s failed: %s. The old data dir is %s." % (
+                self.data_dir, exc, result["previous_data_dir"] or "where it was")) from None
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._clock()
+
+    def _restore_into_staging(self):
+        result = self.result
+        uid, gid, mode = self.ownership
+        try:
+            prepare_staging(self.staging)
+            restore_began = time.monotonic()
+            run(self.module, result["cmd"], why="%s snapshot restore of %s" % (result["tool"], self.params["snapshot"]))
+            result["restore_seconds"] = round(time.monotonic() - restore_began, 3)
+            result["restored_revision"] = _check_restored(
+                os.path.join(self.staging, "data", "member", "snap", "db"), version_tuple(result["server_version"]),
+                (result["expected_revision"], result["expected_revision_max"]))
+            set_ownership(os.path.join(self.staging, "data"), uid, gid, mode)
+            if self.wal_dir:
+                set_ownership(os.path.join(self.staging, "wal"), uid, gid, 0o700)
+        except (EtcdOpsError, OSError) as exc:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            result["changed"] = False
+            self._clock()
+            raise Failed("restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (
+                self.data_dir, getattr(exc, "msg", exc))) from None
+
+    def done(self):
+        result = self.result
+        return "restored %s from %s (revision %s) with %s %s in %.1fs; the old data dir is kept as %s" % (
+            self.data_dir, self.params["snapshot"], result["restored_revision"], result["tool"],
+            result["tool_version"], result["restore_seconds"], result["previous_data_dir"])

@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An online snapshot of one member, as the etcd_snapshot module takes it: plan() asks the member and checks the
+destination (check mode stops there); apply() streams the file, proves it and writes its manifest."""
+from __future__ import annotations
+
+import time
+
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
+    EtcdConnection, EtcdError, check_params, connection_argument_spec, load_library)
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import owner_ids
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
+    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
+    write_manifest)
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
+
+ARGUMENT_SPEC = connection_argument_spec(
+    endpoint=dict(type="str"),
+    dest_dir=dict(type="path", required=True),
+    prefix=dict(type="str", default="etcd-snapshot"),
+    snapshot_timeout=dict(type="float", default=3600),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    etcdutl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
+    etcdctl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
+)
+# What the file's database says of itself, returned as it was checked.
+FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revision", "key_count")
+
+
+def _member(params):
+    endpoint = params["endpoint"]
+    if not endpoint:
+        if len(params["endpoints"]) != 1:
+            raise EtcdError("endpoint is not set and endpoints holds %d URLs: set endpoint to the client URL of the "
+                            "one member to snapshot." % len(params["endpoints"]))
+        endpoint = params["endpoints"][0]
+    member_params = dict(params, endpoints=[endpoint])
+    check_params(member_params)
+    return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
+
+
+def check_written(connection, status, path):
+    """What the file at `path` holds, checked against the member it was streamed from: the member's own database
+    at a revision between its revisions before (`status`) and after the stream. Returns the file's facts with the
+    live key count at that revision; raises BackupFileError when the file is not what the stream promised."""
+    after = connection.status()
+    try:
+        facts = read_facts(path)
+    except EtcdDbError as exc:
+        raise BackupFileError("the snapshot passed its sha256 trailer but is not a readable etcd database: %s; "
+                              "nothing was written." % exc.msg) from None
+    facts["revision_after"] = after["revision"]
+    if not status["revision"] <= facts["revision"] <= after["revision"]:
+        raise BackupFileError(
+            "the snapshot stands for revision %d, but the member reported revision %d before the stream and %d "
+            "after it: the file is not this member's database at that time; nothing was written."
+            % (facts["revision"], status["revision"], after["revision"]))
+    member_ids = [member["id"] for member in facts["members"]]
+    if member_ids and status["member_id"] not in member_ids:
+        raise BackupFileError("the snapshot's members (%s) do not include the member it was streamed from (%s); "
+                              "nothing was written." % (", ".join(member_ids), status["member_id"]))
+    try:
+        facts["key_count"] = connection.count_keys(facts["revision"])
+    except EtcdError as exc:
+        if exc.code != "OUT_OF_RANGE":
+            raise
+        # Compacted since the snapshot was cut: count in the file instead.
+        facts["key_count"] = read_facts(path, count_keys=True)["key_count"]
+    return facts
+
+
+class OnlineSnapshot:
+    """The snapshot of one member into dest_dir. `result` holds every return value of the module at any point; the
+    connection stays open from plan() to close()."""
+
+    def __init__(self, params):
+        self.params = params
+        self.connection = None
+        self.status = None
+        self.ids = None
+        self.result = dict(
+            changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
+            revision=None, revision_before=None, revision_after=None, last_key_revision=None, compact_revision=None,
+            key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
+            duration_seconds=0.0, throughput_mib_s=None)
+
+    def plan(self):
+        """Ask the member, check the destination and free disk, choose the file name."""
+        params, result = self.params, self.result
+        # -1: chown leaves that id as it is.
+        self.ids = tuple(-1 if given is None else given for given in owner_ids(params["owner"], params["group"]))
+        self.connection = _member(params).open()
+        status = self.status = self.connection.status()
+        names = {member["id"]: member["name"] for member in self.connection.members()}
+        result.update(member_id=status["member_id"], member_name=names.get(status["member_id"]),
+                      cluster_id=status["cluster_id"], etcd_version=status["version"],
+                      revision_before=status["revision"], size=status["db_size"])
+        check_destination(params["dest_dir"], status["db_size"] + TRAILER + MANIFEST_RESERVE)
+        path = new_backup_path(params["dest_dir"], params["prefix"], "db")
+        result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
+
+    def would(self):
+        return "would snapshot %s (%s, about %d bytes) to %s" % (
+            self.connection.endpoint, self.result["member_name"], self.status["db_size"], self.result["path"])
+
+    def apply(self):
+        """Stream into a temp file that takes the final name only once whole and proven; then the manifest."""
+        params, result, connection, status = self.params, self.result, self.connection, self.status
+        uid, gid = self.ids
+        facts = {}
+        began = time.monotonic()
+        ensure_dir(params["dest_dir"])
+        try:
+            written = stream_to_file(
+                connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
+                                  timeout=params["snapshot_timeout"]),
+                result["path"], uid=uid, gid=gid,
+                check=lambda temp: facts.update(check_written(connection, status, temp)))
+        except EtcdError as exc:
+            raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
+                            % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
+        self.close()
+        result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
+                      **{name: facts[name] for name in FILE_FACTS})
+        result["manifest"] = manifest("snapshot", result["path"], written["size"], written["sha256"], "etcd_snapshot",
+                                      dict(facts, cluster_id=result["cluster_id"], member_id=result["member_id"],
+                                           member_name=result["member_name"], raft_index=status["raft_index"],
+                                           db_size=written["size"] - TRAILER, etcd_version=result["etcd_version"]))
+        write_manifest(result["path"], result["manifest"], uid, gid)
+        duration = time.monotonic() - began
+        result.update(duration_seconds=round(duration, 3),
+                      throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
+
+    def done(self):
+        result = self.result
+        return "snapshot of %s (%s) at revision %s: %s, %s bytes, %s keys, %s MiB/s" % (
+            self.connection.endpoint, result["member_name"], result["revision"], result["path"], result["size"],
+            result["key_count"], result["throughput_mib_s"])
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()

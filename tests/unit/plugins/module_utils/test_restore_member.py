@@ -1,0 +1,140 @@
+"""One member's restore, plan then apply, with only the command seam faked: the tool's `version`, `snapshot status`
+and `snapshot restore` (which writes the snapshot's database where etcdutl would). Files, dirs, renames and the
+database reads are real."""
+import json
+import os
+
+import pytest
+
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import (
+    ARGUMENT_SPEC, Failed, MemberRestore, Refused)
+from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
+
+TRAILER = 32
+
+
+def etcd_state():
+    state = EtcdState()
+    state.set_raft(consistent_index=12, term=3)
+    state.add_member(0x8E9E05C52164694D, "node1", ["https://10.0.0.1:2380"], ["https://10.0.0.1:2379"])
+    for key in (b"/registry/a", b"/registry/b", b"/registry/c"):
+        state.put(key, b"value")
+    return state
+
+
+class FakeModule:
+    """Defaults from ARGUMENT_SPEC; run_command plays etcdutl: version, snapshot status, snapshot restore."""
+
+    def __init__(self, tmp_path, check_mode=False, **params):
+        self.params = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+        self.params.update(params)
+        self.check_mode = check_mode
+        self.commands = []
+        self.etcdutl = tmp_path / "bin" / "etcdutl"
+        if not self.etcdutl.exists():
+            self.etcdutl.parent.mkdir()
+            self.etcdutl.write_text("#!/bin/sh\n")
+            self.etcdutl.chmod(0o755)
+        self.params["etcdutl"] = str(self.etcdutl)
+        self.fail_restore = False
+
+    def run_command(self, cmd, check_rc=False, environ_update=None):
+        self.commands.append(cmd[1:3])
+        if cmd[1] == "version":
+            return 0, "etcdutl version: 3.5.16\nAPI version: 3.5\n", ""
+        if cmd[1:3] == ["snapshot", "status"]:
+            return 0, json.dumps(dict(hash=1, revision=4, totalKey=4, totalSize=16384)) + "\n", ""
+        if cmd[1:3] == ["snapshot", "restore"]:
+            if self.fail_restore:
+                return 1, "", "Error: snapshot file has wrong sha256"
+            data_dir = cmd[cmd.index("--data-dir") + 1]
+            os.makedirs(os.path.join(data_dir, "member", "snap"))
+            with open(cmd[3], "rb") as src, open(os.path.join(data_dir, "member", "snap", "db"), "wb") as dst:
+                dst.write(src.read()[:-TRAILER])
+            return 0, "", ""
+        raise AssertionError("unexpected command %r" % cmd)
+
+
+@pytest.fixture
+def member(tmp_path):
+    """A snapshot with trailer, and a data dir with the old data in it."""
+    snapshot = tmp_path / "snap.db"
+    BoltWriter().write(str(snapshot), etcd_state().tree(), trailer=True)
+    data_dir = tmp_path / "etcd" / "data"
+    (data_dir / "member").mkdir(parents=True)
+    (data_dir / "member" / "old").write_text("old data")
+    data_dir.chmod(0o700)
+    return dict(snapshot=str(snapshot), data_dir=str(data_dir), name="node1",
+                initial_advertise_peer_urls=["https://10.0.0.1:2380"],
+                initial_cluster="node1=https://10.0.0.1:2380", initial_cluster_token="t", stamp="20261126T000000Z")
+
+
+def test_the_plan_checks_and_decides_and_check_mode_changes_nothing(tmp_path, member):
+    module = FakeModule(tmp_path, check_mode=True, **member)
+    restore = MemberRestore(module)
+    restore.plan()
+    result = restore.result
+    assert result["changed"] and result["tool"] == "etcdutl" and result["tool_version"] == "3.5.16"
+    assert result["cmd"][:4] == [str(module.etcdutl), "snapshot", "restore", member["snapshot"]]
+    assert result["expected_revision"] == result["expected_revision_max"] == 4
+    assert result["snapshot"]["status"] == "ok" and result["snapshot"]["total_keys"] == 4
+    assert result["previous_data_dir"] == member["data_dir"] + ".pre-restore-20261126T000000Z"
+    assert ["snapshot", "status"] in module.commands and ["snapshot", "restore"] not in module.commands
+    assert os.listdir(os.path.dirname(member["data_dir"])) == ["data"]
+    assert restore.would().startswith("would restore %s from %s with etcdutl 3.5.16" % (
+        member["data_dir"], member["snapshot"]))
+
+
+def test_apply_restores_proves_and_swaps_keeping_the_old_dir(tmp_path, member):
+    restore = MemberRestore(FakeModule(tmp_path, **member))
+    restore.plan()
+    restore.apply()
+    result = restore.result
+    kept = member["data_dir"] + ".pre-restore-20261126T000000Z"
+    assert result["restored_revision"] == 4 and result["previous_data_dir"] == kept
+    assert open(os.path.join(kept, "member", "old")).read() == "old data"
+    assert os.path.getsize(os.path.join(member["data_dir"], "member", "snap", "db")) == \
+        os.path.getsize(member["snapshot"]) - TRAILER
+    assert oct(os.stat(member["data_dir"]).st_mode & 0o777) == "0o700"
+    assert not os.path.exists(result["staging_dir"])
+    assert "restored %s from %s (revision 4)" % (member["data_dir"], member["snapshot"]) in restore.done()
+
+
+def test_every_reason_to_refuse_is_given_at_once_before_anything_changes(tmp_path, member):
+    restore = MemberRestore(FakeModule(tmp_path, **dict(member, sha256="0" * 64,
+                                                        initial_cluster="node2=https://10.0.0.2:2380")))
+    with pytest.raises(Refused) as refused:
+        restore.plan()
+    message = refused.value.msg
+    assert message.startswith("refusing to restore %s: " % member["data_dir"]) and message.endswith(
+        ". Nothing was changed.")
+    assert "expected %s" % ("0" * 64) in message and "member node1 is not in" in message
+    assert not restore.result["changed"] and restore.result["cmd"] == []
+    assert os.listdir(os.path.join(member["data_dir"], "member")) == ["old"]
+
+
+def test_a_failed_tool_leaves_the_data_dir_and_removes_the_staging_dir(tmp_path, member):
+    module = FakeModule(tmp_path, **member)
+    restore = MemberRestore(module)
+    restore.plan()
+    module.fail_restore = True
+    with pytest.raises(Failed, match="The staging dir was removed; the data dir was not touched"):
+        restore.apply()
+    assert not restore.result["changed"] and restore.result["previous_data_dir"] is None
+    assert os.listdir(os.path.dirname(member["data_dir"])) == ["data"]
+
+
+def test_a_file_the_check_hashed_is_not_hashed_again_unless_the_sha256_differs(tmp_path, member, monkeypatch):
+    from ansible_collections.etcdops.dr.plugins.module_utils._host import files
+    monkeypatch.setattr(files, "SETTLED_SECONDS", 0)
+    check = MemberRestore(FakeModule(tmp_path, check_mode=True, **member))
+    check.plan()
+    checked = check.result["checked_file"]
+    assert checked["sha256"] == check.result["sha256"] and checked["identity"]
+    again = MemberRestore(FakeModule(tmp_path, check_mode=True, sha256=checked["sha256"], checked_file=checked,
+                                     **member))
+    again.plan()
+    assert again.result["snapshot"]["verified_by"] == ["checked_file"]
+    other = MemberRestore(FakeModule(tmp_path, sha256="1" * 64, checked_file=checked, **member))
+    with pytest.raises(Refused, match="checked_file's sha256 .* is not sha256 1111"):
+        other.plan()
