@@ -1,11 +1,18 @@
 """Benchmark: etcd_snapshot (the module's own code path, run as Ansible runs it, fsync included)
-against `etcdctl snapshot save`, on the same database of at least --min-mb MB, in one run.
+against `etcdctl snapshot save`, on the same database of at least --min-mb MB, in one run; and the
+backup playbook (with a copy to the controller) against `etcdctl snapshot save` plus `scp` of the file.
 
 Brings up a test bed of its own under .bench/bed (the test bed's addresses: stop the test bed
 first), loads incompressible 1 MiB values until the database reaches the size, then runs both
 tools --rounds times each, alternating which goes first, against the same member. Prints each
 run's throughput, the medians, their ratio (etcdctl time / module time: >= 1.0 means the module is
 at least as fast) and the module's peak RSS, measured by the kernel (wait4 ru_maxrss).
+
+Then, --rounds times each, alternating: the etcdops.dr.backup playbook over SSH on the 3 hosts with
+backup_fetch_dir set (preflight, snapshot on the source host, verify, copy to the controller, verify
+the copy, retention), against the least a backup with a controller copy takes by hand: `etcdctl
+snapshot save` on node1 then `scp` of the file from node1 to the controller over the bed's SSH.
+Prints the medians and the playbook's time over that (target: at most 4 s more).
 
     .venv/bin/python bench/snapshot.py [--min-mb 400] [--rounds 5] [--keep]
 """
@@ -21,7 +28,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from testbed import cluster, layout, services  # noqa: E402  pylint: disable=wrong-import-position
+from testbed import cluster, layout, playbook, services  # noqa: E402  pylint: disable=wrong-import-position
 from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULE = REPO / "plugins" / "modules" / "etcd_snapshot.py"
@@ -52,6 +59,51 @@ def run_module(bed, member, out_dir, check_mode=False):
         raise RuntimeError(result["msg"])
     shutil.rmtree(dest, ignore_errors=check_mode)
     return seconds, rss, result["size"]
+
+
+def run_save_and_scp(bed, member, out_dir):
+    """etcdctl snapshot save into the member's backup dir, then scp to the controller: seconds."""
+    saved = member.backup_dir / "bench-etcdctl.db"
+    copy = out_dir / "controller" / "bench-etcdctl.db"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    began = time.monotonic()
+    timed([str(services.etcd_bin_dir() / "etcdctl"), "--endpoints", member.client_url, "--cacert", str(bed.cacert),
+           "--cert", str(bed.client_cert), "--key", str(bed.client_key), "snapshot", "save", str(saved)],
+          env=dict(os.environ, ETCDCTL_API="3"))
+    timed(["scp", "-q", "-P", str(layout.SSH_PORT), "-i", str(bed.ssh_key), "-o",
+           f"UserKnownHostsFile={bed.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+           f"root@{member.address}:{saved}", str(copy)])
+    seconds = time.monotonic() - began
+    saved.unlink()
+    copy.unlink()
+    return seconds
+
+
+def run_backup_playbook(bed, out_dir):
+    """The backup playbook with a controller copy: seconds. Its files are removed afterwards."""
+    fetch_dir = out_dir / "fetched"
+    began = time.monotonic()
+    stats = playbook.run_with_stats(bed, "etcdops.dr.backup", "-e", f"backup_fetch_dir={fetch_dir}")["etcd_backup"]
+    seconds = time.monotonic() - began
+    for path in (stats["file"], stats["file"] + ".json"):
+        os.unlink(path)
+    shutil.rmtree(fetch_dir)
+    return seconds
+
+
+def compare_backup(bed, member, out_dir, rounds):
+    cluster.install_collection(bed)
+    rows = {"etcdctl save + scp": [], "backup playbook": []}
+    runners = {"etcdctl save + scp": lambda: run_save_and_scp(bed, member, out_dir),
+               "backup playbook": lambda: run_backup_playbook(bed, out_dir)}
+    for number in range(rounds):
+        order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
+        for name in order:
+            rows[name].append(runners[name]())
+            print("round %d  %-22s %6.2f s" % (number + 1, name, rows[name][-1]))
+    raw, played = (statistics.median(rows[name]) for name in runners)
+    print("median  etcdctl save + scp %.2f s, backup playbook %.2f s: the playbook takes %.2f s more (target: at most "
+          "4 s more)" % (raw, played, played - raw))
 
 
 def main():
@@ -91,6 +143,8 @@ def main():
         print("module peak RSS: %.1f MiB  (target < 100 MiB)" % max(r[1] for r in rows["etcd_snapshot module"]))
         fixed = statistics.median(run_module(bed, member, out_dir, check_mode=True)[0] for dummy in range(3))
         print("module fixed cost (Python start, imports, connect, status; check mode, no stream): %.2f s" % fixed)
+        print()
+        compare_backup(bed, member, out_dir, args.rounds)
     finally:
         if not args.keep:
             cluster.purge(bed)

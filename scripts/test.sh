@@ -27,7 +27,7 @@ checkout_collections=$(python -m testbed link-checkout) || failed+=("ansible-lin
 ANSIBLE_COLLECTIONS_PATH="$checkout_collections" ansible-lint --profile production --offline --nocolor || failed+=("ansible-lint")
 
 step "unit and integration tests (pytest)"
-pytest -p no:cacheprovider tests/unit tests/integration || failed+=("pytest")
+pytest -p no:cacheprovider --durations=25 tests/unit tests/integration || failed+=("pytest")
 python -m testbed down >/dev/null 2>&1 || true
 # Tear-down must leave no process of the test bed behind.
 if leftovers=$(pgrep -af "$repo/.testbed/"); then

@@ -54,13 +54,22 @@ options:
   group:
     description: Group of the snapshot and manifest files (name or gid).
     type: str
+  verify:
+    description:
+      - Once the file has its name and the connection is closed, read it back from disk as
+        M(etcdops.dr.etcd_snapshot_info) does (sha256 and trailer, the database, the live keys counted in the file,
+        C(snapshot status) by etcd's own tool) and fail, keeping the file for inspection, unless it is whole and
+        holds the sha256, revision and key count that were written (RV(verified)). The backup role sets it, so no
+        separate verify task runs.
+    type: bool
+    default: false
   etcdutl:
     description:
-      - Not used any more; the module reads the snapshot's revision and key count itself. Accepted so that
-        existing playbooks keep working.
+      - Path of etcdutl, for O(verify); when neither this nor O(etcdctl) is given, etcdutl then etcdctl are looked
+        for on PATH, and without either the read-back says so in its C(notes).
     type: path
   etcdctl:
-    description: Not used any more, as O(etcdutl).
+    description: Path of etcdctl (etcd 3.4), for O(verify), as O(etcdutl).
     type: path
 author:
   - etcdops.dr maintainers (@etcdops)
@@ -157,6 +166,11 @@ throughput_mib_s:
   description: RV(size) over RV(duration_seconds), in MiB per second; null in check mode.
   returned: always
   type: float
+verified:
+  description: With O(verify), the report of the file read back from disk, as one of
+    M(etcdops.dr.etcd_snapshot_info)'s C(snapshots); null otherwise and in check mode.
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -169,17 +183,17 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.take import A
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_together=CONNECTION_REQUIRED_TOGETHER,
                            supports_check_mode=True)
-    snapshot = OnlineSnapshot(module.params)
+    snapshot = OnlineSnapshot(module)
     try:
         snapshot.plan()
         if module.check_mode:
             module.exit_json(msg=snapshot.would(), **snapshot.result)
         snapshot.apply()
     except EtcdOpsError as exc:
-        snapshot.result["changed"] = False
+        snapshot.result["changed"] = snapshot.written
         module.fail_json(msg=exc.msg, **snapshot.result)
     except OSError as exc:
-        snapshot.result["changed"] = False
+        snapshot.result["changed"] = snapshot.written
         module.fail_json(msg="writing the snapshot into %s failed: %s; no file took the final name." % (
             module.params["dest_dir"], exc), **snapshot.result)
     finally:

@@ -14,6 +14,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.files import owne
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
     write_manifest)
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
 
 ARGUMENT_SPEC = connection_argument_spec(
@@ -23,11 +24,14 @@ ARGUMENT_SPEC = connection_argument_spec(
     snapshot_timeout=dict(type="float", default=3600),
     owner=dict(type="str"),
     group=dict(type="str"),
-    etcdutl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
-    etcdctl=dict(type="path", removed_in_version="1.0.0", removed_from_collection="etcdops.dr"),
+    verify=dict(type="bool", default=False),
+    etcdutl=dict(type="path"),
+    etcdctl=dict(type="path"),
 )
 # What the file's database says of itself, returned as it was checked.
 FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revision", "key_count")
+# What the file read back from disk must say as it was written.
+READ_BACK = ("sha256", "revision", "key_count")
 
 
 def _member(params):
@@ -76,16 +80,19 @@ class OnlineSnapshot:
     """The snapshot of one member into dest_dir. `result` holds every return value of the module at any point; the
     connection stays open from plan() to close()."""
 
-    def __init__(self, params):
-        self.params = params
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
         self.connection = None
         self.status = None
         self.ids = None
+        # The file has its final name (a failure after that still changed something).
+        self.written = False
         self.result = dict(
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
             revision=None, revision_before=None, revision_after=None, last_key_revision=None, compact_revision=None,
             key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
-            duration_seconds=0.0, throughput_mib_s=None)
+            duration_seconds=0.0, throughput_mib_s=None, verified=None)
 
     def plan(self):
         """Ask the member, check the destination and free disk, choose the file name."""
@@ -122,6 +129,7 @@ class OnlineSnapshot:
         except EtcdError as exc:
             raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
                             % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
+        self.written = True
         self.close()
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
                       **{name: facts[name] for name in FILE_FACTS})
@@ -133,6 +141,30 @@ class OnlineSnapshot:
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
                       throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
+        if params["verify"]:
+            self.verify()
+
+    def verify(self):
+        """Read the named file back from disk as etcd_snapshot_info does - sha256, trailer, database, live keys
+        counted in the file, etcd's own tool - once the connection is closed (the tool is a child process).
+        BackupFileError unless it is whole and says what was written; the file is kept for inspection."""
+        result = self.result
+        report = check_file(result["path"], count_keys=True)
+        tool, argv = find_tool(self.module, self.params["etcdutl"], self.params["etcdctl"])
+        if not tool:
+            report["notes"].append("no etcdutl or etcdctl on this host (set etcdutl): etcd's own tool did not read "
+                                   "the file")
+        elif report["status"] in ("ok", "unverified"):
+            read_status(self.module, report, tool, argv)
+        result["verified"] = report
+        differ = [name for name in READ_BACK if report[name] != result[name]]
+        if report["status"] != "ok" or differ:
+            raise BackupFileError(
+                "the snapshot %s failed its check when read back from disk: %s (read back: sha256 %s, revision %s, %s "
+                "live keys; written: sha256 %s, revision %s, %s live keys by the member's count). It was kept for "
+                "inspection." % (result["path"], "; ".join(report["problems"]) or "it differs in " + ", ".join(differ),
+                                 report["sha256"], report["revision"], report["key_count"], result["sha256"],
+                                 result["revision"], result["key_count"]))
 
     def done(self):
         result = self.result
