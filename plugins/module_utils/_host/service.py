@@ -4,7 +4,8 @@
 """How etcd is run on a host: a systemd unit, a kubeadm static pod, or a supervisor program.
 
 Each backend answers whether the manager means etcd to run (`state()`), starts and stops it, and
-finds the member's last log lines. Commands go through the one seam, _run.run.
+finds the member's last log lines. Commands go through the one seam, _host.run.run; supervisord is asked over
+its XML-RPC interface (_host.supervisor).
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def tail_file(path, count, chunk=65536):
 
 
 class Supervisor:
-    """A supervisord program, through supervisord's XML-RPC interface (_supervisor)."""
+    """A supervisord program, through supervisord's XML-RPC interface (_host.supervisor)."""
 
     name = "supervisor"
 
