@@ -14,6 +14,11 @@ the copy, retention), against the least a backup with a controller copy takes by
 snapshot save` on node1 then `scp` of the file from node1 to the controller over the bed's SSH.
 Prints the medians and the playbook's time over that (target: at most 4 s more).
 
+With --throttle-mib-s N, the module also runs --rounds times behind a destination that takes
+N MiB/s (a slow or busy disk; emulated inside the module's process by a write that sleeps, loaded
+through sitecustomize), and its peak RSS is printed: the stream must apply back-pressure, not
+buffer what the disk has not taken. A 2 GB database: --min-mb 2000 (under etcd's default 2 GiB quota).
+
     .venv/bin/python bench/snapshot.py [--min-mb 400] [--rounds 5] [--keep]
 """
 import argparse
@@ -46,13 +51,54 @@ def run_etcdctl(bed, member, out_dir):
     return seconds, rss, size
 
 
-def run_module(bed, member, out_dir, check_mode=False):
+# Loaded by the module's interpreter when the bench throttles the destination: every temp file the snapshot is
+# written to takes at most BENCH_THROTTLE_MIB_S MiB/s.
+THROTTLE = """
+import os, time
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files
+
+RATE = float(os.environ["BENCH_THROTTLE_MIB_S"]) * 1048576
+real_temp_file_in = files.temp_file_in
+
+
+class Throttled:
+    def __init__(self, handle):
+        self.handle = handle
+        self.began = time.monotonic()
+        self.written = 0
+
+    def write(self, data):
+        self.written += len(data)
+        ahead = self.written / RATE - (time.monotonic() - self.began)
+        if ahead > 0:
+            time.sleep(ahead)
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def temp_file_in(directory, name, mode=0o600):
+    handle, path = real_temp_file_in(directory, name, mode)
+    return Throttled(handle), path
+
+
+files.temp_file_in = temp_file_in
+"""
+
+
+def run_module(bed, member, out_dir, check_mode=False, throttle=None):
     dest = out_dir / "module"
     args = out_dir / "args.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "endpoint": member.client_url, "cacert": str(bed.cacert), "cert": str(bed.client_cert),
         "key": str(bed.client_key), "dest_dir": str(dest), "_ansible_check_mode": check_mode}}))
     env = dict(os.environ, PYTHONPATH=str(layout.link_checkout()))
+    if throttle:
+        hooks = out_dir / "throttle"
+        hooks.mkdir(exist_ok=True)
+        (hooks / "sitecustomize.py").write_text(THROTTLE)
+        env.update(PYTHONPATH="%s:%s" % (hooks, env["PYTHONPATH"]), BENCH_THROTTLE_MIB_S=str(throttle))
     seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)], env=env)
     result = json.loads(out)
     if result.get("failed"):
@@ -111,6 +157,8 @@ def main():
     parser.add_argument("--min-mb", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the bench bed running and its data")
+    parser.add_argument("--throttle-mib-s", type=float, help="also run the module behind a destination this slow")
+    parser.add_argument("--no-backup", action="store_true", help="leave out the backup playbook comparison")
     args = parser.parse_args()
 
     bed = layout.bed(root=REPO / ".bench" / "bed")
@@ -143,8 +191,15 @@ def main():
         print("module peak RSS: %.1f MiB  (target < 100 MiB)" % max(r[1] for r in rows["etcd_snapshot module"]))
         fixed = statistics.median(run_module(bed, member, out_dir, check_mode=True)[0] for dummy in range(3))
         print("module fixed cost (Python start, imports, connect, status; check mode, no stream): %.2f s" % fixed)
-        print()
-        compare_backup(bed, member, out_dir, args.rounds)
+        if args.throttle_mib_s:
+            print()
+            for number in range(args.rounds):
+                seconds, rss, written = run_module(bed, member, out_dir, throttle=args.throttle_mib_s)
+                print("round %d  module, destination at %.0f MiB/s  %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB" % (
+                    number + 1, args.throttle_mib_s, seconds, written / MIB / seconds, rss))
+        if not args.no_backup:
+            print()
+            compare_backup(bed, member, out_dir, args.rounds)
     finally:
         if not args.keep:
             cluster.purge(bed)

@@ -59,6 +59,22 @@ def test_snapshot_restores_to_the_keys_written_before_it(live, ansible, tmp_path
 
     again = ansible.module(MODULE, snapshot_args(dest), hosts="node1").results["node1"]
     assert again["changed"] is True and again["path"] != path and len(os.listdir(dest)) == 4
+    assert result["verified"] is None and again["verified"] is None
+
+
+def test_verify_reads_the_named_file_back_with_etcds_own_tool(live, ansible, tmp_path):
+    dest = tmp_path / "node1-backups"
+    for number in range(7):
+        cluster.etcdctl(live, "put", f"verify/{number}", "v")
+    args = snapshot_args(dest, verify=True, etcdutl="{{ etcd_etcdutl }}")
+    result = ansible.module(MODULE, args, hosts="node1").results["node1"]
+    assert result["changed"] is True, result
+    verified = result["verified"]
+    assert verified["path"] == result["path"] and verified["status"] == "ok" and verified["problems"] == []
+    assert verified["verified_by"] == ["manifest", "trailer"] and verified["tool"] == "etcdutl"
+    assert (verified["sha256"], verified["revision"], verified["key_count"]) == (
+        result["sha256"], result["revision"], result["key_count"]) and result["key_count"] >= 7
+    assert verified["total_keys"] is not None, "etcdutl snapshot status read the file"
 
 
 def test_owner_and_group(live, ansible, tmp_path):
