@@ -10,21 +10,29 @@ export PATH="$repo/.venv/bin:$PATH"
 failed=()
 step() { printf '\n===== %s =====\n' "$1"; }
 
-step "ansible-test sanity"
-# ansible-test needs the collection at ansible_collections/etcdops/dr: test a copy of the files
-# git knows about (tracked, or new and not ignored), outside this checkout so that ansible-test
-# does not ask this repository's git which files exist.
-sanity_root=$(mktemp -d)
-trap 'rm -rf "$sanity_root"' EXIT
-copy=$sanity_root/ansible_collections/etcdops/dr
-mkdir -p "$copy"
-git ls-files -z --cached --others --exclude-standard | tar -C . --null -T - -cf - | tar -C "$copy" -xf -
-(cd "$copy" && "$repo/.venv-sanity/bin/ansible-test" sanity --local --python 3.11 --color no) || failed+=("sanity")
-
-step "ansible-lint --profile production"
-# ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout.
-checkout_collections=$(python -m testbed link-checkout) || failed+=("ansible-lint")
-ANSIBLE_COLLECTIONS_PATH="$checkout_collections" ansible-lint --profile production --offline --nocolor || failed+=("ansible-lint")
+# Sanity and ansible-lint use one core each while the tests wait on SSH and etcd: they run beside pytest, their
+# output kept in files and printed when they end.
+static_log=$(mktemp -d)
+trap 'rm -rf "$static_log"' EXIT
+static_checks() {
+  # ansible-test needs the collection at ansible_collections/etcdops/dr: test a copy of the files git knows
+  # about (tracked, or new and not ignored), outside this checkout so that ansible-test does not ask this
+  # repository's git which files exist.
+  local sanity_root copy checkout_collections
+  sanity_root=$(mktemp -d)
+  copy=$sanity_root/ansible_collections/etcdops/dr
+  mkdir -p "$copy"
+  git ls-files -z --cached --others --exclude-standard | tar -C . --null -T - -cf - | tar -C "$copy" -xf -
+  (cd "$copy" && "$repo/.venv-sanity/bin/ansible-test" sanity --local --python 3.11 --color no) \
+    >"$static_log/sanity" 2>&1 || echo sanity >>"$static_log/failed"
+  rm -rf "$sanity_root"
+  # ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout.
+  { checkout_collections=$(python -m testbed link-checkout) &&
+    ANSIBLE_COLLECTIONS_PATH="$checkout_collections" ansible-lint --profile production --offline --nocolor; } \
+    >"$static_log/lint" 2>&1 || echo ansible-lint >>"$static_log/failed"
+}
+static_checks &
+static_pid=$!
 
 step "unit and integration tests (pytest)"
 pytest -p no:cacheprovider --durations=25 tests/unit tests/integration || failed+=("pytest")
@@ -33,6 +41,16 @@ python -m testbed down >/dev/null 2>&1 || true
 if leftovers=$(pgrep -af "$repo/.testbed/"); then
   printf 'processes left behind by the test bed:\n%s\n' "$leftovers"
   failed+=("teardown")
+fi
+
+wait "$static_pid"
+step "ansible-test sanity"
+cat "$static_log/sanity"
+step "ansible-lint --profile production"
+cat "$static_log/lint"
+if [ -s "$static_log/failed" ]; then
+  mapfile -t static_failed <"$static_log/failed"
+  failed+=("${static_failed[@]}")
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then

@@ -128,7 +128,7 @@ def _program(name, command, log_file, autostart=True, stopwaitsecs=30):
 
 def kubelet_command(member):
     return (f"{layout.VENV_PYTHON} -m testbed.kubelet --manifests {member.manifest_dir} "
-            f"--pod-log-dir {member.pod_log_dir} --node {member.name} --check-seconds 1")
+            f"--pod-log-dir {member.pod_log_dir} --node {member.name} --check-seconds 0.25")
 
 
 def static_pod_manifest(member):

@@ -10,6 +10,9 @@ import yaml
 from testbed import cluster, layout
 
 ANSIBLE_PLAYBOOK = str(layout.VENV_PYTHON.parent / "ansible-playbook")
+# A test-only callback saves what module() runs return on each host (tests/integration/callback).
+CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback")
+MODULE_TASK = "Run the module under test"
 CONNECTION_DEFAULTS = {
     "endpoints": "{{ groups['etcd'] | map('extract', hostvars, 'etcd_client_url') | list }}",
     "cacert": "{{ etcd_cacert }}",
@@ -39,7 +42,9 @@ class Ansible:
 
     def env(self):
         return dict(os.environ, ANSIBLE_CONFIG=str(self.bed.ansible_cfg), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_FORCE_COLOR="0")
+                    ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR,
+                    ANSIBLE_CALLBACKS_ENABLED="save_module_results", ETCDOPS_SAVE_DIR=str(self.tmp),
+                    ETCDOPS_SAVE_TASK=MODULE_TASK)
 
     def playbook(self, playbook, *args, check=False, extra_vars=None, env=None):
         """Run a playbook (a path, or a list of plays written to a file first)."""
@@ -62,19 +67,13 @@ class Ansible:
 
     def module(self, module, args=None, hosts="etcd", check=False, host_vars=None, defaults=True):
         """Run one module on `hosts`; results[host] is what the module returned there."""
-        task = {"name": "Run " + module, module: args or {}, "register": "result", "ignore_errors": True}
+        task = {"name": MODULE_TASK, module: args or {}, "ignore_errors": True}
         if host_vars:
             task["vars"] = host_vars
         play = {
             "hosts": hosts, "gather_facts": False,
             "module_defaults": {"group/etcdops.dr.etcd": CONNECTION_DEFAULTS} if defaults else {},
-            "tasks": [task, {
-                "name": "Save the result on the controller",
-                "ansible.builtin.copy": {"content": "{{ result | to_json }}",
-                                         "dest": str(self.tmp) + "/result-{{ inventory_hostname }}.json"},
-                "delegate_to": "localhost",
-                "check_mode": False,
-            }],
+            "tasks": [task],
         }
         return self.playbook([play], check=check)
 
