@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
+from typing import Any
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
@@ -25,14 +27,14 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def _seal(path):
+def _seal(path: str) -> None:
     """Make a fetched file private and durable before it gets its final name."""
     os.chmod(path, 0o600)
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 
 
-def _place(ready):
+def _place(ready: Iterable[tuple[str, str]]) -> None:
     """Give each staged file its final name, refusing to replace anything (link fails if the name exists); if one
     cannot be placed, the ones placed before it are taken back."""
     placed = []
@@ -50,7 +52,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         src = self._remote_expand_user(args["src"])
@@ -85,7 +87,8 @@ class ActionModule(ActionBase):
         result["msg"] = "fetched %s to %s (%d bytes, sha256 verified)" % (src, dest, remote["size"])
         return result
 
-    def _remote_stat(self, path, task_vars, want_sha256, missing_ok=False):
+    def _remote_stat(self, path: str, task_vars: dict[str, Any] | None, want_sha256: bool,
+                     missing_ok: bool = False) -> dict[str, Any] | None:
         stat = self._execute_module(
             module_name="ansible.builtin.stat", task_vars=task_vars,
             module_args=dict(path=path, follow=True, get_checksum=want_sha256, checksum_algorithm="sha256",
@@ -99,7 +102,8 @@ class ActionModule(ActionBase):
             raise AnsibleError("%s is not a file on the host" % path)
         return info
 
-    def _already_there(self, result, dest, expected, manifest_remote):
+    def _already_there(self, result: dict[str, Any], dest: str, expected: str,
+                       manifest_remote: dict[str, Any] | None) -> dict[str, Any]:
         actual = _files.file_sha256(dest)
         if actual != expected:
             result.update(failed=True, msg="%s already exists on the controller with sha256 %s, not %s: refusing to "
@@ -113,7 +117,8 @@ class ActionModule(ActionBase):
         result["msg"] = "%s is already on the controller with sha256 %s" % (dest, expected)
         return result
 
-    def _fetch_verified(self, src, dest, expected, with_file=True, with_manifest=True):
+    def _fetch_verified(self, src: str, dest: str, expected: str, with_file: bool = True,
+                        with_manifest: bool = True) -> None:
         """Stage the file and its manifest in a private dir, verify both, then rename the file and then the
         manifest into place (a manifest never stands without its file)."""
         staging = tempfile.mkdtemp(prefix=".etcdops-fetch.", dir=os.path.dirname(dest))
@@ -146,7 +151,7 @@ class ActionModule(ActionBase):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def _fetch(self, src, staged):
+    def _fetch(self, src: str, staged: str) -> None:
         try:
             self._connection.fetch_file(src, staged)
         except AnsibleError as exc:

@@ -4,8 +4,11 @@
 """Which member an online backup is taken from, and whether the cluster is fit for one."""
 from __future__ import annotations
 
+from collections.abc import Container
+from typing import Any
 
-def cluster_problems(cluster):
+
+def cluster_problems(cluster: dict[str, Any]) -> list[str]:
     """What makes a cluster unfit for a backup. Unreachable members are not among them: a backup is
     most needed when a member is down, and a leader means a quorum agrees on the data."""
     problems = []
@@ -24,7 +27,7 @@ def cluster_problems(cluster):
     return problems
 
 
-def _newest_index(cluster):
+def _newest_index(cluster: dict[str, Any]) -> int:
     leader_id = (cluster.get("leader") or {}).get("id")
     reachable = [e for e in cluster.get("endpoints", []) if e.get("reachable")]
     for entry in reachable:
@@ -33,7 +36,7 @@ def _newest_index(cluster):
     return max([e["raft_index"] for e in reachable] or [0])
 
 
-def _unfit(entry, cluster, newest_index, max_raft_lag):
+def _unfit(entry: dict[str, Any] | None, cluster: dict[str, Any], newest_index: int, max_raft_lag: int) -> str | None:
     """Why the member behind one endpoint cannot be the source, or None."""
     if entry is None:
         return "its client URL is not among the endpoints asked"
@@ -51,8 +54,9 @@ def _unfit(entry, cluster, newest_index, max_raft_lag):
     return None
 
 
-def choose_source(cluster, host_urls, source="", prefer_follower=True, max_raft_lag=1000, require_healthy=True,
-                  unreachable=()):
+def choose_source(cluster: dict[str, Any], host_urls: dict[str, str], source: str = "", prefer_follower: bool = True,
+                  max_raft_lag: int = 1000, require_healthy: bool = True,
+                  unreachable: Container[str] = ()) -> dict[str, Any]:
     """Pick the inventory host whose member is snapshotted.
 
     host_urls: {inventory host: its member's client URL}, in play order; hosts in `unreachable` (no SSH) cannot

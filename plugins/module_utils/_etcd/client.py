@@ -12,6 +12,9 @@ import importlib
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
@@ -44,7 +47,8 @@ ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 class EtcdError(EtcdOpsError):
     """A failure talking to etcd, with the endpoint and gRPC code when there were some."""
 
-    def __init__(self, msg, endpoint=None, code=None, details=None):
+    def __init__(self, msg: str, endpoint: str | None = None, code: str | None = None,
+                 details: str | list[str] | None = None) -> None:
         super().__init__(msg)
         self.endpoint = endpoint
         self.code = code
@@ -54,18 +58,18 @@ class EtcdError(EtcdOpsError):
 class ClientLibraryMissing(EtcdError):
     """The Python etcd client cannot be used; the message starts as Ansible's missing-library messages do."""
 
-    def __init__(self, msg, packages="etcd-sdk-python or etcd3", **kwargs):
+    def __init__(self, msg: str, packages: str = "etcd-sdk-python or etcd3", **kwargs: Any) -> None:
         super().__init__(missing_required_lib(packages) + " " + msg, **kwargs)
 
 
-def connection_argument_spec(**extra):
+def connection_argument_spec(**extra: Any) -> dict[str, Any]:
     """The shared connection options, plus the module's own."""
     spec = {name: dict(option) for name, option in CONNECTION_ARGUMENT_SPEC.items()}
     spec.update(extra)
     return spec
 
 
-def load_library(choice="auto"):
+def load_library(choice: str = "auto") -> tuple[str, ModuleType, ModuleType]:
     """Import the etcd client; return (name, module, its generated rpc module)."""
     # gRPC core otherwise writes its own log lines (TLS handshake failures...) to stderr.
     os.environ.setdefault("GRPC_VERBOSITY", "NONE")
@@ -87,7 +91,7 @@ def load_library(choice="auto"):
         "Python that has it." % ("; ".join(errors), packages), packages=packages, details=errors)
 
 
-def parse_endpoint(url):
+def parse_endpoint(url: str | None) -> tuple[str, str, int]:
     """Split an endpoint URL into (scheme, host, port), or fail naming what is wrong."""
     example = "Use the form https://HOST:2379, for example https://10.0.0.1:2379."
     if not isinstance(url, str) or not url.strip():
@@ -109,7 +113,7 @@ def parse_endpoint(url):
     return parts.scheme, parts.hostname, port
 
 
-def check_params(params):
+def check_params(params: dict[str, Any]) -> None:
     """Fail on option combinations or files that cannot work, before any connection is made."""
     for url in params["endpoints"]:
         scheme, dummy, dummy = parse_endpoint(url)
@@ -127,11 +131,11 @@ def check_params(params):
                             "(become: true) or fix its permissions." % (option, path))
 
 
-def _grpc_host(host):
+def _grpc_host(host: str) -> str:
     return "[%s]" % host if ":" in host else host
 
 
-def explain_rpc_error(endpoint, exc, params):
+def explain_rpc_error(endpoint: str, exc: Exception, params: dict[str, Any]) -> EtcdError:
     """Turn a grpc.RpcError into an operator-facing message."""
     code = exc.code() if callable(getattr(exc, "code", None)) else None
     code_name = getattr(code, "name", str(code))
@@ -172,7 +176,7 @@ def explain_rpc_error(endpoint, exc, params):
     return EtcdError("etcd endpoint %s: %s." % (endpoint, why), endpoint=endpoint, code=code_name, details=details)
 
 
-def dial(host, port, timeout):
+def dial(host: str, port: int, timeout: float) -> None:
     """Open and close a TCP connection: tells 'nothing there' apart from TLS and auth problems."""
     with socket.create_connection((host, port), timeout=timeout):
         pass
@@ -185,7 +189,7 @@ class EtcdConnection:
     directly so that error details (which the libraries drop) reach the message.
     """
 
-    def __init__(self, endpoint, params, library):
+    def __init__(self, endpoint: str, params: dict[str, Any], library: tuple[str, ModuleType, ModuleType]) -> None:
         self.endpoint = endpoint
         self.params = params
         self.library_name, self.library, self.rpc = library
@@ -194,7 +198,7 @@ class EtcdConnection:
         self._client = None
         self._tls = scheme == "https"
 
-    def open(self):
+    def open(self) -> EtcdConnection:
         import grpc  # pylint: disable=import-outside-toplevel
         try:
             dial(self.host, self.port, self.params["dial_timeout"])
@@ -218,19 +222,19 @@ class EtcdConnection:
         _run.channel_opened(self)
         return self
 
-    def close(self):
+    def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
         _run.channel_closed(self)
 
-    def __enter__(self):
+    def __enter__(self) -> EtcdConnection:
         return self.open()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def call(self, stub, method, request, timeout=None):
+    def call(self, stub: str, method: str, request: Any, timeout: float | None = None) -> Any:
         """Send one request; the single place where requests leave the collection."""
         import grpc  # pylint: disable=import-outside-toplevel
         try:
@@ -240,7 +244,7 @@ class EtcdConnection:
         except grpc.RpcError as exc:
             raise explain_rpc_error(self.endpoint, exc, self.params) from None
 
-    def stream(self, stub, method, request, timeout):
+    def stream(self, stub: str, method: str, request: Any, timeout: float) -> Iterator[Any]:
         """Send one request whose answer is a stream; yield its messages. `timeout` bounds the whole
         stream, so long streams (snapshots) need their own, longer one."""
         import grpc  # pylint: disable=import-outside-toplevel
@@ -250,7 +254,7 @@ class EtcdConnection:
         except grpc.RpcError as exc:
             raise explain_rpc_error(self.endpoint, exc, self.params) from None
 
-    def status(self):
+    def status(self) -> dict[str, Any]:
         response = self.call("maintenancestub", "Status", self.rpc.StatusRequest())
         extra = wire_fields(response.SerializeToString())
         return dict(
@@ -268,7 +272,7 @@ class EtcdConnection:
             errors=[value.decode("utf-8", "replace") for value in extra.get(8, [])],
         )
 
-    def members(self):
+    def members(self) -> list[dict[str, Any]]:
         response = self.call("clusterstub", "MemberList", self.rpc.MemberListRequest())
         return [dict(
             id=member_hex(member.ID),
@@ -278,13 +282,13 @@ class EtcdConnection:
             is_learner=bool(wire_fields(member.SerializeToString()).get(5, [0])[-1]),
         ) for member in response.members]
 
-    def alarms(self):
+    def alarms(self) -> list[dict[str, str]]:
         request = self.rpc.AlarmRequest(action=self.rpc.AlarmRequest.GET, memberID=0)
         response = self.call("maintenancestub", "Alarm", request)
         return [dict(member_id=member_hex(alarm.memberID), alarm=ALARM_NAMES.get(int(alarm.alarm), str(alarm.alarm)))
                 for alarm in response.alarms]
 
-    def health(self):
+    def health(self) -> dict[str, Any]:
         """This member's status, or EtcdError unless it has a leader, reports no errors and serves a
         linearizable read (the check `etcdctl endpoint health` makes; a read refused for lack of
         permission still proves the member serves)."""
@@ -302,13 +306,13 @@ class EtcdConnection:
                 raise
         return status
 
-    def count_keys(self, revision=0):
+    def count_keys(self, revision: int = 0) -> int:
         """Live keys at `revision` (0: the newest) in this member's own store (a serializable read)."""
         request = self.rpc.RangeRequest(key=b"\0", range_end=b"\0", count_only=True, serializable=True,
                                         revision=revision)
         return self.call("kvstub", "Range", request).count
 
-    def hash_kv(self, revision):
+    def hash_kv(self, revision: int) -> dict[str, Any]:
         try:
             response = self.call("maintenancestub", "HashKV", self.rpc.HashKVRequest(revision=revision))
         except EtcdError as exc:
@@ -323,12 +327,12 @@ class EtcdConnection:
         return dict(hash=response.hash, compact_revision=response.compact_revision, revision=revision)
 
 
-def member_hex(member_id):
+def member_hex(member_id: int) -> str:
     """Member and cluster ids as etcdctl prints them (hex), which JSON consumers cannot round."""
     return "%x" % member_id
 
 
-def connect_all(params):
+def connect_all(params: dict[str, Any]) -> list[EtcdConnection]:
     """Validate the options, load the client and return one unopened connection per endpoint."""
     check_params(params)
     library = load_library(params["client_library"])

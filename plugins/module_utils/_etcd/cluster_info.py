@@ -5,18 +5,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdConnection, EtcdError
 
 
-def _endpoint_entry(url):
+def _endpoint_entry(url: str) -> dict[str, Any]:
     return dict(endpoint=url, reachable=False, cluster_id=None, member_id=None, name=None, version=None,
                 db_size=None, db_size_in_use=None, leader_id=None, raft_index=None, raft_term=None,
                 raft_applied_index=None, revision=None, is_learner=None, errors=[], hash_kv=None,
                 key_count=None)
 
 
-def gather(connections, hash_kv=False, count_keys=False, count_keys_revision=None):
+def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_keys: bool = False,
+           count_keys_revision: int | None = None) -> dict[str, Any]:
     """Ask every endpoint for its status; members and alarms come from the first that answers.
 
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
@@ -58,7 +61,7 @@ def gather(connections, hash_kv=False, count_keys=False, count_keys_revision=Non
     return result
 
 
-def _hash_kv(reachable, result):
+def _hash_kv(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: dict[str, Any]) -> None:
     # HashKV at 0 means "latest", which differs per member while writes land: compare at the
     # newest revision that every reachable member has.
     revision = min(entry["revision"] for dummy, entry in reachable)
@@ -73,7 +76,8 @@ def _hash_kv(reachable, result):
     result["hash_kv_consistent"] = len(hashes) == 1 and all(e["hash_kv"] for dummy, e in reachable)
 
 
-def _count_keys(reachable, result, at_most=None):
+def _count_keys(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: dict[str, Any],
+                at_most: int | None = None) -> None:
     # Like the hashes, the counts are taken at the newest revision every reachable member has (or below).
     revision = min(entry["revision"] for dummy, entry in reachable)
     if at_most is not None:
@@ -93,7 +97,7 @@ def _count_keys(reachable, result, at_most=None):
             revision, ", ".join("%s %s" % (e["name"], e["key_count"]) for dummy, e in reachable))
 
 
-def _problems(result, leaders):
+def _problems(result: dict[str, Any], leaders: Counter[str | None]) -> list[str]:
     problems = ["%s is unreachable: %s" % (e["endpoint"], e["errors"][0]) for e in result["endpoints"]
                 if not e["reachable"]]
     clusters = sorted({e["cluster_id"] for e in result["endpoints"] if e["reachable"]})

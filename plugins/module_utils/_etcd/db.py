@@ -26,6 +26,8 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Iterator
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.proto_fields import read_varint
@@ -54,27 +56,27 @@ class EtcdDbError(EtcdOpsError):
     """The file is not an etcd database, or is damaged; the message names the file and what is wrong."""
 
 
-def _fnv1a64(data):
+def _fnv1a64(data: bytes) -> int:
     value = 0xcbf29ce484222325
     for byte in data:
         value = ((value ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
     return value
 
 
-def _u64_be(data):
+def _u64_be(data: bytes) -> int | None:
     return struct.unpack(">Q", data[:8])[0] if len(data) >= 8 else None
 
 
 class _Page:
     """One page: its first bytes in memory, the rest read from the file on demand (overflow pages)."""
 
-    def __init__(self, db, head, file_offset=None):
+    def __init__(self, db: EtcdDb, head: bytes, file_offset: int | None = None) -> None:
         self.db = db
         self.head = head
         self.offset = file_offset
         dummy, self.flags, self.count, dummy = struct.unpack_from(db.order + "QHHI", head, 0)
 
-    def read(self, start, size):
+    def read(self, start: int, size: int) -> bytes:
         if start + size <= len(self.head) or self.offset is None:
             data = self.head[start:start + size]
         else:
@@ -84,7 +86,7 @@ class _Page:
                 self.db.path, self.offset, "file" if self.offset is not None else "inline bucket"))
         return data
 
-    def elements(self, reverse=False):
+    def elements(self, reverse: bool = False) -> Iterator[tuple[int, tuple[int, ...]]]:
         """(header offset, fields) of each element, in key order (or reversed)."""
         fmt = self.db.order + ("IIQ" if self.flags == BRANCH else "IIII")
         headers = self.read(PAGE_HEADER, self.count * ELEMENT)
@@ -99,7 +101,7 @@ class _Page:
 class EtcdDb:
     """A read-only view of an etcd database file; use as a context manager."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self.fd = os.open(path, os.O_RDONLY)
         try:
@@ -109,21 +111,21 @@ class EtcdDb:
             os.close(self.fd)
             raise
 
-    def close(self):
+    def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self):
+    def __enter__(self) -> EtcdDb:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def pread(self, offset, size):
+    def pread(self, offset: int, size: int) -> bytes:
         return os.pread(self.fd, size, offset)
 
-    def _meta_at(self, offset):
+    def _meta_at(self, offset: int) -> tuple[str, int, int, int, int] | None:
         """(order, page size, root pgid, high water mark, txid) of the meta at `offset`, or None if invalid."""
         data = self.pread(offset + PAGE_HEADER, META_SIZE)
         if len(data) < META_SIZE:
@@ -138,7 +140,7 @@ class EtcdDb:
             return order, page_size, root, high_water, txid
         return None
 
-    def _meta(self):
+    def _meta(self) -> tuple[str, int, int, int]:
         if self.size < PAGE_HEADER + META_SIZE:
             raise EtcdDbError("%s is not an etcd database: %d bytes is too short for one (%s)"
                               % (self.path, self.size, "an empty file" if not self.size else "cut short?"))
@@ -155,7 +157,7 @@ class EtcdDb:
         order, page_size, root, high_water, dummy = max(metas, key=lambda meta: meta[4])
         return order, page_size, root, high_water
 
-    def _page(self, pgid):
+    def _page(self, pgid: int) -> _Page:
         offset = pgid * self.page_size
         if pgid < 2 or pgid >= self.high_water or offset + PAGE_HEADER > self.size:
             raise EtcdDbError("%s is truncated or damaged: page %d (at byte %d) lies outside the database (%d "
@@ -167,7 +169,7 @@ class EtcdDb:
                 self.path, pgid, "page %d" % page_id if page_id != pgid else "flags 0x%x" % page.flags))
         return page
 
-    def _walk(self, page, reverse=False):
+    def _walk(self, page: _Page | int, reverse: bool = False) -> Iterator[tuple[_Page, int, tuple[int, ...]]]:
         """(page, element offset, (flags, pos, ksize, vsize)) of every leaf element below `page`, in key order
         (or reversed). Pages are read as the walk reaches them."""
         stack = [(page, 0)]
@@ -185,13 +187,13 @@ class EtcdDb:
                 for offset, fields in page.elements(reverse):
                     yield page, offset, fields
 
-    def _bucket_page(self, bucket_value):
+    def _bucket_page(self, bucket_value: bytes) -> _Page:
         root = struct.unpack_from(self.order + "Q", bucket_value, 0)[0]
         if root == 0:
             return _Page(self, bucket_value[16:])
         return self._page(root)
 
-    def _find(self, page, key):
+    def _find(self, page: _Page, key: bytes) -> tuple[_Page, int, tuple[int, ...]] | None:
         """(page, offset, fields) of the leaf element `key` below `page`, or None. In a branch page each element
         carries the first key of its child: descend into the last child whose first key is not above `key` (the
         first child when all are, as bbolt's cursor does)."""
@@ -214,28 +216,29 @@ class EtcdDb:
         return None
 
     @staticmethod
-    def _value(page, offset, fields, size=None):
+    def _value(page: _Page, offset: int, fields: tuple[int, ...], size: int | None = None) -> bytes:
         dummy, pos, ksize, vsize = fields
         return page.read(offset + pos + ksize, vsize if size is None else min(size, vsize))
 
-    def bucket(self, name):
+    def bucket(self, name: bytes) -> _Page | None:
         """The root page of top-level bucket `name` (bytes), or None when the file has no such bucket."""
         found = self._find(self._page(self.root), name)
         if not found or not found[2][0] & BUCKET_LEAF:
             return None
         return self._bucket_page(self._value(*found))
 
-    def get(self, bucket, key):
+    def get(self, bucket: _Page, key: bytes) -> bytes | None:
         found = self._find(bucket, key)
         return self._value(*found) if found else None
 
-    def items(self, bucket, reverse=False, value_bytes=None):
+    def items(self, bucket: _Page, reverse: bool = False,
+              value_bytes: int | None = None) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) of every entry in `bucket`; `value_bytes` reads only the start of each value."""
         for page, offset, fields in self._walk(bucket, reverse):
             yield page.read(offset + fields[1], fields[2]), self._value(page, offset, fields, value_bytes)
 
     @staticmethod
-    def user_key(entry_value, whole=True):
+    def user_key(entry_value: bytes | None, whole: bool = True) -> bytes | None:
         """The etcd key a KeyValue is for; None for an entry without one. For the first bytes of a KeyValue
         (`whole` false), also None when the key runs past them."""
         if not entry_value or entry_value[0] != 0x0A:
@@ -249,12 +252,12 @@ class EtcdDb:
         return entry_value[start:start + length]
 
 
-def revision_of(revision_bytes):
+def revision_of(revision_bytes: bytes) -> int | None:
     """The main revision of etcd's revision bytes (8 bytes big-endian, then '_' and the sub revision)."""
     return _u64_be(revision_bytes)
 
 
-def _key_bucket(db):
+def _key_bucket(db: EtcdDb) -> tuple[_Page, _Page]:
     keys = db.bucket(b"key")
     meta = db.bucket(b"meta")
     if keys is None or meta is None:
@@ -263,7 +266,7 @@ def _key_bucket(db):
     return keys, meta
 
 
-def count_live_keys(db, keys):
+def count_live_keys(db: EtcdDb, keys: _Page) -> int:
     """Live keys in the database: keys whose newest entry is not a tombstone. Memory: 8 bytes of hash per live
     key, not the keys. An entry with an empty value (the marker `etcdutl snapshot restore --bump-revision`
     writes) is not a key."""
@@ -285,7 +288,7 @@ def count_live_keys(db, keys):
     return len(live)
 
 
-def read_facts(path, count_keys=False):
+def read_facts(path: str, count_keys: bool = False) -> dict[str, Any]:
     """What the database file at `path` stands for. `revision` is the revision its member reported when it was
     written: the newest revision in the key bucket, or the last compaction when that is newer (compacted
     tombstones leave no entry), and at least 1 (a new cluster's)."""
@@ -295,7 +298,7 @@ def read_facts(path, count_keys=False):
         raise EtcdDbError("%s is damaged: %s" % (path, exc)) from None
 
 
-def _read_facts(path, count_keys):
+def _read_facts(path: str, count_keys: bool) -> dict[str, Any]:
     with EtcdDb(path) as db:
         keys, meta = _key_bucket(db)
         last = next(db.items(keys, reverse=True, value_bytes=0), None)
@@ -316,12 +319,12 @@ def _read_facts(path, count_keys):
     return facts
 
 
-def _count(db, name):
+def _count(db: EtcdDb, name: bytes) -> int:
     bucket = db.bucket(name)
     return sum(1 for dummy in db.items(bucket, value_bytes=0)) if bucket is not None else 0
 
 
-def _members(db):
+def _members(db: EtcdDb) -> list[dict[str, Any]]:
     """[{id, name, peer_urls}] from the members bucket (a snapshot keeps its cluster's; a restored db has none)."""
     bucket = db.bucket(b"members")
     found = []
@@ -335,7 +338,7 @@ def _members(db):
     return found
 
 
-def counts_scheduled_compaction(server_version):
+def counts_scheduled_compaction(server_version: tuple[int, ...]) -> bool:
     """Whether etcd `server_version` (a tuple) sets the restored revision to the scheduled compaction too."""
     for since in SCHEDULED_COMPACT_COUNTS_SINCE:
         if server_version[:2] == since[:2]:
@@ -343,7 +346,8 @@ def counts_scheduled_compaction(server_version):
     return server_version >= SCHEDULED_COMPACT_COUNTS_SINCE[-1]
 
 
-def restored_revision(facts, bump=0, server_version=None):
+def restored_revision(facts: dict[str, Any], bump: int = 0,
+                      server_version: tuple[int, ...] | None = None) -> tuple[int, int]:
     """(lowest, highest) revision etcd `server_version` reports when it starts on a restore of the database
     described by `facts`, restored with --bump-revision `bump` --mark-compacted (0: no bump).
 

@@ -10,7 +10,7 @@ them back on serialization, so they are read from the serialized bytes by field 
 from __future__ import annotations
 
 
-def read_varint(data, pos):
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
     """(value, position after it) of the varint at `pos`; ValueError when `data` ends inside it."""
     value = shift = 0
     while True:
@@ -24,7 +24,7 @@ def read_varint(data, pos):
         shift += 7
 
 
-def wire_fields(data):
+def wire_fields(data: bytes) -> dict[int, list[int | bytes]]:
     """Top-level fields of a serialized message: {number: [value, ...]}, varints as int and
     length-delimited fields as bytes (fixed-width fields are skipped)."""
     fields = {}

@@ -7,11 +7,14 @@ from __future__ import annotations
 import errno
 import grp
 import hashlib
+import io
 import os
 import pwd
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
@@ -20,11 +23,11 @@ CHUNK = 1024 * 1024
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
-def utc_stamp():
+def utc_stamp() -> str:
     return time.strftime(STAMP_FORMAT, time.gmtime())
 
 
-def owner_ids(owner, group):
+def owner_ids(owner: str | None, group: str | None) -> tuple[int | None, int | None]:
     """(uid, gid) for user and group names or numbers; None for what is not given. EtcdOpsError names an
     unknown one."""
     try:
@@ -35,7 +38,7 @@ def owner_ids(owner, group):
     return uid, gid
 
 
-def chunks_of(handle):
+def chunks_of(handle: io.BufferedIOBase) -> Iterator[memoryview]:
     """The rest of the open binary file `handle`, as views of one reused CHUNK-sized buffer: a view is valid
     until the next one is taken. Reading into one buffer instead of a new bytes object per chunk halves the time
     of hashing a file held in the page cache."""
@@ -52,7 +55,7 @@ def chunks_of(handle):
 SETTLED_SECONDS = 1.0
 
 
-def file_identity(path):
+def file_identity(path: str) -> str | None:
     """Device, inode, size, mtime and ctime of `path`, as one string: equal while the file is not written to,
     replaced or touched (any write changes its ctime, which no user call can set back). None while the file's
     last change is younger than SETTLED_SECONDS."""
@@ -62,7 +65,7 @@ def file_identity(path):
     return "%d:%d:%d:%d:%d" % (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
-def file_sha256(path):
+def file_sha256(path: str) -> str:
     """The sha256 (hex) of the file at `path`, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -71,7 +74,7 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def first_free(candidate, taken=os.path.lexists):
+def first_free(candidate: Callable[[int], str], taken: Callable[[str], bool] = os.path.lexists) -> str:
     """candidate(1), else candidate(2), candidate(3)...: the first name `taken` says is free."""
     number = 1
     while taken(candidate(number)):
@@ -79,7 +82,7 @@ def first_free(candidate, taken=os.path.lexists):
     return candidate(number)
 
 
-def nearest_existing_dir(path):
+def nearest_existing_dir(path: str) -> str:
     """`path` when it is a directory, else its nearest ancestor that is one."""
     path = os.path.abspath(path)
     while not os.path.isdir(path):
@@ -90,7 +93,7 @@ def nearest_existing_dir(path):
     return path
 
 
-def fsync_dir(path):
+def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -98,14 +101,14 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def temp_file_in(directory, name, mode=0o600):
+def temp_file_in(directory: str, name: str, mode: int = 0o600) -> tuple[BinaryIO, str]:
     """An open binary temp file beside `name` in `directory`, created with `mode`: (handle, path)."""
     fd, path = tempfile.mkstemp(prefix=".%s." % name, suffix=".partial", dir=directory)
     os.fchmod(fd, mode)
     return os.fdopen(fd, "wb"), path
 
 
-def commit(handle, temp_path, final_path):
+def commit(handle: BinaryIO, temp_path: str, final_path: str) -> None:
     """fsync and close `handle`, then rename `temp_path` to `final_path` and fsync the directory."""
     handle.flush()
     os.fsync(handle.fileno())
@@ -114,7 +117,7 @@ def commit(handle, temp_path, final_path):
     fsync_dir(os.path.dirname(final_path) or ".")
 
 
-def discard(handle, temp_path):
+def discard(handle: BinaryIO, temp_path: str) -> None:
     """Close and remove a temp file after a failure; never raises."""
     try:
         handle.close()
@@ -126,7 +129,7 @@ def discard(handle, temp_path):
         pass
 
 
-def write_atomic(final_path, data, mode=0o600):
+def write_atomic(final_path: str, data: bytes, mode: int = 0o600) -> None:
     """Write `data` (bytes) under `final_path` through a temp file and rename."""
     handle, temp_path = temp_file_in(os.path.dirname(final_path) or ".", os.path.basename(final_path), mode)
     try:
@@ -137,7 +140,7 @@ def write_atomic(final_path, data, mode=0o600):
         raise
 
 
-def move(source, destination):
+def move(source: str, destination: str) -> None:
     """Move a file, durably, refusing to replace an existing destination. Works across filesystems."""
     if os.path.lexists(destination):
         raise OSError(errno.EEXIST, "destination exists", destination)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 PROC = "/proc"
@@ -13,14 +14,14 @@ TCP_LISTEN = "0A"
 WILDCARDS = ("0.0.0.0", "::")
 
 
-def _decode_address(hex_address):
+def _decode_address(hex_address: str) -> str:
     """/proc/net/tcp{,6} print addresses as 32-bit words in host (little-endian) byte order."""
     raw = bytes.fromhex(hex_address)
     swapped = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, swapped)
 
 
-def listening_sockets(proc=PROC):
+def listening_sockets(proc: str = PROC) -> list[tuple[str, int, str]]:
     """[(address, port, inode)] of every listening TCP socket on this host."""
     found = []
     for table in ("tcp", "tcp6"):
@@ -38,7 +39,7 @@ def listening_sockets(proc=PROC):
     return found
 
 
-def url_address(url):
+def url_address(url: str) -> tuple[str | None, int | None]:
     """(ip or None, port) that a client or peer URL binds to; None for a host that does not resolve."""
     parts = urlsplit(url)
     try:
@@ -49,7 +50,7 @@ def url_address(url):
     return ip, parts.port
 
 
-def _open_files(pid, proc):
+def _open_files(pid: int, proc: str) -> Iterator[str]:
     fd_dir = os.path.join(proc, str(pid), "fd")
     try:
         names = os.listdir(fd_dir)
@@ -62,14 +63,14 @@ def _open_files(pid, proc):
             continue
 
 
-def _pids(proc):
+def _pids(proc: str) -> list[int]:
     try:
         return [int(name) for name in os.listdir(proc) if name.isdigit()]
     except OSError:
         return []
 
 
-def describe_process(pid, proc=PROC):
+def describe_process(pid: int, proc: str = PROC) -> str:
     """'pid 42 (etcd --name node1 ...)' from /proc/<pid>/cmdline, shortened."""
     try:
         with open(os.path.join(proc, str(pid), "cmdline"), "rb") as handle:
@@ -81,7 +82,8 @@ def describe_process(pid, proc=PROC):
     return "pid %s (%s)" % (pid, cmdline)
 
 
-def listeners_on(addresses, proc=PROC):
+def listeners_on(addresses: Sequence[tuple[str | None, int | None]],
+                 proc: str = PROC) -> list[tuple[str, int, int | None]]:
     """Who listens on any of `addresses` [(ip or None for any, port)]: [(address, port, pid or None)].
 
     A listener on a wildcard address covers every ip. The pid is None when this user cannot see it."""
@@ -102,7 +104,7 @@ def listeners_on(addresses, proc=PROC):
     return [(address, port, owners.get("socket:[%s]" % inode)) for address, port, inode in wanted]
 
 
-def alive(pid, proc=PROC):
+def alive(pid: int, proc: str = PROC) -> bool:
     """True unless the process has exited (a zombie has exited too)."""
     try:
         with open(os.path.join(proc, str(pid), "stat")) as handle:
@@ -111,13 +113,13 @@ def alive(pid, proc=PROC):
         return False
 
 
-def holders_of(path, proc=PROC):
+def holders_of(path: str, proc: str = PROC) -> list[int]:
     """Pids of the processes that have `path` open."""
     real = os.path.realpath(path)
     return sorted(pid for pid in _pids(proc) if pid != os.getpid() and real in set(_open_files(pid, proc)))
 
 
-def etcd_activity(data_dir, urls, proc=PROC):
+def etcd_activity(data_dir: str, urls: Iterable[str], proc: str = PROC) -> list[str]:
     """What shows that etcd runs on this host: processes holding the member's db open, listeners on its URLs."""
     db = os.path.join(data_dir, "member", "snap", "db")
     found = ["%s has %s open" % (describe_process(pid, proc), db)
@@ -128,7 +130,7 @@ def etcd_activity(data_dir, urls, proc=PROC):
     return found
 
 
-def describe_listeners(listeners, proc=PROC):
+def describe_listeners(listeners: Iterable[tuple[str, int, int | None]], proc: str = PROC) -> str:
     return "; ".join("%s listens on %s:%s" % (describe_process(pid, proc) if pid else "a process this user cannot "
                                               "see (run with become: true)", address, port)
                      for address, port, pid in listeners)

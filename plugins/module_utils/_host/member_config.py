@@ -17,6 +17,8 @@ import os
 import platform
 import re
 import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 try:
     import yaml
@@ -27,6 +29,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host import local_memb
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import default_conf
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 PROC = _local_member.PROC
 
@@ -66,16 +71,16 @@ class Unreadable(EtcdOpsError):
     """A source of the member's configuration that exists but cannot be read; msg says which and why."""
 
 
-def env_name(flag):
+def env_name(flag: str) -> str:
     """etcd's environment variable for a flag (pkg/flags FlagToEnv): data-dir -> ETCD_DATA_DIR."""
     return "ETCD_" + flag.upper().replace("-", "_")
 
 
-def is_etcd(program):
+def is_etcd(program: str | None) -> bool:
     return os.path.basename(program or "") == "etcd"
 
 
-def _settings(values):
+def _settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """A source's settings from {setting: raw value}: empty means unset, peer URLs become a list."""
     result = {}
     for setting in FLAGS:
@@ -91,7 +96,7 @@ def _settings(values):
 
 # ---- etcd's own parsing: flags, environment, YAML config file --------------------------------------------------
 
-def parse_flags(args):
+def parse_flags(args: Sequence[object]) -> dict[str, str]:
     """{flag name: value} from etcd's arguments (argv without the program), parsed as Go's flag package does.
 
     `-name` and `--name` are one flag; `--name=x` and `--name x` give it a value; a boolean flag takes no separate
@@ -123,7 +128,7 @@ def parse_flags(args):
     return found
 
 
-def _yaml_load(text, what):
+def _yaml_load(text: str, what: str) -> Any:
     if yaml is None:
         raise Unreadable("%s is YAML, and PyYAML is not installed for the Python that runs the module on this host"
                          % what)
@@ -133,7 +138,7 @@ def _yaml_load(text, what):
         raise Unreadable("%s is not valid YAML: %s" % (what, str(exc).splitlines()[0]))
 
 
-def _lookup(doc, key):
+def _lookup(doc: dict[Any, Any], key: str) -> Any:
     """doc[key] as etcd finds it: sigs.k8s.io/yaml hands the document to encoding/json, which matches keys exactly
     first, then without regard to case."""
     if key in doc:
@@ -144,7 +149,7 @@ def _lookup(doc, key):
     return None
 
 
-def config_file_settings(text, what):
+def config_file_settings(text: str, what: str) -> dict[str, Any]:
     """The settings in etcd's YAML config file (embed.ConfigFromFile); None where the file does not set them."""
     doc = _yaml_load(text, what)
     if doc is None:
@@ -154,7 +159,8 @@ def config_file_settings(text, what):
     return _settings({setting: _lookup(doc, flag) for setting, flag in FLAGS.items()})
 
 
-def command_settings(args, environ, read_config):
+def command_settings(args: Sequence[object], environ: Mapping[str, str],
+                     read_config: Callable[[str], str]) -> tuple[dict[str, Any], str | None]:
     """(settings, config file or None) of an etcd started with `args` (argv without the program) and `environ`.
 
     This follows etcd's etcdmain/config.go, config.parse(), the same in 3.4, 3.5 and 3.6: after the flags are
@@ -176,7 +182,7 @@ def command_settings(args, environ, read_config):
     return _settings(values), None
 
 
-def parse_env_text(text):
+def parse_env_text(text: str | None) -> dict[str, str]:
     """{KEY: value} from an environment file (systemd's EnvironmentFile=, /etc/default/etcd): KEY=value lines,
     quotes, comments (# and ;), `export`, backslash continuations."""
     found = {}
@@ -198,7 +204,7 @@ def parse_env_text(text):
     return found
 
 
-def pod_container(spec):
+def pod_container(spec: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]] | None:
     """The container of a pod spec that runs etcd (the first word of its command and args is etcd), or None."""
     for container in (spec or {}).get("containers") or []:
         argv = [str(part) for part in list(container.get("command") or []) + list(container.get("args") or [])]
@@ -207,7 +213,7 @@ def pod_container(spec):
     return None
 
 
-def parse_text(text):
+def parse_text(text: str) -> dict[str, Any]:
     """What one file says: an etcd YAML config file, a kubeadm static pod manifest (the flags of its etcd
     container) or an environment file (ETCD_ variables). `kind` is config_file, static_pod, environment or
     unknown; settings the text does not set are None. The etcdops.dr.etcd_member_config filter."""
@@ -232,7 +238,7 @@ def parse_text(text):
 
 # ---- reading files ------------------------------------------------------------------------------------------------
 
-def read_text(path, what, shown=None):
+def read_text(path: str, what: str, shown: str | None = None) -> str:
     """The text of a file; `shown` is the path to name in messages when `path` is how it is reached (through
     /proc/<pid>/root, or a pod's hostPath volume)."""
     try:
@@ -243,10 +249,10 @@ def read_text(path, what, shown=None):
         raise Unreadable("cannot read %s %s: %s" % (what, where, exc.strerror or exc))
 
 
-def _host_reader(cwd=None):
+def _host_reader(cwd: str | None = None) -> Callable[[str], str]:
     """read_config for command_settings on this host's filesystem; a relative path is taken from `cwd` (refused
     when it is not known)."""
-    def read(path):
+    def read(path: str) -> str:
         if not os.path.isabs(path):
             if not cwd:
                 raise Unreadable("--config-file %s is relative and the working directory is not known" % path)
@@ -255,16 +261,17 @@ def _host_reader(cwd=None):
     return read
 
 
-def _process_reader(base):
+def _process_reader(base: str) -> Callable[[str], str]:
     """read_config for a running process: its files as it sees them, through /proc/<pid>/root (a containerised
     etcd, as kubeadm runs it, has its own filesystem) and /proc/<pid>/cwd for a relative path."""
-    def read(path):
+    def read(path: str) -> str:
         through = os.path.join(base, "cwd" if not os.path.isabs(path) else "root", path.lstrip("/"))
         return read_text(through, "config file", shown=path)
     return read
 
 
-def command_source(source, kind, argv, environ, read_config):
+def command_source(source: str, kind: str, argv: Sequence[str], environ: Mapping[str, str],
+                   read_config: Callable[[str], str]) -> dict[str, Any]:
     """The source dict of an etcd command line (argv, program first) and its environment."""
     if not argv:
         raise Unreadable("%s has no command" % source)
@@ -279,7 +286,7 @@ def command_source(source, kind, argv, environ, read_config):
     return dict(source=source, kind=kind, **settings)
 
 
-def file_source(path):
+def file_source(path: str) -> dict[str, Any]:
     """The source dict of a file named by the user (etcd YAML config, environment file or static pod manifest)."""
     what = "config file %s" % path
     text = read_text(path, "config file")
@@ -295,7 +302,7 @@ def file_source(path):
 
 # ---- the running process ------------------------------------------------------------------------------------------
 
-def _nul_list(path):
+def _nul_list(path: str) -> list[str]:
     with open(path, "rb") as handle:
         parts = handle.read().split(b"\0")
     if parts and parts[-1] == b"":
@@ -303,11 +310,12 @@ def _nul_list(path):
     return [part.decode("utf-8", "surrogateescape") for part in parts]
 
 
-def _where(addresses):
+def _where(addresses: Iterable[tuple[str | None, int | None]]) -> str:
     return " or ".join("%s:%s" % (ip or "*", port) for ip, port in addresses)
 
 
-def running_sources(addresses, proc=PROC):
+def running_sources(addresses: Sequence[tuple[str | None, int | None]],
+                    proc: str = PROC) -> tuple[list[dict[str, Any]], list[str], str | None]:
     """([source], [unread], not_running) for the etcd processes that listen on `addresses` [(ip, port)].
 
     not_running is a sentence when nothing listens there, else None."""
@@ -346,11 +354,11 @@ def running_sources(addresses, proc=PROC):
 # ---- supervisor ---------------------------------------------------------------------------------------------------
 
 class _Expansions(dict):
-    def __missing__(self, key):
+    def __missing__(self, key: str) -> NoReturn:
         raise KeyError(key)
 
 
-def _supervisor_expand(value, expansions, what):
+def _supervisor_expand(value: str, expansions: Mapping[str, object], what: str) -> str:
     """supervisord's expand(): Python %-formatting against its expansions."""
     try:
         return value % _Expansions(expansions)
@@ -364,7 +372,7 @@ def _supervisor_expand(value, expansions, what):
         raise Unreadable("%s is badly formatted: %s" % (what, exc))
 
 
-def _key_value_pairs(text, what):
+def _key_value_pairs(text: str, what: str) -> dict[str, str]:
     """supervisor's environment= value: KEY=value pairs separated by commas; quotes allow commas in a value."""
     pairs, item, quote = [], "", None
     for char in text:
@@ -392,13 +400,13 @@ def _key_value_pairs(text, what):
     return found
 
 
-def supervisor_program(conf, program):
+def supervisor_program(conf: str, program: str) -> tuple[list[str], dict[str, str], str | None]:
     """(argv, environment, working directory) of `program` in supervisord's configuration `conf` (and the files its
     [include] section names), expanded as supervisord does; Unreadable when it cannot be."""
     parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False, interpolation=None)
     here = {}
 
-    def read(path):
+    def read(path: str) -> None:
         before = set(parser.sections())
         try:
             with open(path) as handle:
@@ -423,7 +431,7 @@ def supervisor_program(conf, program):
     if not parser.has_section(section):
         raise Unreadable("supervisor has no program %s in %s (nor in the files it includes)" % (name, conf))
 
-    def option(section_name, key, default=None):
+    def option(section_name: str, key: str, default: str | None = None) -> str | None:
         value = parser.get(section_name, key, fallback=default)
         return value.replace("%(here)s", here.get(section_name, base)) if value else value
 
@@ -454,7 +462,7 @@ def supervisor_program(conf, program):
     return argv, environment, directory
 
 
-def supervisor_source(program, conf=None, supervisorctl=None):
+def supervisor_source(program: str, conf: str | None = None, supervisorctl: str | None = None) -> dict[str, Any]:
     if not conf:
         conf, looked = default_conf(supervisorctl)
         if not conf:
@@ -467,7 +475,7 @@ def supervisor_source(program, conf=None, supervisorctl=None):
 
 # ---- systemd ------------------------------------------------------------------------------------------------------
 
-def _show_words(text):
+def _show_words(text: str) -> list[str]:
     """Words of a `systemctl show` list (Environment=): separated by spaces; a word with special characters is in
     double quotes with backslash escapes (shell_maybe_quote)."""
     words, word, quoted, escaped, started = [], "", False, False, False
@@ -491,7 +499,8 @@ def _show_words(text):
     return words
 
 
-def parse_systemctl_show(text):
+def parse_systemctl_show(
+        text: str | None) -> tuple[list[tuple[str, list[str]]], dict[str, str], list[tuple[str, bool]]]:
     """([(path, [argv])], {environment}, [(file, ignore_errors)]) from `systemctl show --property=ExecStart,
     Environment,EnvironmentFiles` (systemctl-show.c: one `ExecStart={ path=... ; argv[]=... ; ... }` line per
     command, its argv joined by single spaces unquoted; one `EnvironmentFiles=path (ignore_errors=yes)` line per
@@ -518,7 +527,7 @@ def parse_systemctl_show(text):
     return commands, environment, files
 
 
-def expand_exec_args(argv, environment):
+def expand_exec_args(argv: Iterable[str], environment: Mapping[str, str]) -> list[str]:
     """systemd's variable expansion in ExecStart=: a word that is exactly $NAME becomes the value split at
     whitespace (zero or more words); ${NAME} anywhere is replaced by the value, in one word."""
     expanded = []
@@ -531,7 +540,7 @@ def expand_exec_args(argv, environment):
     return expanded
 
 
-def systemd_source(module, systemctl, unit):
+def systemd_source(module: AnsibleModule, systemctl: str, unit: str) -> dict[str, Any]:
     where = "systemd unit %s" % unit
     done = run(module, [systemctl, "show", SYSTEMD_PROPERTIES, unit], why="reading the command of " + where)
     commands, environment, files = parse_systemctl_show(done.stdout)
@@ -555,7 +564,7 @@ def systemd_source(module, systemctl, unit):
 
 # ---- kubeadm static pod -------------------------------------------------------------------------------------------
 
-def _pod_host_path(spec, container, path):
+def _pod_host_path(spec: dict[str, Any], container: dict[str, Any], path: str) -> str:
     """Where a file the container sees at `path` is on the host: through the pod's hostPath volume mounted over it.
     A container with no volume mounts is taken to see the host's files (as the test bed's kubelet stand-in runs it);
     a path under no hostPath mount of a container that has mounts is inside its image."""
@@ -577,7 +586,7 @@ def _pod_host_path(spec, container, path):
     raise Unreadable("%s is under no hostPath volume of the pod, so it is inside the container image" % path)
 
 
-def static_pod_source(manifest, held=None):
+def static_pod_source(manifest: str, held: str | None = None) -> dict[str, Any]:
     path = manifest if os.path.exists(manifest) or not held or not os.path.exists(held) else held
     where = "static pod manifest %s" % path
     doc = _yaml_load(read_text(path, "static pod manifest"), where)
@@ -591,7 +600,7 @@ def static_pod_source(manifest, held=None):
     environment = {str(item.get("name")): str(item.get("value")) for item in container.get("env") or []
                    if isinstance(item, dict) and item.get("value") is not None}
 
-    def read_config(config_path):
+    def read_config(config_path: str) -> str:
         if not os.path.isabs(config_path):
             workdir = container.get("workingDir")
             if not workdir:
@@ -604,7 +613,7 @@ def static_pod_source(manifest, held=None):
 
 # ---- all of them --------------------------------------------------------------------------------------------------
 
-def definition_source(module, backend):
+def definition_source(module: AnsibleModule, backend: Any) -> dict[str, Any]:
     """The source dict of what the manager starts: the backend's supervisor program, systemd unit or manifest."""
     if backend.name == "supervisor":
         return supervisor_source(backend.program, backend.conf)
@@ -615,7 +624,8 @@ def definition_source(module, backend):
     raise Unreadable("%s: reading its configuration is not supported" % backend.describe())
 
 
-def collect(module, backend, addresses, config_file=None, proc=PROC):
+def collect(module: AnsibleModule, backend: Any, addresses: Sequence[tuple[str | None, int | None]],
+            config_file: str | None = None, proc: str = PROC) -> tuple[list[dict[str, Any]], str | None, list[str]]:
     """(sources, missing, unread) for this host's member.
 
     sources: every source read - the running etcd process listening on `addresses`, the definition of `backend`

@@ -5,8 +5,13 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 Completed = collections.namedtuple("Completed", "cmd rc stdout stderr")
 
@@ -19,18 +24,18 @@ class ChannelOpenError(RuntimeError):
     """A command was about to run while a gRPC channel is open: a bug in the collection, never the user's."""
 
 
-def channel_opened(channel):
+def channel_opened(channel: object) -> None:
     _OPEN_CHANNELS.add(id(channel))
 
 
-def channel_closed(channel):
+def channel_closed(channel: object) -> None:
     _OPEN_CHANNELS.discard(id(channel))
 
 
 class CommandError(EtcdOpsError):
     """A command that failed; the message carries the command, its rc and what it printed."""
 
-    def __init__(self, completed, why=None):
+    def __init__(self, completed: Completed, why: str | None = None) -> None:
         out = (completed.stderr or completed.stdout or "").strip()
         tail = "\n".join(out.splitlines()[-10:])
         super().__init__("%s%s failed with rc %s%s" % (
@@ -38,7 +43,7 @@ class CommandError(EtcdOpsError):
         self.completed = completed
 
 
-def run(module, cmd, check=True, why=None):
+def run(module: AnsibleModule, cmd: Sequence[object], check: bool = True, why: str | None = None) -> Completed:
     """Run `cmd` (a list, never a shell string) with LANG=C; raise CommandError on failure if `check`."""
     cmd = [str(part) for part in cmd]
     if _OPEN_CHANNELS:
@@ -52,7 +57,8 @@ def run(module, cmd, check=True, why=None):
     return completed
 
 
-def etcd_tool_candidates(module, etcdutl=None, etcdctl=None):
+def etcd_tool_candidates(module: AnsibleModule, etcdutl: str | None = None,
+                         etcdctl: str | None = None) -> Sequence[tuple[str, str | None]]:
     """[(name, path)] of etcd's tools to try, in order: the ones given (etcdutl first), else etcdutl and etcdctl as
     found on PATH (path None when not found)."""
     given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]

@@ -12,12 +12,16 @@ from __future__ import annotations
 import collections
 import glob
 import os
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import (
     ALREADY_STARTED, BAD_NAME, NOT_RUNNING, Supervisord, SupervisorError, default_conf)
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 # Seconds a call to the manager may take, stop included, unless the module gives its own timeout.
 DEFAULT_TIMEOUT = 120
@@ -32,11 +36,11 @@ class ServiceError(EtcdOpsError):
     """etcd's manager cannot be found, read or used; msg says which and how to fix it."""
 
 
-def _last_lines(text, count):
+def _last_lines(text: str | None, count: int) -> list[str]:
     return [line for line in (text or "").splitlines() if line.strip()][-count:]
 
 
-def tail_file(path, count, chunk=65536):
+def tail_file(path: str, count: int, chunk: int = 65536) -> list[str]:
     try:
         with open(path, "rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -51,26 +55,26 @@ class Supervisor:
 
     name = "supervisor"
 
-    def __init__(self, program, conf, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, program: str, conf: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.program = program
         self.conf = conf
         self.supervisord = Supervisord(conf, timeout)
         # known() and the state() right after it share one answer.
         self._last_info = None
 
-    def describe(self):
+    def describe(self) -> str:
         return "supervisor program %s" % self.program
 
-    def _info(self, reuse=False):
+    def _info(self, reuse: bool = False) -> dict[str, Any]:
         if not (reuse and self._last_info):
             self._last_info = self.supervisord.call("getProcessInfo", self.program, allowed=(BAD_NAME,)) or {}
         return self._last_info
 
-    def known(self):
+    def known(self) -> bool:
         """Whether supervisord has the program; SupervisorError when it cannot be asked."""
         return bool(self._info())
 
-    def state(self):
+    def state(self) -> ServiceState:
         info = self._info(reuse=True)
         self._last_info = None
         if not info:
@@ -81,17 +85,17 @@ class Supervisor:
         return ServiceState(running=word in ("RUNNING", "STARTING", "BACKOFF", "STOPPING"),
                             failed=word in ("FATAL", "EXITED"), detail=detail)
 
-    def start(self):
+    def start(self) -> None:
         self._last_info = None
         # Not waiting for startsecs: the caller waits for what it needs. A spawn error shows in the state it polls,
         # with the member's log lines.
         self.supervisord.call("startProcess", self.program, False, allowed=(ALREADY_STARTED,))
 
-    def stop(self):
+    def stop(self) -> None:
         self._last_info = None
         self.supervisord.call("stopProcess", self.program, True, allowed=(NOT_RUNNING,))
 
-    def log_tail(self, count):
+    def log_tail(self, count: int) -> list[str]:
         for method in ("tailProcessStdoutLog", "tailProcessStderrLog"):
             try:
                 text = self.supervisord.call(method, self.program, 0, 16000)[0]
@@ -105,28 +109,28 @@ class Supervisor:
 class Systemd:
     name = "systemd"
 
-    def __init__(self, module, unit):
+    def __init__(self, module: AnsibleModule, unit: str) -> None:
         self.module = module
         self.unit = unit if "." in unit else unit + ".service"
 
-    def describe(self):
+    def describe(self) -> str:
         return "systemd unit %s" % self.unit
 
-    def systemctl(self):
+    def systemctl(self) -> str:
         return self.module.get_bin_path("systemctl", required=True)
 
-    def _show(self):
+    def _show(self) -> dict[str, str]:
         done = run(self.module, [self.systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
                                  self.unit], why="reading the state of " + self.describe())
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
-    def known(self):
+    def known(self) -> bool:
         try:
             return self._show().get("LoadState") not in (None, "not-found")
         except CommandError:
             return False
 
-    def state(self):
+    def state(self) -> ServiceState:
         show = self._show()
         if show.get("LoadState") in (None, "not-found"):
             raise ServiceError("systemd has no unit %s: set name to the unit that runs etcd "
@@ -136,15 +140,15 @@ class Systemd:
         return ServiceState(running=active in ("active", "activating", "reloading", "deactivating"),
                             failed=active == "failed", detail=detail)
 
-    def start(self):
+    def start(self) -> None:
         # --no-block: a Type=notify etcd unit is "started" only once the member has joined a quorum,
         # which needs the other members started too; the wait that follows checks health instead.
         run(self.module, [self.systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
 
-    def stop(self):
+    def stop(self) -> None:
         run(self.module, [self.systemctl(), "stop", self.unit], why="stopping " + self.describe())
 
-    def log_tail(self, count):
+    def log_tail(self, count: int) -> list[str]:
         journalctl = self.module.get_bin_path("journalctl")
         if not journalctl:
             return []
@@ -159,7 +163,7 @@ class StaticPod:
 
     name = "static_pod"
 
-    def __init__(self, manifest_dir, manifest_name, held_dir, pod_log_dir):
+    def __init__(self, manifest_dir: str, manifest_name: str, held_dir: str, pod_log_dir: str | None) -> None:
         self.manifest = os.path.join(manifest_dir, manifest_name)
         self.held = os.path.join(held_dir, manifest_name)
         self.held_dir = held_dir
@@ -171,13 +175,13 @@ class StaticPod:
             raise ServiceError("held_manifest_dir %s is inside manifest_dir %s, where the kubelet would still run "
                                "the manifest: choose a directory outside it." % (held_dir, manifest_dir))
 
-    def describe(self):
+    def describe(self) -> str:
         return "static pod manifest %s" % self.manifest
 
-    def known(self):
+    def known(self) -> bool:
         return os.path.exists(self.manifest) or os.path.exists(self.held)
 
-    def state(self):
+    def state(self) -> ServiceState:
         active, held = os.path.exists(self.manifest), os.path.exists(self.held)
         if active and held:
             raise ServiceError("%s and %s both exist: keep the right manifest in the manifests dir and remove the "
@@ -188,15 +192,15 @@ class StaticPod:
         where = self.manifest if active else self.held
         return ServiceState(running=active, failed=False, detail="manifest at %s" % where)
 
-    def start(self):
+    def start(self) -> None:
         _files.move(self.held, self.manifest)
 
-    def stop(self):
+    def stop(self) -> None:
         if not os.path.isdir(self.held_dir):
             os.makedirs(self.held_dir, mode=0o700)
         _files.move(self.manifest, self.held)
 
-    def log_tail(self, count):
+    def log_tail(self, count: int) -> list[str]:
         # kubelet: <pod_log_dir>/<namespace>_<pod name>-<node>_<uid>/<container>/<restart count>.log
         if not self.pod_log_dir:
             return []
@@ -206,7 +210,7 @@ class StaticPod:
         return tail_file(max(logs, key=os.path.getmtime), count)
 
 
-def supervisorctl_path(module):
+def supervisorctl_path(module: AnsibleModule) -> str | None:
     """params['supervisorctl'] when given (it must be an executable file), else supervisorctl on PATH, or None."""
     given = module.params.get("supervisorctl")
     if given:
@@ -217,7 +221,7 @@ def supervisorctl_path(module):
     return module.get_bin_path("supervisorctl")
 
 
-def supervisor_conf(module):
+def supervisor_conf(module: AnsibleModule) -> tuple[str | None, str | None]:
     """(supervisord's configuration or None, why none): params['supervisor_conf'], else where supervisorctl (when
     installed) looks without -c."""
     given = module.params.get("supervisor_conf")
@@ -230,17 +234,17 @@ def supervisor_conf(module):
     return conf, None if conf else "no supervisord configuration at %s (set supervisor_conf)" % ", ".join(looked)
 
 
-def _supervisor(module, conf):
+def _supervisor(module: AnsibleModule, conf: str) -> Supervisor:
     return Supervisor(module.params["name"], conf, module.params.get("timeout") or DEFAULT_TIMEOUT)
 
 
-def _static_pod(module):
+def _static_pod(module: AnsibleModule) -> StaticPod:
     params = module.params
     return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
                      params.get("pod_log_dir"))
 
 
-def select(module):
+def select(module: AnsibleModule) -> Supervisor | Systemd | StaticPod:
     """The backend for params['manager']; for 'auto', the first that knows this member's etcd."""
     params = module.params
     manager = params["manager"]

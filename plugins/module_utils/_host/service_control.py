@@ -6,6 +6,8 @@ started = the member answers a health check."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
@@ -23,7 +25,7 @@ class WaitTimeout(EtcdOpsError):
     """The member did not reach the state in time (or its manager gave up on it). `starting`: the
     member's log may say why."""
 
-    def __init__(self, msg, starting=True):
+    def __init__(self, msg: str, starting: bool = True) -> None:
         super().__init__(msg)
         self.starting = starting
 
@@ -31,11 +33,11 @@ class WaitTimeout(EtcdOpsError):
 class _Throttle:
     """due() is true at the first call and then at most once every `seconds`."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.last = None
 
-    def due(self):
+    def due(self) -> bool:
         now = time.monotonic()
         if self.last is not None and now - self.last < self.seconds:
             return False
@@ -43,7 +45,7 @@ class _Throttle:
         return True
 
 
-def plan(state, running):
+def plan(state: str, running: bool) -> list[str]:
     """The actions that bring a member that is (not) `running` to `state`."""
     if state == "stopped":
         return ["stop"] if running else []
@@ -52,7 +54,7 @@ def plan(state, running):
     return (["stop"] if running else []) + ["start"]
 
 
-def member_addresses(params):
+def member_addresses(params: dict[str, Any]) -> list[tuple[str | None, int | None]]:
     """(ip, port) pairs this member listens on: its client URL and its peer URL (any address on port
     2380 when the peer URL is not given)."""
     for url in (params["endpoint"], params["peer_url"]):
@@ -66,7 +68,8 @@ def member_addresses(params):
     return addresses
 
 
-def wait_stopped(backend, addresses, pids, timeout):
+def wait_stopped(backend: Any, addresses: Sequence[tuple[str | None, int | None]], pids: Sequence[int],
+                 timeout: float) -> None:
     """Wait until the manager has stopped etcd, `pids` have exited and nobody listens on `addresses`.
 
     Raises WaitTimeout with what still runs."""
@@ -94,13 +97,13 @@ def wait_stopped(backend, addresses, pids, timeout):
 class HealthProbe:
     """One health check of the local member per call, through the shared client."""
 
-    def __init__(self, params):
+    def __init__(self, params: dict[str, Any]) -> None:
         self.params = dict(params, endpoints=[params["endpoint"]])
         check_params(self.params)
         self.library = load_library(params["client_library"])
         self.last_error = None
 
-    def __call__(self, time_left):
+    def __call__(self, time_left: float) -> bool:
         params = dict(self.params, command_timeout=max(1.0, min(self.params["command_timeout"], time_left)),
                       dial_timeout=max(0.5, min(self.params["dial_timeout"], time_left)))
         connection = EtcdConnection(params["endpoint"], params, self.library)
@@ -115,7 +118,7 @@ class HealthProbe:
             connection.close()
 
 
-def wait_started(backend, probe, timeout):
+def wait_started(backend: Any, probe: HealthProbe, timeout: float) -> None:
     """Wait until the member answers `probe`; stop early when the manager gave up on it.
 
     Raises WaitTimeout saying why it is not healthy."""

@@ -12,6 +12,7 @@ import os
 import socket
 import urllib.parse
 import xmlrpc.client
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
@@ -29,7 +30,7 @@ class SupervisorError(EtcdOpsError):
     """supervisord cannot be found or reached, or refused a call; msg says which and how to fix it."""
 
 
-def default_conf(supervisorctl=None):
+def default_conf(supervisorctl: str | None = None) -> tuple[str | None, list[str]]:
     """(path or None, the paths looked at): the supervisord configuration supervisorctl reads without -c."""
     candidates = []
     if supervisorctl:
@@ -42,7 +43,7 @@ def default_conf(supervisorctl=None):
     return None, candidates
 
 
-def server_of(conf):
+def server_of(conf: str) -> tuple[str, str | None, str | None]:
     """(server URL, username, password) from the [supervisorctl] section of `conf`, read as supervisorctl reads it:
     %(here)s is the file's directory, %(ENV_X)s the environment's X."""
     parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False, interpolation=None)
@@ -69,11 +70,11 @@ def server_of(conf):
 
 
 class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
+    def __init__(self, path: str, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self.path = path
 
-    def connect(self):
+    def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
         try:
@@ -85,12 +86,12 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class _Transport(xmlrpc.client.Transport):
-    def __init__(self, socket_path, timeout):
+    def __init__(self, socket_path: str | None, timeout: float) -> None:
         super().__init__()
         self.socket_path = socket_path
         self.timeout = timeout
 
-    def make_connection(self, host):
+    def make_connection(self, host: str | tuple[str, dict[str, str]]) -> http.client.HTTPConnection:
         if self.socket_path:
             return _UnixConnection(self.socket_path, self.timeout)
         connection = super().make_connection(host)
@@ -101,7 +102,7 @@ class _Transport(xmlrpc.client.Transport):
 class Supervisord:
     """XML-RPC calls to the supervisord that `conf` names; each call waits at most `timeout` seconds."""
 
-    def __init__(self, conf, timeout):
+    def __init__(self, conf: str, timeout: float) -> None:
         self.conf = conf
         self.url, username, password = server_of(conf)
         credentials = ""
@@ -116,7 +117,7 @@ class Supervisord:
             endpoint = "%s://%s%s/RPC2" % (parts.scheme, credentials, parts.netloc)
         self.proxy = xmlrpc.client.ServerProxy(endpoint, transport=transport, allow_none=True)
 
-    def call(self, method, *args, allowed=()):
+    def call(self, method: str, *args: Any, allowed: tuple[int, ...] = ()) -> Any:
         """The result of supervisor.<method>(*args); None for a fault whose code is in `allowed`."""
         try:
             return getattr(self.proxy.supervisor, method)(*args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import (
     first_free, fsync_dir, nearest_existing_dir, owner_ids)
@@ -24,24 +25,25 @@ class SwapError(EtcdOpsError):
     """The data dir cannot be staged, swapped or put back; msg says why."""
 
 
-def staging_dir(data_dir):
+def staging_dir(data_dir: str) -> str:
     return data_dir.rstrip("/") + STAGING_SUFFIX
 
 
-def free_name(base):
+def free_name(base: str) -> str:
     """`base`, or `base-2`, `base-3`... whichever does not exist yet."""
     return first_free(lambda number: base if number == 1 else "%s-%d" % (base, number))
 
 
-def kept_name(path, stamp):
+def kept_name(path: str, stamp: str) -> str:
     return free_name(path.rstrip("/") + KEPT_INFIX + stamp)
 
 
-def failed_name(path, stamp):
+def failed_name(path: str, stamp: str) -> str:
     return free_name(path.rstrip("/") + FAILED_INFIX + stamp)
 
 
-def target_ownership(data_dir, owner=None, group=None, mode=None):
+def target_ownership(data_dir: str, owner: str | None = None, group: str | None = None,
+                     mode: str | int | None = None) -> tuple[int, int, int]:
     """(uid, gid, mode) the restored dir gets: the given values, else the old dir's, else root's 0700."""
     try:
         old = os.stat(data_dir)
@@ -61,7 +63,7 @@ def target_ownership(data_dir, owner=None, group=None, mode=None):
             old_mode if mode is None else mode)
 
 
-def disk_problems(needs):
+def disk_problems(needs: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
     """`needs` {dir: bytes}; dirs on one filesystem add up. Returns (free {dir: bytes}, problems)."""
     by_device = {}
     for directory, size in needs.items():
@@ -79,7 +81,7 @@ def disk_problems(needs):
     return free, problems
 
 
-def prepare_staging(staging):
+def prepare_staging(staging: str) -> None:
     """An empty 0700 staging dir; a leftover from an earlier run (this collection's own name) is removed first."""
     if os.path.islink(staging) or (os.path.lexists(staging) and not os.path.isdir(staging)):
         raise SwapError("%s exists and is not a directory: remove it; the restore stages its data there." % staging)
@@ -88,7 +90,7 @@ def prepare_staging(staging):
     os.mkdir(staging, 0o700)
 
 
-def set_ownership(path, uid, gid, mode):
+def set_ownership(path: str, uid: int, gid: int, mode: int) -> None:
     """chown everything below `path` (etcd's tool writes as the user that ran it) and chmod the top."""
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
@@ -97,19 +99,19 @@ def set_ownership(path, uid, gid, mode):
     os.chmod(path, mode)
 
 
-def swap_in(new, live, stamp):
+def swap_in(new: str, live: str, stamp: str) -> str | None:
     """Rename `live` (when it exists) to its kept name, then `new` to `live`. Returns the kept path or None.
     If the second rename fails, the first is undone."""
     return _replace(live, kept_name(live, stamp), new)
 
 
-def put_back(live, kept, stamp):
+def put_back(live: str, kept: str | None, stamp: str) -> str | None:
     """Undo swap_in: `live` goes to its failed-restore name, `kept` (when there was one) back to `live`.
     Returns the path the restored dir was moved to, or None when there was none."""
     return _replace(live, failed_name(live, stamp), kept)
 
 
-def _replace(live, aside, replacement):
+def _replace(live: str, aside: str, replacement: str | None) -> str | None:
     """Rename `live` (when it exists) to `aside`, then `replacement` (when given) to `live`; if that fails, `live`
     comes back from `aside`. Returns `aside`, or None when there was no `live`."""
     moved = aside if os.path.lexists(live) else None

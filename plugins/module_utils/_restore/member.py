@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, restored_revision
@@ -21,6 +22,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = dict(
     snapshot=dict(type="path", required=True),
@@ -56,7 +60,7 @@ class Failed(EtcdOpsError):
     """The restore failed while it ran; msg says what became of the data dir."""
 
 
-def _hash_check(params, report):
+def _hash_check(params: dict[str, Any], report: dict[str, Any]) -> tuple[bool, list[str]]:
     """(skip_hash_check, problems) for the snapshot `report` from check_file."""
     problems = []
     if params["sha256"] and params["sha256"].lower() != report["sha256"]:
@@ -75,7 +79,7 @@ def _hash_check(params, report):
     return True, problems
 
 
-def _server_version(params, report):
+def _server_version(params: dict[str, Any], report: dict[str, Any]) -> str | None:
     """The etcd version that will run the restored data, as given, else as the snapshot's manifest recorded it."""
     given = params["server_version"]
     if given and version_tuple(given) is None:
@@ -84,7 +88,8 @@ def _server_version(params, report):
     return given or (report["manifest"] or {}).get("etcd_version") or None
 
 
-def _expected(params, report, server_version):
+def _expected(params: dict[str, Any], report: dict[str, Any],
+              server_version: str | None) -> tuple[int | None, int | None, list[str]]:
     """(low, high, problems): the revision restored members will report, from the snapshot's database."""
     if report["revision"] is None:
         return None, None, []
@@ -101,7 +106,7 @@ def _expected(params, report, server_version):
     return low, high, problems
 
 
-def _check_restored(db, server, expected):
+def _check_restored(db: str, server: tuple[int, ...] | None, expected: tuple[int | None, int | None]) -> int:
     """The revision the restored database at `db` stands for; RestorePlanError unless it is the expected one."""
     try:
         facts = read_facts(db)
@@ -115,14 +120,14 @@ def _check_restored(db, server, expected):
     return got[0]
 
 
-def _span(pair):
+def _span(pair: tuple[int | None, int | None]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else "%s to %s" % pair
 
 
 class MemberRestore:
     """The restore of one member's data dir. `result` holds every return value of the module at any point."""
 
-    def __init__(self, module):
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = params = module.params
         self.began = time.monotonic()
@@ -137,16 +142,16 @@ class MemberRestore:
             expected_revision_max=None, restored_revision=None, etcd_running=[], stamp=params["stamp"] or utc_stamp(),
             required_bytes=None, free_bytes={}, restore_seconds=0.0, duration_seconds=0.0)
 
-    def _clock(self):
+    def _clock(self) -> None:
         self.result["duration_seconds"] = round(time.monotonic() - self.began, 3)
 
-    def _refuse(self, problems):
+    def _refuse(self, problems: list[str]) -> NoReturn:
         self.result["changed"] = False
         self._clock()
         reasons = "; ".join(problem.rstrip(".") for problem in problems)
         raise Refused("refusing to restore %s: %s. Nothing was changed." % (self.data_dir, reasons))
 
-    def plan(self):
+    def plan(self) -> None:
         """Every check, before anything changes; the command in result['cmd']. Raises Refused with all reasons."""
         try:
             self._plan()
@@ -156,7 +161,7 @@ class MemberRestore:
             self._refuse([exc.msg])
         self._clock()
 
-    def _snapshot_report(self, tool, tool_path):
+    def _snapshot_report(self, tool: str, tool_path: str) -> dict[str, Any]:
         params = self.params
         checked = params["checked_file"]
         report = check_file(params["snapshot"], params["count_keys"],
@@ -169,7 +174,7 @@ class MemberRestore:
                 report["status"] = "corrupt"
         return report
 
-    def _plan(self):
+    def _plan(self) -> None:
         params, result = self.params, self.result
         if params["bump_revision"] < 0:
             self._refuse(["bump_revision is %d: give 0 (no bump) or a positive number such as 1000000000"
@@ -214,7 +219,7 @@ class MemberRestore:
                       previous_wal_dir=kept_name(self.wal_dir, stamp)
                       if self.wal_dir and os.path.lexists(self.wal_dir) else None)
 
-    def _disk_problems(self, size):
+    def _disk_problems(self, size: int) -> list[str]:
         needs = {self.staging: size + WAL_SEGMENT + RESTORE_RESERVE}
         if self.wal_dir:
             needs[self.staging] = size + RESTORE_RESERVE
@@ -223,11 +228,11 @@ class MemberRestore:
         self.result["free_bytes"], problems = disk_problems(needs)
         return problems
 
-    def would(self):
+    def would(self) -> str:
         return "would restore %s from %s with %s %s" % (
             self.data_dir, self.params["snapshot"], self.result["tool"], self.result["tool_version"])
 
-    def apply(self):
+    def apply(self) -> None:
         """Restore into the staging dir, prove it, swap it in. Raises Failed saying where the data dir is."""
         result = self.result
         result.update(previous_data_dir=None, previous_wal_dir=None)
@@ -251,7 +256,7 @@ class MemberRestore:
         shutil.rmtree(self.staging, ignore_errors=True)
         self._clock()
 
-    def _restore_into_staging(self):
+    def _restore_into_staging(self) -> None:
         result = self.result
         uid, gid, mode = self.ownership
         try:
@@ -272,7 +277,7 @@ class MemberRestore:
             raise Failed("restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (
                 self.data_dir, getattr(exc, "msg", exc))) from None
 
-    def done(self):
+    def done(self) -> str:
         result = self.result
         return "restored %s from %s (revision %s) with %s %s in %.1fs; the old data dir is kept as %s" % (
             self.data_dir, self.params["snapshot"], result["restored_revision"], result["tool"],

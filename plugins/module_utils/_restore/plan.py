@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 # Oldest tool version that has a flag, from etcd's changelogs: --bump-revision and --mark-compacted came with
 # etcd PR #16165 (3.5.10) and its 3.4 backport PR #16193 (3.4.27); --initial-memory-map-size with PR #17977
@@ -27,30 +31,31 @@ class RestorePlanError(EtcdOpsError):
     """The restore cannot be planned as asked (tool, flags, members); msg says how to fix it."""
 
 
-def version_text(version):
+def version_text(version: tuple[int, ...] | None) -> str:
     return ".".join(str(part) for part in version) if version else "unknown"
 
 
-def version_tuple(text):
+def version_tuple(text: str | None) -> tuple[int, ...] | None:
     """(3, 5, 16) from "3.5.16", "v3.5.16" or "3.5.16-rc.0"; None when `text` is not such a version."""
     found = re.match(r"^\s*v?(\d+)\.(\d+)\.(\d+)", text or "")
     return tuple(int(part) for part in found.groups()) if found else None
 
 
-def parse_version(stdout):
+def parse_version(stdout: str | None) -> tuple[int, ...] | None:
     """(3, 5, 16) from `etcdutl version` / `etcdctl version` output, or None."""
     found = VERSION_LINE.search(stdout or "")
     return tuple(int(part) for part in found.group(2, 3, 4)) if found else None
 
 
-def _tool_version(module, name, path):
+def _tool_version(module: AnsibleModule, name: str, path: str) -> tuple[int, ...] | None:
     why = "%s at %s does not run; give the path of a working %s (option %s)" % (name, path, name, name)
     if not os.access(path, os.X_OK):
         raise CommandError(Completed([path, "version"], None, "", "not an executable file"), why)
     return parse_version(run(module, [path, "version"], why=why).stdout)
 
 
-def find_restore_tool(module, etcdutl=None, etcdctl=None):
+def find_restore_tool(module: AnsibleModule, etcdutl: str | None = None,
+                      etcdctl: str | None = None) -> tuple[str, str, tuple[int, ...] | None]:
     """(name, path, version) of the tool that restores: a given etcdutl, else a given etcdctl, else etcdutl on PATH,
     else etcdctl on PATH. etcdctl 3.6+ cannot restore and is refused."""
     for name, path in etcd_tool_candidates(module, etcdutl, etcdctl):
@@ -79,7 +84,7 @@ FLAG_WAYS_OUT = {
 }
 
 
-def tool_problems(name, version, options):
+def tool_problems(name: str, version: tuple[int, ...] | None, options: dict[str, Any]) -> list[str]:
     """Why this tool cannot make the requested restore (flags newer than it), and how to go on."""
     problems = []
     for option, since in FLAG_SINCE.items():
@@ -95,7 +100,8 @@ def tool_problems(name, version, options):
     return problems
 
 
-def restore_command(path, snapshot, data_dir, options, wal_dir=None):
+def restore_command(path: str, snapshot: str, data_dir: str, options: dict[str, Any],
+                    wal_dir: str | None = None) -> list[str]:
     """The exact argv that restores `snapshot` into `data_dir` for the member in `options`."""
     cmd = [path, "snapshot", "restore", snapshot,
            "--name", options["name"],
@@ -114,7 +120,7 @@ def restore_command(path, snapshot, data_dir, options, wal_dir=None):
     return cmd
 
 
-def parse_initial_cluster(text):
+def parse_initial_cluster(text: str | None) -> dict[str, list[str]]:
     """{name: [peer urls]} from etcd's `name=url,name=url` form; RestorePlanError names a malformed entry."""
     members = {}
     for entry in (text or "").split(","):
@@ -126,7 +132,7 @@ def parse_initial_cluster(text):
     return members
 
 
-def member_problems(options):
+def member_problems(options: dict[str, Any]) -> list[str]:
     """Why this member's name and peer URLs do not fit the initial cluster."""
     members = parse_initial_cluster(options["initial_cluster"])
     name = options["name"]

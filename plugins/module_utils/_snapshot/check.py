@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
@@ -14,11 +15,14 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.run import Comman
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, TrailerHash
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
 # etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
 SECTOR = 512
 
 
-def _hash_file(path):
+def _hash_file(path: str) -> TrailerHash:
     hashed = TrailerHash()
     with open(path, "rb") as handle:
         for chunk in _files.chunks_of(handle):
@@ -30,17 +34,17 @@ class _Checked:
     """What an earlier whole check of the same file found (its sha256; a trailer, if any, matched): stands in for
     a TrailerHash when the file's identity shows it was not written to since."""
 
-    def __init__(self, sha256):
+    def __init__(self, sha256: str) -> None:
         self.sha256 = sha256
 
-    def file_sha256(self):
+    def file_sha256(self) -> str:
         return self.sha256
 
-    def matches(self):
+    def matches(self) -> bool:
         return True
 
 
-def _manifest(path):
+def _manifest(path: str) -> tuple[dict[str, Any] | None, str | None]:
     manifest_path = path + MANIFEST_SUFFIX
     if not os.path.exists(manifest_path):
         return None, None
@@ -56,7 +60,7 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
              "lease_count", "key_count", "members")
 
 
-def check_file(path, count_keys=False, checked=None):
+def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None) -> dict[str, Any]:
     """A report on one file: status ok | corrupt | truncated | unverified, with the reasons; what its database
     stands for (DB_FIELDS; key_count only with `count_keys`). `checked`: (identity, sha256) of an earlier report
     whose status was ok; when the file's identity is still that one, its bytes are not read and hashed again.
@@ -106,7 +110,8 @@ def check_file(path, count_keys=False, checked=None):
     return report
 
 
-def _database(path, manifest, count_keys, problems):
+def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
+              problems: list[str]) -> tuple[dict[str, Any], list[str]]:
     """(facts, notes) of the database in `path`, checked against a manifest that records them; a file that is
     not a readable etcd database gets a problem."""
     try:
@@ -132,7 +137,8 @@ def _database(path, manifest, count_keys, problems):
     return facts, notes
 
 
-def find_tool(module, etcdutl=None, etcdctl=None):
+def find_tool(module: AnsibleModule, etcdutl: str | None = None,
+              etcdctl: str | None = None) -> tuple[str, list[str]] | tuple[None, None]:
     """(tool, argv prefix) for `snapshot status`: a tool given first (etcdutl, then etcdctl), else etcdutl (3.5+) or
     etcdctl (3.4) on PATH; (None, None) if none. A tool that is found but does not run raises CommandError: its
     failures must not make whole files look corrupt."""
@@ -148,7 +154,7 @@ def find_tool(module, etcdutl=None, etcdctl=None):
     return None, None
 
 
-def read_status(module, report, tool, argv):
+def read_status(module: AnsibleModule, report: dict[str, Any], tool: str, argv: list[str]) -> None:
     """Fill revision, total keys and size from `<tool> snapshot status -w json`; a failure is a problem."""
     done = run(module, argv + ["snapshot", "status", report["path"], "-w", "json"], check=False)
     report["tool"] = tool

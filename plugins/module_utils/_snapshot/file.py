@@ -8,6 +8,8 @@ import datetime
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
@@ -33,11 +35,11 @@ class BackupFileError(EtcdOpsError):
     """A backup file or its destination is not usable; msg says why."""
 
 
-def utc_now():
+def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def new_backup_path(directory, prefix, extension, now=None):
+def new_backup_path(directory: str, prefix: str, extension: str, now: datetime.datetime | None = None) -> str:
     """<directory>/<prefix>-<UTC time>.<extension>, with -2, -3... if that name is taken."""
     stamp = (now or utc_now()).strftime(NAME_STAMP_FORMAT)
     base = os.path.join(directory, "%s-%s" % (prefix, stamp))
@@ -46,7 +48,7 @@ def new_backup_path(directory, prefix, extension, now=None):
         taken=lambda path: os.path.lexists(path) or os.path.lexists(path + MANIFEST_SUFFIX))
 
 
-def check_destination(directory, required_bytes):
+def check_destination(directory: str, required_bytes: int) -> int:
     """Fail unless `directory` (or, when it does not exist yet, the dir it would be created in) is
     writable and has `required_bytes` free. Returns the free bytes."""
     existing = _files.nearest_existing_dir(directory)
@@ -65,12 +67,13 @@ def check_destination(directory, required_bytes):
     return free
 
 
-def ensure_dir(directory):
+def ensure_dir(directory: str) -> None:
     if not os.path.isdir(directory):
         os.makedirs(directory, mode=0o700)
 
 
-def copy_hashed(source, destination, mode=0o600, check=None):
+def copy_hashed(source: str, destination: str, mode: int = 0o600,
+                check: Callable[[str], object] | None = None) -> tuple[int, str]:
     """Copy `source` to `destination` through a temp file (fsync, `mode`, rename), hashing as it goes;
     fail, leaving nothing under `destination`, if the source changes while being copied or `check(temp path)`
     (when given) raises. Returns (size, sha256 hex)."""
@@ -96,7 +99,7 @@ def copy_hashed(source, destination, mode=0o600, check=None):
     return before.st_size, digest.hexdigest()
 
 
-def manifest(kind, path, size, sha256, tool, facts):
+def manifest(kind: str, path: str, size: int, sha256: str, tool: str, facts: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON manifest written beside a backup file."""
     doc = dict(format=MANIFEST_FORMAT, kind=kind, file=os.path.basename(path), size=size, sha256=sha256,
                created=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -106,7 +109,7 @@ def manifest(kind, path, size, sha256, tool, facts):
     return doc
 
 
-def write_manifest(path, doc, uid=-1, gid=-1):
+def write_manifest(path: str, doc: dict[str, Any], uid: int = -1, gid: int = -1) -> str:
     """Write `doc` as <path>.json, atomically, mode 0600, owned by uid/gid; returns the manifest path.
     If it cannot be written the backup at `path` is removed: no backup stands without its manifest."""
     manifest_path = path + MANIFEST_SUFFIX

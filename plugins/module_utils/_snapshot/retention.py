@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from collections.abc import Iterable
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
@@ -21,7 +22,7 @@ class RetentionError(EtcdOpsError):
     """Retention settings or backup names that cannot be applied; msg says which."""
 
 
-def parse_max_age(text):
+def parse_max_age(text: str | None) -> float | None:
     """'36h', '7d', '2w'... in seconds; None when empty."""
     if text is None or not str(text).strip():
         return None
@@ -32,7 +33,7 @@ def parse_max_age(text):
     return float(match.group("amount")) * _UNIT_SECONDS[match.group("unit")]
 
 
-def backup_time(name, prefix):
+def backup_time(name: str, prefix: str) -> tuple[datetime.datetime, int] | None:
     """(UTC time, sequence number) from a backup's file name, or None when it is not <prefix>-<stamp>.db."""
     match = re.match("^%s-%s$" % (re.escape(prefix), _STAMP), name)
     if not match:
@@ -44,7 +45,8 @@ def backup_time(name, prefix):
     return when.replace(tzinfo=datetime.timezone.utc), int(match.group("number") or 1)
 
 
-def plan(directory, prefix, keep_last, max_age_seconds, protect, now):
+def plan(directory: str, prefix: str, keep_last: int, max_age_seconds: float | None, protect: Iterable[str],
+         now: datetime.datetime) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Decide which backups in `directory` go. Only regular files named <prefix>-<UTC time>[-N].db count; other files
     are never touched. Backups are ranked newest first by the time in their name; one goes when it is not among the
     `keep_last` newest (0: no count limit) or is older than `max_age_seconds` (None: no age limit). Paths in
@@ -86,14 +88,14 @@ def plan(directory, prefix, keep_last, max_age_seconds, protect, now):
     return keep, remove
 
 
-def _describe_age(seconds):
+def _describe_age(seconds: float) -> str:
     for unit in ("w", "d", "h", "m"):
         if seconds % _UNIT_SECONDS[unit] == 0:
             return "%d%s" % (seconds // _UNIT_SECONDS[unit], unit)
     return "%ds" % seconds
 
 
-def remove_backups(paths, removed):
+def remove_backups(paths: Iterable[str], removed: list[str]) -> None:
     """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not),
     appending each backup removed to `removed`, so that a failure part-way reports what went."""
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
@@ -19,12 +21,12 @@ class TrailerHash:
     but the last TRAILER seen so far is database. The file's hash is the database's continued with the
     trailer, so each byte is hashed once."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.db = hashlib.sha256()
         self.tail = b""
         self.size = 0
 
-    def update(self, chunk):
+    def update(self, chunk: bytes | memoryview) -> None:
         self.size += len(chunk)
         if len(chunk) >= TRAILER:
             # The common case (etcd sends 32 KiB messages): hash without copying the chunk.
@@ -39,16 +41,17 @@ class TrailerHash:
             pending = pending[-TRAILER:]
         self.tail = pending
 
-    def file_sha256(self):
+    def file_sha256(self) -> str:
         whole = self.db.copy()
         whole.update(self.tail)
         return whole.hexdigest()
 
-    def matches(self):
+    def matches(self) -> bool:
         return self.size > TRAILER and self.db.digest() == self.tail
 
 
-def stream_to_file(messages, destination, mode=0o600, uid=-1, gid=-1, check=None):
+def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600, uid: int = -1, gid: int = -1,
+                   check: Callable[[str], object] | None = None) -> dict[str, Any]:
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
     fsynced, given `mode` and owner, and renamed into place only if the trailer matches and `check(temp path)`
     (when given) returns without raising. Memory use does not grow with the database.

@@ -6,6 +6,7 @@ destination (check mode stops there); apply() streams the file, proves it and wr
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     EtcdConnection, EtcdError, check_params, connection_argument_spec, load_library)
@@ -16,6 +17,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     write_manifest)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 ARGUMENT_SPEC = connection_argument_spec(
     endpoint=dict(type="str"),
@@ -34,7 +38,7 @@ FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revisi
 READ_BACK = ("sha256", "revision", "key_count")
 
 
-def _member(params):
+def _member(params: dict[str, Any]) -> EtcdConnection:
     endpoint = params["endpoint"]
     if not endpoint:
         if len(params["endpoints"]) != 1:
@@ -46,7 +50,7 @@ def _member(params):
     return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
 
 
-def check_written(connection, status, path):
+def check_written(connection: EtcdConnection, status: dict[str, Any], path: str) -> dict[str, Any]:
     """What the file at `path` holds, checked against the member it was streamed from: the member's own database
     at a revision between its revisions before (`status`) and after the stream. Returns the file's facts with the
     live key count at that revision; raises BackupFileError when the file is not what the stream promised."""
@@ -80,7 +84,7 @@ class OnlineSnapshot:
     """The snapshot of one member into dest_dir. `result` holds every return value of the module at any point; the
     connection stays open from plan() to close()."""
 
-    def __init__(self, module):
+    def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = module.params
         self.connection = None
@@ -94,7 +98,7 @@ class OnlineSnapshot:
             key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
             duration_seconds=0.0, throughput_mib_s=None, verified=None)
 
-    def plan(self):
+    def plan(self) -> None:
         """Ask the member, check the destination and free disk, choose the file name."""
         params, result = self.params, self.result
         # -1: chown leaves that id as it is.
@@ -109,11 +113,11 @@ class OnlineSnapshot:
         path = new_backup_path(params["dest_dir"], params["prefix"], "db")
         result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
 
-    def would(self):
+    def would(self) -> str:
         return "would snapshot %s (%s, about %d bytes) to %s" % (
             self.connection.endpoint, self.result["member_name"], self.status["db_size"], self.result["path"])
 
-    def apply(self):
+    def apply(self) -> None:
         """Stream into a temp file that takes the final name only once whole and proven; then the manifest."""
         params, result, connection, status = self.params, self.result, self.connection, self.status
         uid, gid = self.ids
@@ -144,7 +148,7 @@ class OnlineSnapshot:
         if params["verify"]:
             self.verify()
 
-    def verify(self):
+    def verify(self) -> None:
         """Read the named file back from disk as etcd_snapshot_info does - sha256, trailer, database, live keys
         counted in the file, etcd's own tool - once the connection is closed (the tool is a child process).
         BackupFileError unless it is whole and says what was written; the file is kept for inspection."""
@@ -166,12 +170,12 @@ class OnlineSnapshot:
                                  report["sha256"], report["revision"], report["key_count"], result["sha256"],
                                  result["revision"], result["key_count"]))
 
-    def done(self):
+    def done(self) -> str:
         result = self.result
         return "snapshot of %s (%s) at revision %s: %s, %s bytes, %s keys, %s MiB/s" % (
             self.connection.endpoint, result["member_name"], result["revision"], result["path"], result["size"],
             result["key_count"], result["throughput_mib_s"])
 
-    def close(self):
+    def close(self) -> None:
         if self.connection is not None:
             self.connection.close()
