@@ -115,78 +115,23 @@ db_in_use_by:
   elements: str
 """
 
-import os
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
-    CLUSTER_FACTS, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, copy_hashed, ensure_dir,
-    manifest, new_backup_path, write_manifest)
-
-
-def _db_facts(path):
-    try:
-        return read_facts(path, count_keys=True)
-    except EtcdDbError as exc:
-        raise BackupFileError("the copied database is not a readable etcd database: %s; the copy was discarded."
-                              % exc.msg) from None
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.cold_copy import ARGUMENT_SPEC, ColdCopy
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            data_dir=dict(type="path", required=True),
-            dest_dir=dict(type="path", required=True),
-            prefix=dict(type="str", default="etcd-cold"),
-            cluster_facts=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    result = dict(changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None,
-                  revision=None, key_count=None, duration_seconds=0.0, free_bytes=None, required_bytes=None, db_in_use_by=[])
-    unknown = sorted(set(params["cluster_facts"]) - set(CLUSTER_FACTS))
-    if unknown:
-        module.fail_json(msg="cluster_facts has unknown keys %s: use only %s." % (unknown, ", ".join(CLUSTER_FACTS)),
-                         **result)
-    source = os.path.join(params["data_dir"], "member", "snap", "db")
-    if not os.path.isfile(source):
-        module.fail_json(msg="no etcd database at %s: data_dir must be the member's data dir (the one holding "
-                             "member/snap/db)." % source, **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    copy = ColdCopy(module.params)
     try:
-        size = os.path.getsize(source)
-        result.update(size=size, required_bytes=size + MANIFEST_RESERVE)
-        result["free_bytes"] = check_destination(params["dest_dir"], result["required_bytes"])
-        result["db_in_use_by"] = [_local_member.describe_process(pid) for pid in _local_member.holders_of(source)]
-        path = new_backup_path(params["dest_dir"], params["prefix"], "db")
-        result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
+        copy.plan()
         if module.check_mode:
-            module.exit_json(msg="would copy %s (%d bytes) to %s" % (source, size, path), **result)
-        if result["db_in_use_by"]:
-            raise BackupFileError("%s is open in %s: etcd still runs on this member; stop it first "
-                                  "(etcdops.dr.etcd_service state=stopped), or take an online snapshot instead."
-                                  % (source, ", ".join(result["db_in_use_by"])))
-        began = time.monotonic()
-        ensure_dir(params["dest_dir"])
-        facts = {}
-        result["size"], result["sha256"] = copy_hashed(source, path, check=lambda temp: facts.update(_db_facts(temp)))
-        result.update(revision=facts["revision"], key_count=facts["key_count"])
-        result["manifest"] = manifest("cold_copy", path, result["size"], result["sha256"], "etcd_cold_copy",
-                                      dict(params["cluster_facts"], **facts))
-        write_manifest(path, result["manifest"])
-        result["duration_seconds"] = round(time.monotonic() - began, 3)
-    except BackupFileError as exc:
-        result["changed"] = False
-        module.fail_json(msg=exc.msg, **result)
-    except OSError as exc:
-        result["changed"] = False
-        module.fail_json(msg="copying %s to %s failed: %s; nothing was left under the final name." % (
-            source, params["dest_dir"], exc), **result)
-    module.exit_json(msg="copied %s (%s bytes, sha256 %s) to %s" % (source, result["size"], result["sha256"],
-                                                                    result["path"]), **result)
+            module.exit_json(msg=copy.would(), **copy.result)
+        copy.apply()
+    except (BackupFileError, OSError) as exc:
+        module.fail_json(msg=copy.failed(exc), **copy.result)
+    module.exit_json(msg=copy.done(), **copy.result)
 
 
 if __name__ == "__main__":

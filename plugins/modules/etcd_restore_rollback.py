@@ -74,65 +74,27 @@ failed_restore_wal_dir:
   type: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back
-from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
-
-
-def _pairs(params):
-    """[(live dir, kept dir or None)] that need a rename back."""
-    pairs = [(params["data_dir"].rstrip("/"), params["previous_data_dir"])]
-    if params["wal_dir"]:
-        pairs.append((params["wal_dir"].rstrip("/"), params["previous_wal_dir"]))
-    return pairs
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.rollback import (
+    ARGUMENT_SPEC, Rollback, RollbackRefused)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            data_dir=dict(type="path", required=True),
-            previous_data_dir=dict(type="path"),
-            wal_dir=dict(type="path"),
-            previous_wal_dir=dict(type="path"),
-            stamp=dict(type="str"),
-            urls=dict(type="list", elements="str", default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    stamp = params["stamp"] or utc_stamp()
-    result = dict(changed=False, data_dir=params["data_dir"], failed_restore_dir=None, failed_restore_wal_dir=None)
-    # A pair whose kept dir is gone and whose live dir exists was rolled back already (or never restored).
-    pairs = [(live, kept) for live, kept in _pairs(params)
-             if (kept and os.path.lexists(kept)) or (not kept and os.path.lexists(live))]
-    problems = ["etcd still runs on this host: %s; stop it first" % found
-                for found in _local_member.etcd_activity(params["data_dir"], params["urls"])]
-    if problems:
-        module.fail_json(msg="refusing to roll back %s: %s. Nothing was changed." % (
-            params["data_dir"], "; ".join(problems)), **result)
-    if not pairs:
-        module.exit_json(msg="nothing to put back in %s: no kept dir is left (rolled back already)"
-                         % params["data_dir"], **result)
-    keys = {params["data_dir"].rstrip("/"): "failed_restore_dir"}
-    if params["wal_dir"]:
-        keys[params["wal_dir"].rstrip("/")] = "failed_restore_wal_dir"
-    result["changed"] = True
-    if module.check_mode:
-        for live, dummy in pairs:
-            result[keys[live]] = failed_name(live, stamp) if os.path.lexists(live) else None
-        module.exit_json(msg="would put back %s" % ", ".join(live for live, dummy in pairs), **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    rollback = Rollback(module.params)
     try:
-        for live, kept in pairs:
-            result[keys[live]] = put_back(live, kept, stamp)
+        rollback.plan()
+        if not rollback.result["changed"]:
+            module.exit_json(msg=rollback.nothing_to_do(), **rollback.result)
+        if module.check_mode:
+            module.exit_json(msg=rollback.would(), **rollback.result)
+        rollback.apply()
+    except RollbackRefused as exc:
+        module.fail_json(msg=exc.msg, **rollback.result)
     except OSError as exc:
-        module.fail_json(msg="putting back %s failed: %s" % (params["data_dir"], exc), **result)
-    module.exit_json(msg="put back the previous data in %s; the restored data is kept as %s" % (
-        ", ".join(live for live, dummy in pairs), ", ".join(str(result[keys[live]]) for live, dummy in pairs)),
-        **result)
+        module.fail_json(msg=rollback.failed(exc), **rollback.result)
+    module.exit_json(msg=rollback.done(), **rollback.result)
 
 
 if __name__ == "__main__":

@@ -252,118 +252,25 @@ member_config_unread:
   elements: str
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config as _member_config
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
-    CONNECTION_REQUIRED_TOGETHER, connection_argument_spec)
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select, tail_file
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service_control import (
-    HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
-
-SERVICE_OPTIONS = dict(
-    state=dict(type="str", required=True, choices=["started", "stopped", "restarted"]),
-    manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
-    name=dict(type="str", default="etcd"),
-    supervisor_conf=dict(type="path"),
-    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
-    manifest_name=dict(type="str", default="etcd.yaml"),
-    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
-    pod_log_dir=dict(type="path", default="/var/log/pods"),
-    log_file=dict(type="path"),
-    log_lines=dict(type="int", default=40),
-    timeout=dict(type="float", default=120),
-    endpoint=dict(type="str", default="https://127.0.0.1:2379"),
-    peer_url=dict(type="str"),
-    supervisorctl=dict(type="path"),
-    config_file=dict(type="path"),
-)
-
-
-def _log_tail(module, backend):
-    if module.params["log_file"]:
-        return tail_file(module.params["log_file"], module.params["log_lines"])
-    try:
-        return backend.log_tail(module.params["log_lines"])
-    except (EtcdOpsError, OSError):
-        return []
-
-
-def _read_member_config(module, backend, result):
-    """Fill member_config*: the running etcd that listens on the member's client URL (and peer URL, when given),
-    what the backend starts, and config_file."""
-    params = module.params
-    addresses = [_local_member.url_address(params["endpoint"])]
-    if params["peer_url"]:
-        addresses.append(_local_member.url_address(params["peer_url"]))
-    sources, missing, unread = _member_config.collect(module, backend, addresses, params["config_file"])
-    result.update(member_config=sources, member_config_missing=missing, member_config_unread=unread)
-
-
-def _converge(module, backend, actions, probe, addresses, result):
-    params = module.params
-    began = time.monotonic()
-    if params["state"] in ("stopped", "restarted"):
-        listeners = _local_member.listeners_on(addresses)
-        pids = sorted({pid for dummy, dummy, pid in listeners if pid})
-        described = [_local_member.describe_process(pid) for pid in pids]
-        if "stop" in actions:
-            backend.stop()
-        wait_stopped(backend, addresses, pids, params["timeout"])
-        result["stopped_processes"] = described
-    if params["state"] in ("started", "restarted"):
-        if "start" in actions:
-            backend.start()
-        wait_started(backend, probe, params["timeout"])
-        result["healthy"] = True
-    result["waited_seconds"] = round(time.monotonic() - began, 3)
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import CONNECTION_REQUIRED_TOGETHER
+from ansible_collections.etcdops.dr.plugins.module_utils._host.member_service import ARGUMENT_SPEC, MemberService
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=connection_argument_spec(**SERVICE_OPTIONS),
-        required_together=CONNECTION_REQUIRED_TOGETHER,
-        supports_check_mode=True,
-    )
-    params = module.params
-    result = dict(changed=False, manager=None, manager_auto=params["manager"] == "auto", service=None, before=None,
-                  actions=[], stopped_processes=[], healthy=None, waited_seconds=0.0, log_tail=[], member_config=[],
-                  member_config_missing="not read: the module failed before it looked", member_config_unread=[])
-    backend = None
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_together=CONNECTION_REQUIRED_TOGETHER,
+                           supports_check_mode=True)
+    service = MemberService(module)
     try:
-        # Everything a start needs is checked before anything is stopped.
-        addresses = member_addresses(params)
-        probe = HealthProbe(params) if params["state"] != "stopped" else None
-        backend = select(module)
-        result.update(manager=backend.name, service=backend.describe())
-        # Read before any action: a stop ends the process that tells how the member runs now.
-        _read_member_config(module, backend, result)
-        before = backend.state()
-        actions = plan(params["state"], before.running)
-        result.update(before=before.detail, actions=actions, changed=bool(actions))
+        service.plan()
         if module.check_mode:
-            module.exit_json(msg="%s: would %s" % (result["service"], " then ".join(actions) or "change nothing"),
-                             **result)
-        _converge(module, backend, actions, probe, addresses, result)
-    except WaitTimeout as exc:
-        logs = ""
-        if exc.starting:
-            result["log_tail"] = _log_tail(module, backend)
-            logs = ("; last %d lines of the member's log:\n%s" % (len(result["log_tail"]), "\n".join(result["log_tail"]))
-                    if result["log_tail"] else "; no log of the member found (set log_file)")
-        module.fail_json(msg="%s: %s%s" % (result["service"], exc, logs), **result)
-    except EtcdOpsError as exc:
-        module.fail_json(msg="%s%s" % (result["service"] + ": " if result["service"] else "", exc.msg), **result)
-    except OSError as exc:
-        module.fail_json(msg="%s: %s" % (result["service"], exc), **result)
-    done = " then ".join({"stop": "stopped", "start": "started"}[a] for a in result["actions"]) or "no change"
-    module.exit_json(msg="%s: %s; %s after %.1fs" % (
-        result["service"], done, "healthy" if result["healthy"] else "process gone and ports free",
-        result["waited_seconds"]), **result)
+            module.exit_json(msg=service.would(), **service.result)
+        service.apply()
+    except (EtcdOpsError, OSError) as exc:
+        module.fail_json(msg=service.failed(exc), **service.result)
+    module.exit_json(msg=service.done(), **service.result)
 
 
 if __name__ == "__main__":

@@ -163,57 +163,19 @@ bad:
   elements: str
 """
 
-import fnmatch
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
-
-
-def _files(path, pattern):
-    if os.path.isdir(path):
-        return sorted(os.path.join(path, name) for name in os.listdir(path)
-                      if fnmatch.fnmatch(name, pattern) and os.path.isfile(os.path.join(path, name)))
-    return [path]
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.info import ARGUMENT_SPEC, inspect
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            pattern=dict(type="str", default="*.db"),
-            read_status=dict(type="bool", default=True),
-            count_keys=dict(type="bool", default=False),
-            etcdutl=dict(type="path"),
-            etcdctl=dict(type="path"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    if not os.path.exists(params["path"]):
-        module.fail_json(msg="%s does not exist: give a snapshot file or a directory of them." % params["path"],
-                         snapshots=[], ok=False, bad=[])
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
-    except CommandError as exc:
+        result = inspect(module)
+    except EtcdOpsError as exc:
         module.fail_json(msg=exc.msg, snapshots=[], ok=False, bad=[])
-    reports = []
-    for path in _files(params["path"], params["pattern"]):
-        report = check_file(path, params["count_keys"])
-        if tool and report["status"] in ("ok", "unverified"):
-            read_status(module, report, tool, argv)
-        reports.append(report)
-    bad = [r["path"] for r in reports if r["status"] != "ok"]
-    if not reports:
-        msg = "no file matching %s in %s" % (params["pattern"], params["path"])
-    elif bad:
-        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"], "; ".join(r["problems"]))
-                        for r in reports if r["status"] != "ok")
-    else:
-        msg = "%d file(s), all whole" % len(reports)
-    module.exit_json(changed=False, msg=msg, snapshots=reports, ok=bool(reports) and not bad, bad=bad)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

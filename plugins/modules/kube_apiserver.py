@@ -93,73 +93,26 @@ listening:
   type: bool
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select
-
-# Reading the listening sockets is cheap: a start or stop is seen within a tenth of a second.
-POLL_SECONDS = 0.1
-
-
-def _wait(addresses, want_listening, timeout):
-    deadline = time.monotonic() + timeout
-    while bool(_local_member.listeners_on(addresses)) != want_listening:
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_SECONDS)
-    return True
+from ansible_collections.etcdops.dr.plugins.module_utils._host.kube_apiserver import (
+    ARGUMENT_SPEC, KubeApiserver, KubeApiserverError)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", required=True, choices=["started", "stopped"]),
-            manager=dict(type="str", default="static_pod", choices=["static_pod", "supervisor", "systemd"]),
-            manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
-            manifest_name=dict(type="str", default="kube-apiserver.yaml"),
-            held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
-            name=dict(type="str", default="kube-apiserver"),
-            supervisor_conf=dict(type="path"),
-            supervisorctl=dict(type="path"),
-            address=dict(type="str"),
-            port=dict(type="int", default=6443),
-            timeout=dict(type="float", default=120),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    want_running = params["state"] == "started"
-    addresses = [(params["address"], params["port"])]
-    result = dict(changed=False, manager=params["manager"], listening=bool(_local_member.listeners_on(addresses)))
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    apiserver = KubeApiserver(module)
     try:
-        backend = select(module)
-        running = backend.state().running
-        result["changed"] = running != want_running
-        if module.check_mode or not result["changed"]:
-            module.exit_json(msg="kube-apiserver (%s) %s %s" % (
-                backend.describe(), "would be" if result["changed"] else "is already", params["state"]), **result)
-        if want_running:
-            backend.start()
-        else:
-            backend.stop()
+        apiserver.plan()
+        if module.check_mode or not apiserver.result["changed"]:
+            module.exit_json(msg=apiserver.unchanged(), **apiserver.result)
+        apiserver.apply()
+    except KubeApiserverError as exc:
+        module.fail_json(msg=exc.msg, **apiserver.result)
     except EtcdOpsError as exc:
-        module.fail_json(msg="kube-apiserver: %s" % exc.msg, **result)
-    where = "%s:%s" % (params["address"] or "any address", params["port"])
-    if not _wait(addresses, want_running, params["timeout"]):
-        result["listening"] = not want_running
-        module.fail_json(msg="kube-apiserver (%s) was %s, but after %ss %s" % (
-            backend.describe(), params["state"], params["timeout"],
-            "nothing listens on %s: see its log" % where if want_running else
-            "%s still listens on %s" % (_local_member.describe_listeners(_local_member.listeners_on(addresses)),
-                                        where)), **result)
-    result["listening"] = want_running
-    module.exit_json(msg="kube-apiserver (%s) %s; %s %s" % (
-        backend.describe(), params["state"], "listening on" if want_running else "nothing listens on", where),
-        **result)
+        module.fail_json(msg="kube-apiserver: %s" % exc.msg, **apiserver.result)
+    module.exit_json(msg=apiserver.done(), **apiserver.result)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import service as _service
+from ansible_collections.etcdops.dr.plugins.module_utils._host import member_service as _member_service
 from ansible_collections.etcdops.dr.plugins.module_utils._host import service_control as _service_control
 from ansible_collections.etcdops.dr.plugins.modules import etcd_service
 from ansible_collections.etcdops.dr.tests.unit.supervisord_double import Supervisord
@@ -55,7 +56,7 @@ class Host:
 
         monkeypatch.setattr(AnsibleModule, "run_command", run_command)
         monkeypatch.setattr(AnsibleModule, "get_bin_path", lambda module, name, required=False: "/usr/bin/" + name)
-        monkeypatch.setattr(etcd_service, "HealthProbe", Probe)
+        monkeypatch.setattr(_member_service, "HealthProbe", Probe)
         monkeypatch.setattr(_service_control, "POLL_SECONDS", 0.01)
         monkeypatch.setattr(_service_control, "MANAGER_POLL_SECONDS", 0)
 

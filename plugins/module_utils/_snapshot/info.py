@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Snapshot files on a host inspected, as the etcd_snapshot_info module does it: each file checked (trailer,
+manifest, database, optionally keys counted) and read by etcd's own tool when one is there."""
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import TYPE_CHECKING, Any
+
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    pattern=dict(type="str", default="*.db"),
+    read_status=dict(type="bool", default=True),
+    count_keys=dict(type="bool", default=False),
+    etcdutl=dict(type="path"),
+    etcdctl=dict(type="path"),
+)
+
+
+class NoSuchPath(EtcdOpsError):
+    """The path to inspect does not exist."""
+
+
+def snapshot_files(path: str, pattern: str) -> list[str]:
+    """`path` itself, or the files in the directory `path` whose names match `pattern`, sorted."""
+    if os.path.isdir(path):
+        return sorted(os.path.join(path, name) for name in os.listdir(path)
+                      if fnmatch.fnmatch(name, pattern) and os.path.isfile(os.path.join(path, name)))
+    return [path]
+
+
+def inspect(module: AnsibleModule) -> dict[str, Any]:
+    """The module's result: a report per file, the bad ones, and a message naming each problem. Raises
+    NoSuchPath, and CommandError when a tool named in the options cannot be used."""
+    params = module.params
+    if not os.path.exists(params["path"]):
+        raise NoSuchPath("%s does not exist: give a snapshot file or a directory of them." % params["path"])
+    tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
+    reports = []
+    for path in snapshot_files(params["path"], params["pattern"]):
+        report = check_file(path, params["count_keys"])
+        if tool and report["status"] in ("ok", "unverified"):
+            read_status(module, report, tool, argv)
+        reports.append(report)
+    bad = [r["path"] for r in reports if r["status"] != "ok"]
+    if not reports:
+        msg = "no file matching %s in %s" % (params["pattern"], params["path"])
+    elif bad:
+        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"], "; ".join(r["problems"]))
+                        for r in reports if r["status"] != "ok")
+    else:
+        msg = "%d file(s), all whole" % len(reports)
+    return dict(changed=False, msg=msg, snapshots=reports, ok=bool(reports) and not bad, bad=bad)
