@@ -80,49 +80,22 @@ reasons:
   sample: {/var/backups/etcd/etcd-snapshot-20261101T000000Z.db: not among the 24 newest and older than 7d}
 """
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import (
-    RetentionError, parse_max_age, plan, remove_backups)
+    ARGUMENT_SPEC, Prune, RetentionError)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type="path", required=True),
-            prefix=dict(type="str", required=True),
-            keep_last=dict(type="int", default=0),
-            max_age=dict(type="str", default=""),
-            keep=dict(type="list", elements="path", default=[]),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    result = dict(changed=False, removed=[], kept=[], reasons={})
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    prune = Prune(module.params)
     try:
-        max_age = parse_max_age(params["max_age"])
-        keep, remove = plan(params["path"], params["prefix"], params["keep_last"], max_age, params["keep"],
-                            datetime.datetime.now(datetime.timezone.utc))
+        prune.decide()
+        if prune.remove and not module.check_mode:
+            prune.apply()
     except RetentionError as exc:
-        module.fail_json(msg=exc.msg, **result)
-    result.update(removed=[path for path, dummy in remove], kept=[path for path, dummy in keep],
-                  reasons=dict(keep + remove), changed=bool(remove))
-    if remove and not module.check_mode:
-        removed = []
-        try:
-            remove_backups(result["removed"], removed)
-        except OSError as exc:
-            result.update(removed=removed, changed=bool(removed))
-            module.fail_json(msg="removing old backups from %s failed after %d of %d: %s" % (
-                params["path"], len(removed), len(remove), exc), **result)
-    if not params["keep_last"] and max_age is None:
-        msg = "no retention limit is set (keep_last 0, max_age empty): nothing removed from %s" % params["path"]
-    else:
-        msg = "%s %d backup(s) from %s, kept %d" % (
-            "would remove" if module.check_mode else "removed", len(remove), params["path"], len(keep))
-    module.exit_json(msg=msg, **result)
+        module.fail_json(msg=exc.msg, **prune.result)
+    module.exit_json(msg=prune.summary(module.check_mode), **prune.result)
 
 
 if __name__ == "__main__":

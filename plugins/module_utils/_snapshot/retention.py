@@ -8,6 +8,7 @@ import datetime
 import os
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
@@ -107,3 +108,50 @@ def remove_backups(paths: Iterable[str], removed: list[str]) -> None:
     finally:
         for directory in {os.path.dirname(path) for path in removed}:
             fsync_dir(directory)
+
+
+ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    prefix=dict(type="str", required=True),
+    keep_last=dict(type="int", default=0),
+    max_age=dict(type="str", default=""),
+    keep=dict(type="list", elements="path", default=[]),
+)
+
+
+class Prune:
+    """Retention applied to one backup dir, as the etcd_snapshot_prune module does it: decide() lists what stays
+    and what goes (check mode stops there); apply() removes what goes. `result` is what the module returns."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self.max_age: float | None = None
+        self.remove: list[tuple[str, str]] = []
+        self.keep: list[tuple[str, str]] = []
+        self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], reasons={})
+
+    def decide(self) -> None:
+        """Raises RetentionError for a bad max_age or an unreadable dir."""
+        params = self.params
+        self.max_age = parse_max_age(params["max_age"])
+        self.keep, self.remove = plan(params["path"], params["prefix"], params["keep_last"], self.max_age,
+                                      params["keep"], datetime.datetime.now(datetime.timezone.utc))
+        self.result.update(removed=[path for path, dummy in self.remove], kept=[path for path, dummy in self.keep],
+                           reasons=dict(self.keep + self.remove), changed=bool(self.remove))
+
+    def apply(self) -> None:
+        """Remove what goes. Raises RetentionError naming how far it got."""
+        removed: list[str] = []
+        try:
+            remove_backups(self.result["removed"], removed)
+        except OSError as exc:
+            self.result.update(removed=removed, changed=bool(removed))
+            raise RetentionError("removing old backups from %s failed after %d of %d: %s" % (
+                self.params["path"], len(removed), len(self.remove), exc)) from None
+
+    def summary(self, check_mode: bool) -> str:
+        if not self.params["keep_last"] and self.max_age is None:
+            return ("no retention limit is set (keep_last 0, max_age empty): nothing removed from %s"
+                    % self.params["path"])
+        return "%s %d backup(s) from %s, kept %d" % (
+            "would remove" if check_mode else "removed", len(self.remove), self.params["path"], len(self.keep))

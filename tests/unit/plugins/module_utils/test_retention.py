@@ -121,3 +121,32 @@ def test_a_failed_removal_reports_what_went(tmp_path, monkeypatch):
     with pytest.raises(PermissionError):
         _retention.remove_backups([first, second], removed)
     assert removed == [first] and os.path.exists(second)
+
+
+def test_prune_decides_without_removing_then_removes_and_says_how_far_a_failure_got(tmp_path, monkeypatch):
+    paths = [backup(tmp_path, hours) for hours in (1, 2, 3)]
+    params = dict(path=str(tmp_path), prefix="etcd-snapshot", keep_last=1, max_age="", keep=[])
+    prune = _retention.Prune(params)
+    prune.decide()
+    assert prune.result["changed"] and prune.result["kept"] == [paths[0]]
+    assert sorted(prune.result["removed"]) == sorted(paths[1:]) and all(os.path.exists(p) for p in paths)
+    assert prune.summary(check_mode=True) == "would remove 2 backup(s) from %s, kept 1" % tmp_path
+
+    unlink = os.unlink
+
+    def fail_on_second(path):
+        if path == sorted(paths[1:])[1]:
+            raise OSError(13, "Permission denied")
+        unlink(path)
+    prune.result["removed"] = sorted(paths[1:])
+    monkeypatch.setattr(_retention.os, "unlink", fail_on_second)
+    with pytest.raises(RetentionError, match="failed after 1 of 2: .*Permission denied"):
+        prune.apply()
+    assert prune.result["changed"] is True and len(prune.result["removed"]) == 1
+
+
+def test_prune_without_a_limit_removes_nothing(tmp_path):
+    backup(tmp_path, 1)
+    prune = _retention.Prune(dict(path=str(tmp_path), prefix="etcd-snapshot", keep_last=0, max_age="", keep=[]))
+    prune.decide()
+    assert prune.result["changed"] is False and "no retention limit is set" in prune.summary(check_mode=False)
