@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -48,6 +49,19 @@ def _place(ready: Iterable[tuple[str, str]]) -> None:
         raise
 
 
+def ssh_asks_compression(words: list[str]) -> bool:
+    """Whether ssh arguments turn compression on: -C (alone or among other single-letter flags) or
+    -o Compression=yes (also written -oCompression=yes or "Compression yes")."""
+    for before, word in zip([""] + words, words):
+        option = word[2:] if word.startswith("-o") and len(word) > 2 else word if before == "-o" else None
+        if option is not None:
+            if option.lower().replace("=", " ").split() == ["compression", "yes"]:
+                return True
+        elif word.startswith("-") and word[1:].isalpha() and "C" in word[1:]:
+            return True
+    return False
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = True
@@ -78,6 +92,12 @@ class ActionModule(ActionBase):
                 return result
             ensure_dir(args["dest_dir"])
             self._fetch_verified(src, dest, expected, with_manifest=bool(manifest_remote))
+            if self._ssh_compression():
+                result["warnings"] = [
+                    "ssh compresses this connection (-C in ssh_args, Ansible's default): zlib limits the copy to the "
+                    "controller to about 30-40 MB/s of incompressible data, slower than a fast network; set ssh_args "
+                    "without -C ([ssh_connection] ssh_args = -o ControlMaster=auto -o ControlPersist=60s) and close "
+                    "open control masters. See docs/backup.md."]
         except (BackupFileError, AnsibleError, OSError) as exc:
             result.update(failed=True, changed=False, msg="fetching %s to %s failed: %s; nothing took the final "
                                                           "name." % (src, dest, getattr(exc, "msg", None) or exc))
@@ -86,6 +106,18 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
         result["msg"] = "fetched %s to %s (%d bytes, sha256 verified)" % (src, dest, remote["size"])
         return result
+
+    def _ssh_compression(self) -> bool:
+        """Whether the ssh connection's arguments ask for compression (-C, or -o Compression=yes)."""
+        if self._connection.transport not in ("ssh", "ansible.builtin.ssh", "ansible.legacy.ssh"):
+            return False
+        words = []
+        for option in ("ssh_args", "ssh_common_args", "ssh_extra_args"):
+            try:
+                words += shlex.split(self._connection.get_option(option) or "")
+            except (KeyError, ValueError):
+                continue
+        return ssh_asks_compression(words)
 
     def _remote_stat(self, path: str, task_vars: dict[str, Any] | None, want_sha256: bool,
                      missing_ok: bool = False) -> dict[str, Any] | None:

@@ -51,6 +51,15 @@ options:
         copied database itself holds.
     type: dict
     default: {}
+  lock_timeout:
+    description:
+      - Seconds to wait for another run writing in O(dest_dir) (the module holds an exclusive lock on the dir while
+        it writes there; another run waits for it, then chooses its own name). Past this, the module fails naming
+        the run that holds the lock; nothing was written.
+      - Under the lock, temp files of killed runs (C(.<prefix>-*.partial)) are removed (RV(removed_partials)), and
+        the final name never replaces an existing file (a C(-2), C(-3)... suffix is added on a clash).
+    type: float
+    default: 600
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -113,12 +122,21 @@ db_in_use_by:
   returned: always
   type: list
   elements: str
+lock_waited_seconds:
+  description: Seconds waited for another run writing in the same dir.
+  returned: always
+  type: float
+removed_partials:
+  description: Temp files of killed runs removed from the dir (a run's temp file lives only while it holds the lock).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.cold_copy import ARGUMENT_SPEC, ColdCopy
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 
 def main():
@@ -129,7 +147,7 @@ def main():
         if module.check_mode:
             module.exit_json(msg=copy.would(), **copy.result)
         copy.apply()
-    except (BackupFileError, OSError) as exc:
+    except (EtcdOpsError, OSError) as exc:
         module.fail_json(msg=copy.failed(exc), **copy.result)
     module.exit_json(msg=copy.done(), **copy.result)
 

@@ -71,6 +71,15 @@ options:
   etcdctl:
     description: Path of etcdctl (etcd 3.4), for O(verify), as O(etcdutl).
     type: path
+  lock_timeout:
+    description:
+      - Seconds to wait for another run writing in O(dest_dir) (the module holds an exclusive lock on the dir while
+        it writes there; another run waits for it, then chooses its own name). Past this, the module fails naming
+        the run that holds the lock; nothing was written.
+      - Under the lock, temp files of killed runs (C(.<prefix>-*.partial)) are removed (RV(removed_partials)), and
+        the final name never replaces an existing file (a C(-2), C(-3)... suffix is added on a clash).
+    type: float
+    default: 600
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -171,6 +180,15 @@ verified:
     M(etcdops.dr.etcd_snapshot_info)'s C(snapshots); null otherwise and in check mode.
   returned: always
   type: dict
+lock_waited_seconds:
+  description: Seconds waited for another run writing in the same dir.
+  returned: always
+  type: float
+removed_partials:
+  description: Temp files of killed runs removed from the dir (a run's temp file lives only while it holds the lock).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule

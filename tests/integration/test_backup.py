@@ -3,10 +3,13 @@ the controller, restores to exactly the keys written before it; the source choic
 member; retention keeps exactly what it should; check mode writes nothing; a bad destination is caught
 before anything is written."""
 import datetime
+import fcntl
 import functools
 import hashlib
 import json
 import os
+import threading
+import time
 
 import pytest
 
@@ -235,3 +238,64 @@ def test_preflight_alone_bad_retention_and_a_skipped_preflight_write_nothing(cle
     assert skipped.rc != 0
     assert "the preflight did not run (--skip-tags preflight?)" in skipped.output
     assert all(cluster.backup_files(m) == [] for m in bed.members) and not controller.exists()
+
+
+def processes_with_open(path):
+    """Pids of the processes (other than this one) that have `path` open."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(pid) != os.getpid() and any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path)
+                                               for fd in os.listdir(f"/proc/{pid}/fd")):
+                found.add(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_two_backups_started_together_both_keep_their_files_and_a_killed_runs_leftover_goes(
+        clean_backups, ansible, tmp_path):
+    """An AWX schedule overlapping a manual run: both runs snapshot the same member into the same dir and copy to
+    the same controller dir. The test holds the dir's lock until both runs wait for it, so that they write at the
+    same moment: each takes its own name, neither file is replaced or called corrupt. The temp file a killed run
+    left there is removed."""
+    bed = clean_backups
+    write_keys(bed, "both", 20)
+    source = first_follower(bed)
+    source.backup_dir.mkdir(parents=True, exist_ok=True)
+    leftover = source.backup_dir / ".etcd-snapshot-20261126T000000Z.db.k1ll3d.partial"
+    leftover.write_bytes(b"half a snapshot")
+    controller = tmp_path / "controller"
+    runs = [None, None]
+
+    def backup(slot):
+        runs[slot] = ansible.playbook(PLAYBOOK, extra_vars={"backup_fetch_dir": str(controller)}, env=STATS)
+
+    threads = [threading.Thread(target=backup, args=(slot,)) for slot in (0, 1)]
+    held = os.open(source.backup_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 180
+        while len(processes_with_open(source.backup_dir)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        waiting = len(processes_with_open(source.backup_dir))
+    finally:
+        os.close(held)
+    for thread in threads:
+        thread.join(600)
+    assert waiting == 2, "both runs should have been waiting for the dir's lock"
+    assert all(run.rc == 0 for run in runs), [run.output for run in runs]
+    stats = [custom_stats(run)["etcd_backup"] for run in runs]
+    assert all(one["lock_waited_seconds"] > 0 for one in stats)
+    assert sorted(path for one in stats for path in one["removed_partials"]) == [str(leftover)]
+    assert stats[0]["file"] != stats[1]["file"] and {s["source_host"] for s in stats} == {source.name}
+    for one in stats:
+        data = open(one["file"], "rb").read()
+        assert hashlib.sha256(data).hexdigest() == one["sha256"]
+        assert json.loads(open(one["file"] + ".json").read())["sha256"] == one["sha256"]
+        assert (controller / os.path.basename(one["file"])).read_bytes() == data
+    names = sorted(os.path.basename(s["file"]) for s in stats)
+    assert cluster.backup_files(source) == sorted(names + [name + ".json" for name in names])
+    assert not leftover.exists()

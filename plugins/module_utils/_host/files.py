@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import grp
 import hashlib
 import io
@@ -19,6 +20,8 @@ from typing import BinaryIO
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 CHUNK = 1024 * 1024
+# Temp files: .<final name>.<random>.partial, beside the final name.
+PARTIAL_SUFFIX = ".partial"
 # The UTC time in the names this collection gives files and dirs: backups, kept data dirs.
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -103,18 +106,44 @@ def fsync_dir(path: str) -> None:
 
 def temp_file_in(directory: str, name: str, mode: int = 0o600) -> tuple[BinaryIO, str]:
     """An open binary temp file beside `name` in `directory`, created with `mode`: (handle, path)."""
-    fd, path = tempfile.mkstemp(prefix=".%s." % name, suffix=".partial", dir=directory)
+    fd, path = tempfile.mkstemp(prefix=".%s." % name, suffix=PARTIAL_SUFFIX, dir=directory)
     os.fchmod(fd, mode)
     return os.fdopen(fd, "wb"), path
 
 
-def commit(handle: BinaryIO, temp_path: str, final_path: str) -> None:
-    """fsync and close `handle`, then rename `temp_path` to `final_path` and fsync the directory."""
+def commit(handle: BinaryIO, temp_path: str, final_path: str,
+           another_name: Callable[[], str] | None = None) -> str:
+    """fsync and close `handle`, give `temp_path` the name `final_path`, fsync the directory; returns the name
+    given. Without `another_name` an existing `final_path` is replaced; with it, never: the file is linked under
+    its name (which fails if the name exists) and on a clash the name another_name() returns is tried next."""
     handle.flush()
     os.fsync(handle.fileno())
     handle.close()
-    os.rename(temp_path, final_path)
+    if another_name is None:
+        os.rename(temp_path, final_path)
+    else:
+        final_path = _link_new(temp_path, final_path, another_name)
     fsync_dir(os.path.dirname(final_path) or ".")
+    return final_path
+
+
+def _link_new(temp_path: str, final_path: str, another_name: Callable[[], str]) -> str:
+    while True:
+        try:
+            os.link(temp_path, final_path)
+        except FileExistsError:
+            final_path = another_name()
+            continue
+        except OSError as exc:
+            # A filesystem without hard links: a rename that checks first (the callers hold the dir's lock).
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                raise
+            while os.path.lexists(final_path):
+                final_path = another_name()
+            os.rename(temp_path, final_path)
+            return final_path
+        os.unlink(temp_path)
+        return final_path
 
 
 def discard(handle: BinaryIO, temp_path: str) -> None:
@@ -161,3 +190,79 @@ def move(source: str, destination: str) -> None:
         os.unlink(source)
     fsync_dir(os.path.dirname(destination))
     fsync_dir(os.path.dirname(source))
+
+
+class LockTimeout(EtcdOpsError):
+    """Another run held a directory's lock for longer than this run would wait."""
+
+
+def lock_holders(path: str, locks: str = "/proc/locks") -> list[int]:
+    """Pids holding a flock on `path` (its device and inode), as /proc/locks lists them."""
+    info = os.stat(path)
+    inode = "%02x:%02x:%d" % (os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)
+    pids = []
+    try:
+        with open(locks, encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; blocked waiters are marked "->".
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == inode:
+                    pids.append(int(fields[4]))
+    except (OSError, ValueError):
+        pass
+    return sorted(set(pids))
+
+
+class DirLock:
+    """An exclusive lock on a directory (flock on the directory itself: no file is left in it) for as long as the
+    `with` block runs, so that two runs writing there (an AWX schedule overlapping a manual run) take turns. The
+    kernel drops the lock when the holder's process ends, killed or not: a temp file left in the dir while this lock
+    is held is nobody's."""
+
+    POLL_SECONDS = 0.2
+
+    def __init__(self, directory: str, timeout: float) -> None:
+        self.directory = directory
+        self.timeout = timeout
+        self.waited_seconds = 0.0
+        self._fd: int | None = None
+
+    def __enter__(self) -> DirLock:
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        began = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - began >= self.timeout:
+                    os.close(fd)
+                    holders = [pid for pid in lock_holders(self.directory) if pid != os.getpid()]
+                    raise LockTimeout("another run is writing in %s and still holds its lock after %ss (%s): let it "
+                                      "finish and run again, or give a longer lock_timeout" % (
+                                          self.directory, self.timeout,
+                                          ", ".join("pid %d" % pid for pid in holders) or "its pid is not visible"
+                                      )) from None
+                time.sleep(self.POLL_SECONDS)
+        self.waited_seconds = round(time.monotonic() - began, 3)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def remove_stale_partials(directory: str, prefix: str) -> list[str]:
+    """Remove the temp files a killed run left for backups named <prefix>-... (.<prefix>-....partial); call only
+    while holding the directory's DirLock, which every writer holds for as long as its temp file lives."""
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if name.startswith("." + prefix + "-") and name.endswith(PARTIAL_SUFFIX) and os.path.isfile(path):
+            os.unlink(path)
+            removed.append(path)
+    if removed:
+        fsync_dir(directory)
+    return removed

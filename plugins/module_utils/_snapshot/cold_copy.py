@@ -9,8 +9,10 @@ import os
 import time
 from typing import Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import DirLock, remove_stale_partials
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     CLUSTER_FACTS, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, copy_hashed, ensure_dir,
     manifest, new_backup_path, write_manifest)
@@ -20,6 +22,7 @@ ARGUMENT_SPEC = dict(
     dest_dir=dict(type="path", required=True),
     prefix=dict(type="str", default="etcd-cold"),
     cluster_facts=dict(type="dict", default={}),
+    lock_timeout=dict(type="float", default=600),
 )
 
 
@@ -39,7 +42,8 @@ class ColdCopy:
         self.source = os.path.join(params["data_dir"], "member", "snap", "db")
         self.result: dict[str, Any] = dict(
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, revision=None,
-            key_count=None, duration_seconds=0.0, free_bytes=None, required_bytes=None, db_in_use_by=[])
+            key_count=None, duration_seconds=0.0, free_bytes=None, required_bytes=None, db_in_use_by=[],
+            lock_waited_seconds=0.0, removed_partials=[])
 
     def plan(self) -> None:
         """Check the options, the source and the destination; name the file. Raises BackupFileError."""
@@ -55,7 +59,7 @@ class ColdCopy:
         self.result["free_bytes"] = check_destination(self.params["dest_dir"], self.result["required_bytes"])
         self.result["db_in_use_by"] = [local_member.describe_process(pid)
                                        for pid in local_member.holders_of(self.source)]
-        path = new_backup_path(self.params["dest_dir"], self.params["prefix"], "db")
+        path = self._free_name()
         self.result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
 
     def would(self) -> str:
@@ -68,22 +72,31 @@ class ColdCopy:
             raise BackupFileError("%s is open in %s: etcd still runs on this member; stop it first "
                                   "(etcdops.dr.etcd_service state=stopped), or take an online snapshot instead."
                                   % (self.source, ", ".join(self.result["db_in_use_by"])))
-        began = time.monotonic()
         ensure_dir(self.params["dest_dir"])
-        facts: dict[str, Any] = {}
-        path = self.result["path"]
-        self.result["size"], self.result["sha256"] = copy_hashed(
-            self.source, path, check=lambda temp: facts.update(_db_facts(temp)))
-        self.result.update(revision=facts["revision"], key_count=facts["key_count"])
-        self.result["manifest"] = manifest("cold_copy", path, self.result["size"], self.result["sha256"],
-                                           "etcd_cold_copy", dict(self.params["cluster_facts"], **facts))
-        write_manifest(path, self.result["manifest"])
+        # Under dest_dir's lock: another run writing there is waited for, the temp files of killed runs are
+        # removed, and the name is chosen (again) under the lock and never replaces a file.
+        with DirLock(self.params["dest_dir"], self.params["lock_timeout"]) as lock:
+            self.result.update(lock_waited_seconds=lock.waited_seconds,
+                               removed_partials=remove_stale_partials(self.params["dest_dir"], self.params["prefix"]))
+            began = time.monotonic()
+            facts: dict[str, Any] = {}
+            self.result["size"], self.result["sha256"], path = copy_hashed(
+                self.source, self._free_name(), check=lambda temp: facts.update(_db_facts(temp)),
+                another_name=self._free_name)
+            self.result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, revision=facts["revision"],
+                               key_count=facts["key_count"])
+            self.result["manifest"] = manifest("cold_copy", path, self.result["size"], self.result["sha256"],
+                                               "etcd_cold_copy", dict(self.params["cluster_facts"], **facts))
+            write_manifest(path, self.result["manifest"])
         self.result["duration_seconds"] = round(time.monotonic() - began, 3)
+
+    def _free_name(self) -> str:
+        return new_backup_path(self.params["dest_dir"], self.params["prefix"], "db")
 
     def failed(self, exc: BaseException) -> str:
         """The message for a failure of plan() or apply(); nothing was changed."""
         self.result["changed"] = False
-        if isinstance(exc, BackupFileError):
+        if isinstance(exc, EtcdOpsError):
             return exc.msg
         return "copying %s to %s failed: %s; nothing was left under the final name." % (
             self.source, self.params["dest_dir"], exc)

@@ -72,11 +72,12 @@ def ensure_dir(directory: str) -> None:
         os.makedirs(directory, mode=0o700)
 
 
-def copy_hashed(source: str, destination: str, mode: int = 0o600,
-                check: Callable[[str], object] | None = None) -> tuple[int, str]:
-    """Copy `source` to `destination` through a temp file (fsync, `mode`, rename), hashing as it goes;
+def copy_hashed(source: str, destination: str, mode: int = 0o600, check: Callable[[str], object] | None = None,
+                another_name: Callable[[], str] | None = None) -> tuple[int, str, str]:
+    """Copy `source` to `destination` through a temp file (fsync, `mode`, then named), hashing as it goes;
     fail, leaving nothing under `destination`, if the source changes while being copied or `check(temp path)`
-    (when given) raises. Returns (size, sha256 hex)."""
+    (when given) raises. With `another_name`, an existing file is never replaced (see files.commit).
+    Returns (size, sha256 hex, the name it took)."""
     before = os.stat(source)
     digest = hashlib.sha256()
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
@@ -92,11 +93,11 @@ def copy_hashed(source: str, destination: str, mode: int = 0o600,
         handle.flush()
         if check is not None:
             check(temp_path)
-        _files.commit(handle, temp_path, destination)
+        path = _files.commit(handle, temp_path, destination, another_name)
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return before.st_size, digest.hexdigest()
+    return before.st_size, digest.hexdigest(), path
 
 
 def manifest(kind: str, path: str, size: int, sha256: str, tool: str, facts: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,11 +51,12 @@ class TrailerHash:
 
 
 def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600, uid: int = -1, gid: int = -1,
-                   check: Callable[[str], object] | None = None) -> dict[str, Any]:
+                   check: Callable[[str], object] | None = None,
+                   another_name: Callable[[], str] | None = None) -> dict[str, Any]:
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
-    fsynced, given `mode` and owner, and renamed into place only if the trailer matches and `check(temp path)`
-    (when given) returns without raising. Memory use does not grow with the database.
-    Returns dict(size, sha256, db_sha256)."""
+    fsynced, given `mode` and owner, and named only if the trailer matches and `check(temp path)` (when given)
+    returns without raising; with `another_name`, an existing file is never replaced (see files.commit). Memory use
+    does not grow with the database. Returns dict(size, sha256, db_sha256, path: the name it took)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     hashed = TrailerHash()
     try:
@@ -73,8 +74,8 @@ def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600,
             check(temp_path)
         if uid != -1 or gid != -1:
             os.fchown(handle.fileno(), uid, gid)
-        _files.commit(handle, temp_path, destination)
+        path = _files.commit(handle, temp_path, destination, another_name)
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return dict(size=hashed.size, sha256=hashed.file_sha256(), db_sha256=hashed.tail.hex())
+    return dict(size=hashed.size, sha256=hashed.file_sha256(), db_sha256=hashed.tail.hex(), path=path)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     EtcdConnection, EtcdError, check_params, connection_argument_spec, load_library)
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
-from ansible_collections.etcdops.dr.plugins.module_utils._host.files import owner_ids
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import DirLock, owner_ids, remove_stale_partials
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
     write_manifest)
@@ -31,6 +31,7 @@ ARGUMENT_SPEC = connection_argument_spec(
     verify=dict(type="bool", default=False),
     etcdutl=dict(type="path"),
     etcdctl=dict(type="path"),
+    lock_timeout=dict(type="float", default=600),
 )
 # What the file's database says of itself, returned as it was checked.
 FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revision", "key_count")
@@ -96,7 +97,7 @@ class OnlineSnapshot:
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
             revision=None, revision_before=None, revision_after=None, last_key_revision=None, compact_revision=None,
             key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
-            duration_seconds=0.0, throughput_mib_s=None, verified=None)
+            duration_seconds=0.0, throughput_mib_s=None, verified=None, lock_waited_seconds=0.0, removed_partials=[])
 
     def plan(self) -> None:
         """Ask the member, check the destination and free disk, choose the file name."""
@@ -118,22 +119,41 @@ class OnlineSnapshot:
             self.connection.endpoint, self.result["member_name"], self.status["db_size"], self.result["path"])
 
     def apply(self) -> None:
-        """Stream into a temp file that takes the final name only once whole and proven; then the manifest."""
+        """Stream into a temp file that takes the final name only once whole and proven; then the manifest. Runs
+        under dest_dir's lock: another run writing there is waited for, the temp files of killed runs are removed,
+        and the name is chosen (again) under the lock and never replaces a file."""
         params, result, connection, status = self.params, self.result, self.connection, self.status
         uid, gid = self.ids
-        facts = {}
-        began = time.monotonic()
+        facts: dict[str, Any] = {}
         ensure_dir(params["dest_dir"])
-        try:
-            written = stream_to_file(
-                connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
-                                  timeout=params["snapshot_timeout"]),
-                result["path"], uid=uid, gid=gid,
-                check=lambda temp: facts.update(check_written(connection, status, temp)))
-        except EtcdError as exc:
-            raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was written."
-                            % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
-        self.written = True
+        with DirLock(params["dest_dir"], params["lock_timeout"]) as lock:
+            result.update(lock_waited_seconds=lock.waited_seconds,
+                          removed_partials=remove_stale_partials(params["dest_dir"], params["prefix"]))
+            result["path"] = self._free_name()
+            began = time.monotonic()
+            try:
+                written = stream_to_file(
+                    connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
+                                      timeout=params["snapshot_timeout"]),
+                    result["path"], uid=uid, gid=gid,
+                    check=lambda temp: facts.update(check_written(connection, status, temp)),
+                    another_name=self._free_name)
+            except EtcdError as exc:
+                raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was "
+                                "written." % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
+            result.update(path=written["path"], manifest_path=written["path"] + MANIFEST_SUFFIX)
+            self.written = True
+            self._finish(written, facts, began)
+        if params["verify"]:
+            self.verify()
+
+    def _free_name(self) -> str:
+        return new_backup_path(self.params["dest_dir"], self.params["prefix"], "db")
+
+    def _finish(self, written: dict[str, Any], facts: dict[str, Any], began: float) -> None:
+        """Close the connection, record what was written, write the manifest."""
+        result, status = self.result, self.status
+        uid, gid = self.ids
         self.close()
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
                       **{name: facts[name] for name in FILE_FACTS})
@@ -145,8 +165,6 @@ class OnlineSnapshot:
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
                       throughput_mib_s=round(written["size"] / 1048576.0 / max(duration, 1e-6), 1))
-        if params["verify"]:
-            self.verify()
 
     def verify(self) -> None:
         """Read the named file back from disk as etcd_snapshot_info does - sha256, trailer, database, live keys

@@ -27,7 +27,7 @@ def member_data_dir(tmp_path):
 
 
 def cold_params(tmp_path, **extra):
-    return dict(dict(data_dir=str(member_data_dir(tmp_path)), dest_dir=str(tmp_path / "backups"), prefix="etcd-cold",
+    return dict(dict(data_dir=str(member_data_dir(tmp_path)), dest_dir=str(tmp_path / "backups"), prefix="etcd-cold", lock_timeout=5,
                      cluster_facts={"cluster_id": "abc"}), **extra)
 
 

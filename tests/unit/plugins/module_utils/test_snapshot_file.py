@@ -28,7 +28,7 @@ def test_names_are_timestamped_and_never_reused(tmp_path):
 def test_copy_is_hashed_private_and_complete(tmp_path):
     source = tmp_path / "db"
     source.write_bytes(os.urandom(3 * _snapshot_file.CHUNK + 17))
-    size, digest = _snapshot_file.copy_hashed(str(source), str(tmp_path / "copy.db"))
+    size, digest, dummy = _snapshot_file.copy_hashed(str(source), str(tmp_path / "copy.db"))
     assert size == source.stat().st_size
     assert digest == hashlib.sha256(source.read_bytes()).hexdigest()
     assert (tmp_path / "copy.db").read_bytes() == source.read_bytes()
@@ -59,7 +59,7 @@ def test_a_write_error_leaves_no_file(tmp_path, monkeypatch):
     source = tmp_path / "db"
     source.write_bytes(b"a" * 100)
 
-    def disk_full(handle, temp_path, final_path):
+    def disk_full(handle, temp_path, final_path, another_name=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(_snapshot_file._files, "commit", disk_full)
