@@ -13,8 +13,9 @@ description:
   - A snapshot (from M(etcdops.dr.etcd_snapshot) or C(etcdctl snapshot save)) ends with the sha256 of its database,
     which is checked. A cold copy (from M(etcdops.dr.etcd_cold_copy)) has no such trailer; its manifest's sha256 and
     size are checked. A manifest beside a snapshot is checked too.
-  - Each file gets a RV(snapshots[].status) - V(ok), V(corrupt), V(truncated), or V(unverified) (no trailer and no
-    manifest to check it against) - and the reasons in RV(snapshots[].problems).
+  - Each file gets a RV(snapshots[].status) - V(ok), V(corrupt), V(truncated), V(unverified) (no trailer and no
+    manifest to check it against), V(empty) (0 bytes) or V(not_a_snapshot) (it does not begin as a bbolt database
+    does - another file, or a compressed or encrypted backup) - and the reasons in RV(snapshots[].problems).
   - The module reads the database in each file itself (no etcd tool needed); RV(snapshots[].revision) is the
     revision the file stands for, with its compaction state and, with O(count_keys), its live keys. A file that is
     not a readable etcd database is corrupt. When a manifest of format 2 records the revision and key count, they
@@ -78,7 +79,7 @@ snapshots:
       description: The file.
       type: str
     status:
-      description: V(ok), V(corrupt), V(truncated) or V(unverified).
+      description: V(ok), V(corrupt), V(truncated), V(unverified), V(empty) or V(not_a_snapshot).
       type: str
     problems:
       description: Why the status is not V(ok).

@@ -429,3 +429,56 @@ def test_a_member_whose_configuration_cannot_be_read_is_restored_and_the_check_r
         assert (f"node3: not checked: supervisor program {node3.service} in {bed.supervisor_conf} runs "
                 f"{node3.root / 'run-etcd.sh'}, not etcd") in again.stdout
     (node3.root / "run-etcd.sh").unlink()
+
+
+def test_a_file_that_is_no_snapshot_is_refused_on_the_controller_before_any_copy(restorable, ansible, tmp_path):
+    """/etc/passwd, an empty file, a gzip of a snapshot and a directory, given from the controller: each is refused
+    with what it is, before anything is copied to a host or stopped."""
+    bed = restorable
+    write_keys(bed, "stay", 5)
+    pids, before = etcd_pids(bed), keys(bed)
+    given = {"passwd.db": open("/etc/passwd", "rb").read(), "empty.db": b"",
+             "snapshot.db.gz": b"\x1f\x8b\x08\x00" + bytes(range(256)) * 40}
+    expected = {"passwd.db": "is not a snapshot: it does not begin with bbolt's magic number",
+                "empty.db": "is empty: the file is empty (0 bytes)",
+                "snapshot.db.gz": "a compressed or encrypted backup must be unpacked first"}
+    for name, content in given.items():
+        (tmp_path / name).write_bytes(content)
+    for name in [*given, "a-directory"]:
+        if name == "a-directory":
+            (tmp_path / name).mkdir()
+        run = restore(ansible, restore_snapshot=str(tmp_path / name), restore_snapshot_from="controller",
+                      restore_snapshot_dir="{{ etcd_backup_dir }}/restore", restore_kubernetes=False)
+        assert run.rc != 0, run.output
+        if name == "a-directory":
+            assert f"restore_snapshot {tmp_path / name} is a directory on the controller" in run.stdout, run.output
+        else:
+            assert f"{tmp_path / name} cannot be restored: " in run.stdout and expected[name] in run.stdout, run.output
+        assert "Nothing was copied to the hosts and nothing was stopped" in run.stdout.replace("\n", " ") or \
+            "Nothing was copied and nothing was stopped" in run.stdout.replace("\n", " "), run.output
+        assert all(not (m.backup_dir / "restore").exists() or not any((m.backup_dir / "restore").iterdir())
+                   for m in bed.members), f"{name} was copied to a host"
+    assert etcd_pids(bed) == pids and keys(bed) == before and kept_dirs(bed, ".") == []
+
+
+def test_a_snapshot_of_another_cluster_is_refused_before_the_stop_unless_allowed(restorable, ansible, tmp_path):
+    bed = restorable
+    write_keys(bed, "ours", 5)
+    pids, before = etcd_pids(bed), keys(bed)
+    foreign = tmp_path / "other-cluster.db"
+    with scratch.scratch_member(bed, tmp_path / "other-data", name="other-a") as other:
+        other.etcdctl("put", "theirs", "1")
+        other.etcdctl("snapshot", "save", str(foreign))
+    copy_to_every_host(bed, foreign)
+    run = restore(ansible, restore_kubernetes=False)
+    assert run.rc != 0
+    text = run.stdout.replace("\n", " ")
+    assert "the snapshot is of another cluster: its members are other-a at http://" in text, run.output
+    assert "none of them a member of this inventory (node1 at https://127.0.0.11:2380" in text, run.output
+    assert "set restore_allow_foreign_snapshot=true. Nothing was stopped." in text, run.output
+    assert etcd_pids(bed) == pids and keys(bed) == before and kept_dirs(bed, ".") == []
+
+    # Allowed (a migration), it passes the preflight; check mode stops there.
+    allowed = restore(ansible, check=True, restore_kubernetes=False, restore_allow_foreign_snapshot=True)
+    assert allowed.rc == 0, allowed.output
+    assert etcd_pids(bed) == pids and keys(bed) == before

@@ -52,6 +52,16 @@ VALUE_HEAD = 256
 SCHEDULED_COMPACT_COUNTS_SINCE = ((3, 4, 32), (3, 5, 14), (3, 6, 0))
 
 
+def starts_like_a_database(path: str) -> bool:
+    """Whether `path` begins as a bbolt file does: bbolt's magic number in the first meta page (either byte
+    order). A file that does not is no etcd database nor a snapshot of one, whatever else is wrong with it."""
+    with open(path, "rb") as handle:
+        head = handle.read(PAGE_HEADER + 4)
+    if len(head) < PAGE_HEADER + 4:
+        return False
+    return MAGIC in (struct.unpack_from("<I", head, PAGE_HEADER)[0], struct.unpack_from(">I", head, PAGE_HEADER)[0])
+
+
 class EtcdDbError(EtcdOpsError):
     """The file is not an etcd database, or is damaged; the message names the file and what is wrong."""
 

@@ -63,12 +63,13 @@ class Failed(EtcdOpsError):
 def _hash_check(params: dict[str, Any], report: dict[str, Any]) -> tuple[bool, list[str]]:
     """(skip_hash_check, problems) for the snapshot `report` from check_file."""
     problems = []
-    if params["sha256"] and params["sha256"].lower() != report["sha256"]:
+    if report["status"] not in ("ok", "unverified"):
+        problems.append("%s is %s: %s" % (report["path"], report["status"].replace("_", " "),
+                                          "; ".join(report["problems"])))
+    elif params["sha256"] and params["sha256"].lower() != report["sha256"]:
         problems.append("%s has sha256 %s, expected %s: it is not the snapshot the other members restore (or it "
                         "was damaged); copy the right file here"
                         % (report["path"], report["sha256"], params["sha256"].lower()))
-    elif report["status"] in ("corrupt", "truncated"):
-        problems.append("%s is %s: %s" % (report["path"], report["status"], "; ".join(report["problems"])))
     if report["has_trailer"]:
         return False, problems
     cold_copy_ok = report["kind"] == "cold_copy" and "manifest" in report["verified_by"]

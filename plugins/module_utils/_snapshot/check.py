@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, starts_like_a_database
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, TrailerHash
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
@@ -61,7 +61,7 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
 
 
 def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None) -> dict[str, Any]:
-    """A report on one file: status ok | corrupt | truncated | unverified, with the reasons; what its database
+    """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot, with the reasons; what its database
     stands for (DB_FIELDS; key_count only with `count_keys`). `checked`: (identity, sha256) of an earlier report
     whose status was ok; when the file's identity is still that one, its bytes are not read and hashed again.
     The report's identity is the file's (_files.file_identity), or None when the file changed while it was read
@@ -95,7 +95,15 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
             size, SECTOR, TRAILER))
     truncated = size % SECTOR not in (0, TRAILER) or size < ((manifest or {}).get("size") or 0)
     facts, notes = _database(path, manifest, count_keys, problems)
-    if not problems:
+    if not size:
+        status = "empty"
+        problems[:] = ["the file is empty (0 bytes): no snapshot (was its copy cut before it began?)"]
+    elif not starts_like_a_database(path):
+        # Whatever else is wrong with it (no trailer, an odd size) follows from that.
+        status = "not_a_snapshot"
+        problems[:] = ["it does not begin with bbolt's magic number: it is not an etcd snapshot or database (another "
+                       "file given by mistake? a compressed or encrypted backup must be unpacked first)"]
+    elif not problems:
         status = "ok"
     elif truncated:
         status = "truncated"

@@ -54,7 +54,7 @@ def inspect(module: AnsibleModule) -> dict[str, Any]:
     if not reports:
         msg = "no file matching %s in %s" % (params["pattern"], params["path"])
     elif bad:
-        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"], "; ".join(r["problems"]))
+        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"].replace("_", " "), "; ".join(r["problems"]))
                         for r in reports if r["status"] != "ok")
     else:
         msg = "%d file(s), all whole" % len(reports)

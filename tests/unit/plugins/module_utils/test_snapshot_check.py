@@ -108,9 +108,10 @@ def test_random_bytes_with_a_matching_trailer_are_not_a_snapshot(tmp_path):
     data = os.urandom(PAGE * 3)
     path.write_bytes(data + hashlib.sha256(data).digest())
     report = check_file(str(path))
-    assert report["status"] == "corrupt" and report["verified_by"] == ["trailer"]
-    assert report["problems"] == ["%s: the bbolt magic number is missing: it is not an etcd database (nor a "
-                                  "snapshot of one)" % path]
+    assert report["status"] == "not_a_snapshot" and report["verified_by"] == ["trailer"]
+    assert report["problems"] == ["it does not begin with bbolt's magic number: it is not an etcd snapshot or "
+                                  "database (another file given by mistake? a compressed or encrypted backup must "
+                                  "be unpacked first)"]
     assert report["revision"] is None and report["members"] is None
 
 
@@ -267,3 +268,21 @@ def test_a_file_checked_before_is_not_hashed_again_unless_it_changed(tmp_path, m
     changed = check_file(str(path), checked=checked)
     assert changed["identity"] != first["identity"] and changed["sha256"] != first["sha256"]
     assert changed["status"] == "corrupt" and changed["verified_by"] == []
+
+
+@pytest.mark.parametrize("content, status, words", [
+    (b"", "empty", "the file is empty (0 bytes)"),
+    (b"root:x:0:0:root:/root:/bin/bash\n" * 40, "not_a_snapshot", "not an etcd snapshot or database"),
+    (b"\x1f\x8b\x08" + b"\0" * 5000, "not_a_snapshot", "a compressed or encrypted backup must be unpacked first"),
+])
+def test_an_empty_file_and_a_file_that_is_no_database_are_named_so_not_truncated(tmp_path, content, status, words):
+    path = tmp_path / "given.db"
+    path.write_bytes(content)
+    report = check_file(str(path), count_keys=True)
+    assert report["status"] == status and len(report["problems"]) == 1 and words in report["problems"][0]
+
+
+def test_a_snapshot_cut_short_is_still_truncated(tmp_path):
+    path = snapshot(tmp_path)
+    path.write_bytes(path.read_bytes()[:PAGE * 2 + 100])
+    assert check_file(str(path))["status"] == "truncated"
