@@ -4,6 +4,7 @@ previous data and the cause in the failure message."""
 import functools
 import hashlib
 import json
+import os
 import re
 import shutil
 import threading
@@ -93,6 +94,7 @@ def test_restore_brings_back_exactly_the_snapshot_in_kubernetes_mode_twice(resto
     assert checked.rc == 0, checked.output
     assert etcd_pids(bed) == pids and keys(bed) == later and kept_dirs(bed, ".") == []
 
+    earlier_kept = []
     for attempt in (1, 2):
         apiserver_pids = services.supervisorctl(bed, "status", *[m.kube_apiserver_service for m in bed.members]).stdout
         if attempt == 2:
@@ -122,7 +124,15 @@ def test_restore_brings_back_exactly_the_snapshot_in_kubernetes_mode_twice(resto
         assert all(0 < took <= stats["restore_seconds"] + 0.1 for took in stats["member_restore_seconds"].values())
         hashes = {h["HashKV"]["hash"] for h in json.loads(cluster.etcdctl(bed, "endpoint", "hashkv", "-w", "json").stdout)}
         assert len(hashes) == 1, hashes
-        assert len(kept_dirs(bed, ".pre-restore-")) == 3 * attempt
+        # restore_keep_previous (1): each member keeps only the data dir this restore replaced; the copies of the
+        # snapshot this run placed on the hosts are gone, the source's own backup stays.
+        kept = kept_dirs(bed, ".pre-restore-")
+        assert len(kept) == 3 and not set(kept) & set(earlier_kept), (kept, earlier_kept)
+        earlier_kept = kept
+        assert not any((m.backup_dir / "restore" / os.path.basename(backup["file"])).exists() for m in bed.members)
+        assert os.path.exists(backup["file"])
+        assert sorted(path for paths in stats["removed"].values() for path in paths if path.endswith(".db")) == sorted(
+            str(m.backup_dir / "restore" / os.path.basename(backup["file"])) for m in bed.members)
         # kube-apiserver was stopped and started again: new processes, running.
         now = running_apiservers(bed)
         assert now.count("RUNNING") == 3 and not set(apiserver_pid_list(now)) & set(apiserver_pid_list(apiserver_pids))
@@ -482,3 +492,26 @@ def test_a_snapshot_of_another_cluster_is_refused_before_the_stop_unless_allowed
     allowed = restore(ansible, check=True, restore_kubernetes=False, restore_allow_foreign_snapshot=True)
     assert allowed.rc == 0, allowed.output
     assert etcd_pids(bed) == pids and keys(bed) == before
+
+
+def test_leftovers_of_earlier_restores_go_four_ways_keeping_the_newest(restorable, ansible):
+    bed = restorable
+    for member in bed.members:
+        for stamp in ("20261101T000000Z", "20261102T000000Z"):
+            (member.root / f"data.pre-restore-{stamp}" / "member").mkdir(parents=True)
+        (member.root / "data.failed-restore-20261103T000000Z").mkdir()
+    args = {"data_dir": "{{ etcd_data_dir }}", "keep_previous": 1}
+    newest = ["data.pre-restore-20261102T000000Z"] * len(bed.members)
+
+    checked = ansible.module("etcdops.dr.etcd_restore_leftovers", args, check=True)
+    assert all(r["changed"] and len(r["removed"]) == 2 for r in checked.results.values()), checked.results
+    assert len(kept_dirs(bed, ".")) == 9, "check mode removes nothing"
+    applied = ansible.module("etcdops.dr.etcd_restore_leftovers", args)
+    assert all(r["changed"] and [os.path.basename(k) for k in r["kept"]] == newest[:1]
+               for r in applied.results.values()), applied.results
+    assert kept_dirs(bed, ".") == newest and all(m.data_dir.is_dir() for m in bed.members)
+    for check in (False, True):
+        again = ansible.module("etcdops.dr.etcd_restore_leftovers", args, check=check)
+        assert all(not r["changed"] and r["removed"] == [] for r in again.results.values()), again.results
+    assert kept_dirs(bed, ".") == newest
+    cluster.wait_healthy(bed, timeout=10)

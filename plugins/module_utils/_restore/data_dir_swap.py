@@ -126,3 +126,38 @@ def _replace(live: str, aside: str, replacement: str | None) -> str | None:
             raise
     fsync_dir(os.path.dirname(os.path.abspath(live)))
     return moved
+
+
+def leftover_dirs(live: str) -> list[tuple[str, str]]:
+    """The dirs earlier restores left beside `live`: [(kind, path)], kind "pre-restore" (the data a restore
+    replaced) or "failed-restore" (the restored data a rollback moved aside), newest first by the stamp in the name."""
+    parent, base = os.path.split(os.path.abspath(live.rstrip("/")))
+    found = []
+    for name in os.listdir(parent) if os.path.isdir(parent) else ():
+        path = os.path.join(parent, name)
+        for infix in (KEPT_INFIX, FAILED_INFIX):
+            if name.startswith(base + infix) and os.path.isdir(path) and not os.path.islink(path):
+                found.append((name[len(base + infix):], infix.strip(".-"), path))
+    return [(kind, path) for dummy, kind, path in sorted(found, reverse=True)]
+
+
+def disk_usage(path: str) -> int:
+    """Bytes a directory tree takes on disk (allocated blocks, links not followed)."""
+    total = 0
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total + os.lstat(path).st_blocks * 512
+
+
+def describe_leftovers(lives: list[str]) -> str:
+    """What earlier restores left beside the `lives` dirs, with sizes, for a message; empty when nothing."""
+    found = ["%s (%d MiB)" % (path, disk_usage(path) // (1024 * 1024))
+             for live in lives for dummy, path in leftover_dirs(live)]
+    if not found:
+        return ""
+    return ("earlier restores left %s: remove those no longer needed (the restore role keeps the newest "
+            "restore_keep_previous)" % ", ".join(found))

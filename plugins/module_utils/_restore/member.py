@@ -16,8 +16,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host import local_memb
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
-    RESTORE_RESERVE, WAL_SEGMENT, disk_problems, kept_name, prepare_staging, put_back, set_ownership, staging_dir,
-    swap_in, target_ownership)
+    RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, kept_name, prepare_staging, put_back,
+    set_ownership, staging_dir, swap_in, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
@@ -227,7 +227,8 @@ class MemberRestore:
             needs[self.wal_dir] = WAL_SEGMENT
         self.result["required_bytes"] = sum(needs.values())
         self.result["free_bytes"], problems = disk_problems(needs)
-        return problems
+        leftovers = describe_leftovers([self.data_dir] + ([self.wal_dir] if self.wal_dir else [])) if problems else ""
+        return problems + ([leftovers] if leftovers else [])
 
     def would(self) -> str:
         return "would restore %s from %s with %s %s" % (

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import member as _member
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import (
     ARGUMENT_SPEC, Failed, MemberRestore, Refused)
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
@@ -138,3 +139,13 @@ def test_a_file_the_check_hashed_is_not_hashed_again_unless_the_sha256_differs(t
     other = MemberRestore(FakeModule(tmp_path, sha256="1" * 64, checked_file=checked, **member))
     with pytest.raises(Refused, match="checked_file's sha256 .* is not sha256 1111"):
         other.plan()
+
+
+def test_a_refusal_for_disk_lists_what_earlier_restores_left(tmp_path, member, monkeypatch):
+    kept = member["data_dir"] + ".pre-restore-20261101T000000Z"
+    os.makedirs(os.path.join(kept, "member"))
+    monkeypatch.setattr(_member, "disk_problems", lambda needs: ({}, ["not enough free disk for %s" % list(needs)]))
+    with pytest.raises(Refused) as refused:
+        MemberRestore(FakeModule(tmp_path, check_mode=True, **member)).plan()
+    assert "not enough free disk" in refused.value.msg
+    assert "earlier restores left %s (0 MiB): remove those no longer needed" % kept in refused.value.msg

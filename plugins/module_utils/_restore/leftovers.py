@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What restores leave behind, removed once a restore is verified, as the etcd_restore_leftovers module does it:
+plan() lists the kept data dirs beyond the newest keep_previous and the files given (check mode stops there);
+apply() removes them. The live data dir is never among them."""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import disk_usage, leftover_dirs
+
+ARGUMENT_SPEC = dict(
+    data_dir=dict(type="path", required=True),
+    wal_dir=dict(type="path"),
+    keep_previous=dict(type="int", default=1),
+    remove_files=dict(type="list", elements="path", default=[]),
+)
+
+
+class LeftoversError(EtcdOpsError):
+    """A leftover cannot be removed, or the options would remove what must stay."""
+
+
+class Leftovers:
+    """`result` is what the module returns."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self.remove: list[str] = []
+        self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], freed_bytes=0)
+
+    def plan(self) -> None:
+        """Decide what goes: per live dir, every pre-restore dir beyond the newest keep_previous and every
+        failed-restore dir; the files given that exist. Raises LeftoversError."""
+        params = self.params
+        if params["keep_previous"] < 0:
+            raise LeftoversError("keep_previous is %d: give 0 or more" % params["keep_previous"])
+        lives = [params["data_dir"]] + ([params["wal_dir"]] if params["wal_dir"] else [])
+        for live in lives:
+            kept = 0
+            for kind, path in leftover_dirs(live):
+                if kind == "pre-restore" and kept < params["keep_previous"]:
+                    kept += 1
+                    self.result["kept"].append(path)
+                else:
+                    self.remove.append(path)
+        for path in params["remove_files"]:
+            if not os.path.lexists(path):
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                raise LeftoversError("%s is a directory, not a snapshot copy: refusing to remove it" % path)
+            if os.path.abspath(path).rstrip("/") in {os.path.abspath(live).rstrip("/") for live in lives}:
+                raise LeftoversError("%s is the live data dir: refusing to remove it" % path)
+            self.remove.append(path)
+        self.result.update(removed=list(self.remove), changed=bool(self.remove),
+                           freed_bytes=sum(disk_usage(path) if os.path.isdir(path) else os.lstat(path).st_blocks * 512
+                                           for path in self.remove))
+
+    def summary(self, check_mode: bool) -> str:
+        if not self.remove:
+            return "nothing left over to remove; kept %s" % (", ".join(self.result["kept"]) or "nothing")
+        return "%s %s (%d MiB); kept %s" % ("would remove" if check_mode else "removed", ", ".join(self.remove),
+                                            self.result["freed_bytes"] // (1024 * 1024),
+                                            ", ".join(self.result["kept"]) or "nothing")
+
+    def apply(self) -> None:
+        """Remove what plan() chose. Raises LeftoversError saying how far it got."""
+        done = []
+        try:
+            for path in self.remove:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
+                done.append(path)
+        except OSError as exc:
+            self.result.update(removed=done, changed=bool(done))
+            raise LeftoversError("removing %s failed after %d of %d: %s" % (
+                path, len(done), len(self.remove), exc)) from None
+        finally:
+            for parent in {os.path.dirname(os.path.abspath(path)) for path in done}:
+                fsync_dir(parent)

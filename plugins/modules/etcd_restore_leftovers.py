@@ -1,0 +1,91 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_restore_leftovers
+short_description: Remove what earlier etcd restores left beside a member's data dir, keeping the newest
+version_added: 0.1.0
+description:
+  - Each restore keeps the data dir it replaced as C(<data_dir>.pre-restore-<stamp>), and a rollback keeps the
+    restored data it moved aside as C(<data_dir>.failed-restore-<stamp>); left alone they fill the disk, and the next
+    restore - on the worst day - is refused for want of space.
+  - Run once a restore is verified, this keeps the O(keep_previous) newest C(.pre-restore-) dirs of O(data_dir) (and
+    of O(wal_dir)) and removes the older ones and every C(.failed-restore-) dir, and removes the files in
+    O(remove_files) (the snapshot copies the restore placed on the host).
+  - The live O(data_dir) and O(wal_dir) are never removed; a directory given in O(remove_files) is refused.
+extends_documentation_fragment:
+  - etcdops.dr.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    details: Lists what would be removed and how much space that frees; removes nothing.
+options:
+  data_dir:
+    description: The member's live data dir; its leftovers are C(<data_dir>.pre-restore-*) and
+      C(<data_dir>.failed-restore-*).
+    type: path
+    required: true
+  wal_dir:
+    description: The member's dedicated WAL dir, when it has one; its leftovers are handled the same way.
+    type: path
+  keep_previous:
+    description: How many of the newest C(.pre-restore-) dirs to keep (0 keeps none).
+    type: int
+    default: 1
+  remove_files:
+    description: Files to remove as well (the snapshot copy and its manifest); missing ones are skipped.
+    type: list
+    elements: path
+    default: []
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Keep only the data dir the last restore replaced
+  etcdops.dr.etcd_restore_leftovers:
+    data_dir: /var/lib/etcd
+    keep_previous: 1
+    remove_files: [/var/backups/etcd/restore/etcd-snapshot-20261124T101500Z.db]
+"""
+
+RETURN = r"""
+removed:
+  description: What was removed (in check mode, what would be).
+  returned: always
+  type: list
+  elements: str
+kept:
+  description: The C(.pre-restore-) dirs kept.
+  returned: always
+  type: list
+  elements: str
+freed_bytes:
+  description: Disk space taken by what was (or would be) removed.
+  returned: always
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.leftovers import (
+    ARGUMENT_SPEC, Leftovers, LeftoversError)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    leftovers = Leftovers(module.params)
+    try:
+        leftovers.plan()
+        if leftovers.remove and not module.check_mode:
+            leftovers.apply()
+    except LeftoversError as exc:
+        module.fail_json(msg=exc.msg, **leftovers.result)
+    module.exit_json(msg=leftovers.summary(module.check_mode), **leftovers.result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""What restores leave beside a data dir: the newest kept dirs stay, older ones and failed restores go, the files
+given go, the live dir never."""
+import os
+
+import pytest
+
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import describe_leftovers
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.leftovers import Leftovers, LeftoversError
+
+
+def make(tmp_path, *names):
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "db").write_bytes(b"x" * 8192)
+
+
+def params(tmp_path, **extra):
+    return dict(dict(data_dir=str(tmp_path / "data"), wal_dir=None, keep_previous=1, remove_files=[]), **extra)
+
+
+def test_the_newest_kept_dirs_stay_older_ones_and_failed_restores_go(tmp_path):
+    make(tmp_path, "data", "data.pre-restore-20261101T000000Z", "data.pre-restore-20261120T000000Z",
+         "data.pre-restore-20261120T000000Z-2", "data.failed-restore-20261125T000000Z", "data-other.pre-restore-1")
+    copy = tmp_path / "snapshot.db"
+    copy.write_bytes(b"snap")
+    leftovers = Leftovers(params(tmp_path, remove_files=[str(copy), str(tmp_path / "gone.db")]))
+    leftovers.plan()
+    assert leftovers.result["kept"] == [str(tmp_path / "data.pre-restore-20261120T000000Z-2")]
+    assert sorted(leftovers.result["removed"]) == sorted(str(tmp_path / name) for name in (
+        "data.failed-restore-20261125T000000Z", "data.pre-restore-20261120T000000Z",
+        "data.pre-restore-20261101T000000Z", "snapshot.db"))
+    assert leftovers.result["freed_bytes"] >= 3 * 8192 and "would remove" in leftovers.summary(check_mode=True)
+    assert all(os.path.exists(path) for path in leftovers.result["removed"]), "plan removes nothing"
+    leftovers.apply()
+    assert sorted(os.listdir(tmp_path)) == ["data", "data-other.pre-restore-1", "data.pre-restore-20261120T000000Z-2"]
+    again = Leftovers(params(tmp_path))
+    again.plan()
+    assert again.result["changed"] is False and "nothing left over" in again.summary(check_mode=False)
+
+
+def test_keep_previous_zero_removes_every_kept_dir_and_never_the_live_one(tmp_path):
+    make(tmp_path, "data", "data.pre-restore-20261120T000000Z", "wal", "wal.pre-restore-20261120T000000Z")
+    leftovers = Leftovers(params(tmp_path, wal_dir=str(tmp_path / "wal"), keep_previous=0))
+    leftovers.plan()
+    leftovers.apply()
+    assert sorted(os.listdir(tmp_path)) == ["data", "wal"]
+    with pytest.raises(LeftoversError, match="is a directory, not a snapshot copy"):
+        Leftovers(params(tmp_path, remove_files=[str(tmp_path / "data")])).plan()
+    with pytest.raises(LeftoversError, match="keep_previous is -1"):
+        Leftovers(params(tmp_path, keep_previous=-1)).plan()
+
+
+def test_a_refusal_for_disk_lists_what_earlier_restores_left_with_sizes(tmp_path):
+    make(tmp_path, "data", "data.pre-restore-20261120T000000Z")
+    (tmp_path / "data.pre-restore-20261120T000000Z" / "big").write_bytes(os.urandom(3 * 1024 * 1024))
+    text = describe_leftovers([str(tmp_path / "data")])
+    assert "earlier restores left %s (3 MiB)" % (tmp_path / "data.pre-restore-20261120T000000Z") in text
+    assert "restore_keep_previous" in text and describe_leftovers([str(tmp_path / "nothing")]) == ""
