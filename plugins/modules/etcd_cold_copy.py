@@ -29,6 +29,7 @@ attributes:
     details: Linux; it reads C(/proc) to find processes that hold the database open.
 extends_documentation_fragment:
   - etcdops.dr.attributes
+  - etcdops.dr.backup_dir_lock
   - ansible.builtin.action_common_attributes
 options:
   data_dir:
@@ -51,15 +52,6 @@ options:
         copied database itself holds.
     type: dict
     default: {}
-  lock_timeout:
-    description:
-      - Seconds to wait for another run writing in O(dest_dir) (the module holds an exclusive lock on the dir while
-        it writes there; another run waits for it, then chooses its own name). Past this, the module fails naming
-        the run that holds the lock; nothing was written.
-      - Under the lock, temp files of killed runs (C(.<prefix>-*.partial)) are removed (RV(removed_partials)), and
-        the final name never replaces an existing file (a C(-2), C(-3)... suffix is added on a clash).
-    type: float
-    default: 600
 author:
   - etcdops.dr maintainers (@etcdops)
 """

@@ -23,6 +23,7 @@ description:
     restore later checks the restored cluster against.
 extends_documentation_fragment:
   - etcdops.dr.attributes
+  - etcdops.dr.backup_dir_lock
   - etcdops.dr.connection
   - ansible.builtin.action_common_attributes
 attributes:
@@ -71,15 +72,6 @@ options:
   etcdctl:
     description: Path of etcdctl (etcd 3.4), for O(verify), as O(etcdutl).
     type: path
-  lock_timeout:
-    description:
-      - Seconds to wait for another run writing in O(dest_dir) (the module holds an exclusive lock on the dir while
-        it writes there; another run waits for it, then chooses its own name). Past this, the module fails naming
-        the run that holds the lock; nothing was written.
-      - Under the lock, temp files of killed runs (C(.<prefix>-*.partial)) are removed (RV(removed_partials)), and
-        the final name never replaces an existing file (a C(-2), C(-3)... suffix is added on a clash).
-    type: float
-    default: 600
 author:
   - etcdops.dr maintainers (@etcdops)
 """
