@@ -192,6 +192,10 @@ def move(source: str, destination: str) -> None:
     fsync_dir(os.path.dirname(source))
 
 
+# The lock file, only where a directory cannot be locked itself (see DirLock).
+LOCK_NAME = ".etcdops.lock"
+
+
 class LockTimeout(EtcdOpsError):
     """Another run held a directory's lock for longer than this run would wait."""
 
@@ -214,8 +218,8 @@ def lock_holders(path: str, locks: str = "/proc/locks") -> list[int]:
 
 
 class DirLock:
-    """An exclusive lock on a directory (flock on the directory itself: no file is left in it) for as long as the
-    `with` block runs, so that two runs writing there (an AWX schedule overlapping a manual run) take turns. The
+    """An exclusive lock on a directory (flock on the directory itself: no file is left in it; where a filesystem
+    cannot lock a directory, on the file .etcdops.lock in it) for as long as the `with` block runs, so that two runs writing there (an AWX schedule overlapping a manual run) take turns. The
     kernel drops the lock when the holder's process ends, killed or not: a temp file left in the dir while this lock
     is held is nobody's."""
 
@@ -223,12 +227,28 @@ class DirLock:
 
     def __init__(self, directory: str, timeout: float) -> None:
         self.directory = directory
+        self.path = directory
         self.timeout = timeout
         self.waited_seconds = 0.0
         self._fd: int | None = None
 
-    def __enter__(self) -> DirLock:
+    def _open(self) -> int:
+        """A descriptor to lock: the directory itself, or, where the filesystem cannot lock a directory (NFS
+        emulates flock with POSIX locks, which need a file open for writing), the file LOCK_NAME in it."""
         fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return fd
+        except BlockingIOError:
+            return fd
+        except OSError:
+            os.close(fd)
+        self.path = os.path.join(self.directory, LOCK_NAME)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> DirLock:
+        fd = self._open()
         began = time.monotonic()
         while True:
             try:
@@ -237,7 +257,7 @@ class DirLock:
             except BlockingIOError:
                 if time.monotonic() - began >= self.timeout:
                     os.close(fd)
-                    holders = [pid for pid in lock_holders(self.directory) if pid != os.getpid()]
+                    holders = [pid for pid in lock_holders(self.path) if pid != os.getpid()]
                     raise LockTimeout("another run is writing in %s and still holds its lock after %ss (%s): let it "
                                       "finish and run again, or give a longer lock_timeout" % (
                                           self.directory, self.timeout,

@@ -1,7 +1,9 @@
 """Backups never collide: a directory lock that another process's run waits for (and names when it gives up),
 names that are never replaced, and the temp files of killed runs removed under the lock."""
+import errno
 import multiprocessing
 import os
+import stat
 import time
 
 import pytest
@@ -72,3 +74,21 @@ def test_stale_temp_files_of_this_prefix_are_removed_and_nothing_else(tmp_path):
         removed = _files.remove_stale_partials(str(tmp_path), "etcd-snapshot")
     assert removed == sorted(str(p) for p in stale)
     assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+
+
+def test_where_a_directory_cannot_be_locked_a_lock_file_in_it_is(tmp_path, monkeypatch):
+    flock = _files.fcntl.flock
+
+    def no_directory_locks(fd, operation):
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return flock(fd, operation)
+
+    monkeypatch.setattr(_files.fcntl, "flock", no_directory_locks)
+    with _files.DirLock(str(tmp_path), timeout=1) as lock:
+        assert lock.path == str(tmp_path / ".etcdops.lock")
+        with pytest.raises(_files.LockTimeout, match=r"still holds its lock after 0.3s"):
+            # Another open file description of the same lock file: flock sees two holders.
+            with _files.DirLock(str(tmp_path), timeout=0.3):
+                pass
+    assert os.listdir(tmp_path) == [".etcdops.lock"]
