@@ -218,10 +218,10 @@ def lock_holders(path: str, locks: str = "/proc/locks") -> list[int]:
 
 
 class DirLock:
-    """An exclusive lock on a directory (flock on the directory itself: no file is left in it; where a filesystem
-    cannot lock a directory, on the file .etcdops.lock in it) for as long as the `with` block runs, so that two runs writing there (an AWX schedule overlapping a manual run) take turns. The
-    kernel drops the lock when the holder's process ends, killed or not: a temp file left in the dir while this lock
-    is held is nobody's."""
+    """An exclusive lock on a directory for as long as the `with` block runs, so that two runs writing there (an AWX
+    schedule overlapping a manual run) take turns: a flock on the directory itself, so no file is left in it (where
+    a filesystem cannot lock a directory, on the file .etcdops.lock in it). The kernel drops the lock when the
+    holder's process ends, killed or not: a temp file left in the dir while this lock is held is nobody's."""
 
     POLL_SECONDS = 0.2
 
