@@ -176,6 +176,17 @@ key_count_revision:
   description: The revision RV(key_count) was counted at; null without O(count_keys=true).
   returned: always
   type: int
+quorum:
+  description:
+    - Whether more than half of the members answer and follow one leader, so that the cluster works even when
+      RV(healthy) is false because some members are down.
+  returned: always
+  type: bool
+missing_members:
+  description: Names of the members (their ids when unnamed) whose endpoint did not answer or follows another leader.
+  returned: always
+  type: list
+  elements: str
 healthy:
   description: True when every endpoint answered, all agree on one leader and cluster, no alarm is raised, no
     member reports errors and (with O(hash_kv=true)) the hashes agree.

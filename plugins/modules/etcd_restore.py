@@ -30,6 +30,13 @@ description:
   - In check mode it also has its tool read the file (C(snapshot status)), as M(etcdops.dr.etcd_snapshot_info) does,
     and returns its report in RV(snapshot), so a preflight needs no separate check of the file.
   - A restore always changes the data dir; running it twice restores twice and keeps both old dirs.
+  - "It records its steps in the member's restore journal (C(<data_dir>.etcdops-restore.json), see
+    M(etcdops.dr.etcd_restore_journal)): V(stopped) when it begins, V(staged) once the restored database is proven
+    (with the kept dir's real name, before any rename), V(swapped) after the renames. It reads the journal first:
+    when an earlier restore of this member did not finish (the controller killed, a host lost), the member's
+    pre-restore data stays where that run kept it and is returned as RV(previous_data_dir), and a restored copy it
+    left in the data dir is moved aside as C(<data_dir>.failed-restore-<stamp>); so a re-run never takes a restored
+    copy for the member's own data. An unreadable journal is refused before anything changes."
 attributes:
   check_mode:
     details: Makes every check above and returns the exact command it would run in RV(cmd); changes nothing. A running
@@ -188,9 +195,15 @@ data_dir:
   returned: always
   type: str
 previous_data_dir:
-  description: Where the old data dir was kept (in check mode, would be kept); null when there was none.
+  description:
+    - Where the member's pre-restore data is kept (in check mode, would be kept); null when there was none.
+    - After an interrupted restore, the dir that run kept it in (its stamp, not this run's).
   returned: always
   type: str
+journal:
+  description: The member's restore journal as this run left it (in check mode, as it was found), or null.
+  returned: always
+  type: dict
 previous_wal_dir:
   description: Where the old WAL dir was kept; null when O(wal_dir) is not set or did not exist.
   returned: always

@@ -6,19 +6,27 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: etcd_restore_rollback
-short_description: Put back the data dir that etcd_restore kept, on a stopped etcd member
+short_description: Put back the data dir that an unfinished or failed etcd_restore kept, on a stopped etcd member
 version_added: 0.1.0
 description:
   - "Undoes M(etcdops.dr.etcd_restore) on one member: the restored data dir is renamed
     C(<data_dir>.failed-restore-<stamp>) (kept, for a post-mortem), and the kept C(<data_dir>.pre-restore-<stamp>)
     takes the data dir's name again. The same for O(wal_dir)."
-  - When the restore found no data dir (O(previous_data_dir) not given), the restored one is only moved aside.
-  - Refuses while etcd runs on this host.
-  - Running it again after a rollback changes nothing.
-  - The role M(etcdops.dr.restore) runs it on every restored member when a restore fails after etcd was stopped.
+  - "It reads the restore journal first (C(<data_dir>.etcdops-restore.json), which M(etcdops.dr.etcd_restore) and
+    M(etcdops.dr.etcd_restore_journal) write at each step): when the last restore did not finish (a failure, the
+    controller killed, the host lost), the journal says where the pre-restore data is, whichever step the restore
+    reached, and O(previous_data_dir) and O(previous_wal_dir) are not needed. A leftover staging dir is removed and
+    the journal records the rollback."
+  - Without an unfinished journal, O(previous_data_dir) and O(previous_wal_dir) say what to put back; when the
+    restore found no data dir (O(previous_data_dir) not given), the restored one is only moved aside.
+  - Refuses while etcd runs on this host, unless there is nothing to do.
+  - Running it again after a rollback changes nothing; nor does it touch a member whose last restore was verified.
+  - The role M(etcdops.dr.restore) runs it on every member when a restore fails after etcd was stopped, and its
+    C(rollback) entry point (playbook C(etcdops.dr.restore_rollback)) after an interrupted restore.
 attributes:
   check_mode:
-    details: Makes the same checks and reports the renames it would make.
+    details: Reads the journal and reports the renames it would make; a running etcd is reported in RV(etcd_running),
+      not refused (the rollback stops etcd first).
   platform:
     details: Linux; it reads C(/proc) to find a running etcd.
 extends_documentation_fragment:
@@ -30,7 +38,9 @@ options:
     type: path
     required: true
   previous_data_dir:
-    description: RV(etcdops.dr.etcd_restore#module:previous_data_dir); omit it when the restore found no data dir.
+    description:
+      - RV(etcdops.dr.etcd_restore#module:previous_data_dir); omit it when the restore found no data dir.
+      - Ignored when the journal holds an unfinished restore (the journal knows better).
     type: path
   wal_dir:
     description: The member's WAL dir, when the restore had one.
@@ -51,6 +61,11 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Put back whatever an interrupted restore left, as its journal says
+  etcdops.dr.etcd_restore_rollback:
+    data_dir: /var/lib/etcd
+    urls: [https://10.0.0.11:2379, https://10.0.0.11:2380]
+
 - name: Put the member's previous data back
   etcdops.dr.etcd_restore_rollback:
     data_dir: /var/lib/etcd
@@ -72,10 +87,32 @@ failed_restore_wal_dir:
   description: Where the restored WAL dir went; null when there was nothing to move.
   returned: always
   type: str
+journal:
+  description: The restore journal as it is now (after the rollback), or null when there is none.
+  returned: always
+  type: dict
+unfinished:
+  description: Whether the journal held a restore that had not finished (neither verified nor rolled back).
+  returned: always
+  type: bool
+staging_dir_left:
+  description: The staging dir of the restore when it could not be removed (it holds no data of value); else null.
+  returned: always
+  type: str
+etcd_running:
+  description: What shows etcd running on this host (a process with the database open or listening on O(urls)).
+  returned: always
+  type: list
+  elements: str
+kubernetes:
+  description: Whether that unfinished restore ran in Kubernetes mode (kube-apiserver was to be stopped).
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.journal import JournalError
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.rollback import (
     ARGUMENT_SPEC, Rollback, RollbackRefused)
 
@@ -84,7 +121,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     rollback = Rollback(module.params)
     try:
-        rollback.plan()
+        rollback.plan(module.check_mode)
         if not rollback.result["changed"]:
             module.exit_json(msg=rollback.nothing_to_do(), **rollback.result)
         if module.check_mode:
@@ -92,7 +129,7 @@ def main():
         rollback.apply()
     except RollbackRefused as exc:
         module.fail_json(msg=exc.msg, **rollback.result)
-    except OSError as exc:
+    except (OSError, JournalError) as exc:
         module.fail_json(msg=rollback.failed(exc), **rollback.result)
     module.exit_json(msg=rollback.done(), **rollback.result)
 

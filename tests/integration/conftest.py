@@ -46,8 +46,8 @@ class Ansible:
                     ANSIBLE_CALLBACKS_ENABLED="save_module_results", ETCDOPS_SAVE_DIR=str(self.tmp),
                     ETCDOPS_SAVE_TASK=MODULE_TASK)
 
-    def playbook(self, playbook, *args, check=False, extra_vars=None, env=None):
-        """Run a playbook (a path, or a list of plays written to a file first)."""
+    def command(self, playbook, *args, check=False, extra_vars=None):
+        """The ansible-playbook command line for a playbook (a path, or a list of plays written to a file first)."""
         if not isinstance(playbook, (str, os.PathLike)):
             path = self.tmp / "playbook.yml"
             path.write_text(yaml.safe_dump(playbook, sort_keys=False))
@@ -57,6 +57,16 @@ class Ansible:
             cmd.append("--check")
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
+        return cmd
+
+    def start(self, playbook, *args, extra_vars=None, env=None, output=None):
+        """Start a playbook in its own process group (to kill the whole controller at once); output to a file."""
+        return subprocess.Popen(self.command(playbook, *args, extra_vars=extra_vars), stdout=output,
+                                stderr=subprocess.STDOUT, env=dict(self.env(), **(env or {})), start_new_session=True)
+
+    def playbook(self, playbook, *args, check=False, extra_vars=None, env=None):
+        """Run a playbook (a path, or a list of plays written to a file first)."""
+        cmd = self.command(playbook, *args, check=check, extra_vars=extra_vars)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(self.env(), **(env or {})), timeout=600,
                               check=False)
         results = {}
@@ -82,6 +92,10 @@ class Ansible:
 def bed():
     """The test bed, up once per session; its processes are stopped at the end."""
     the_bed = layout.bed()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A bed a killed worker left runs in that worker's network namespace, out of reach of this one's (its
+        # supervisord still answers on its unix socket): stop it, and start afresh here.
+        cluster.down(the_bed)
     cluster.up(the_bed)
     cluster.install_collection(the_bed)
     yield the_bed

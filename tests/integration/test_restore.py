@@ -38,7 +38,7 @@ def etcd_pids(bed):
 
 
 def kept_dirs(bed, infix):
-    return sorted(p.name for m in bed.members for p in m.root.glob(f"data{infix}*"))
+    return sorted(p.name for m in bed.members for p in m.root.glob(f"data{infix}*") if p.is_dir())
 
 
 def custom_stats(run):
@@ -55,9 +55,8 @@ def restorable(clean_backups):
     bed = clean_backups
     yield bed
     services.supervisorctl(bed, "stop", *[m.kube_apiserver_service for m in bed.members], check=False)
+    cluster.remove_restore_leftovers(bed)
     for member in bed.members:
-        for kept in member.root.glob("data.*"):
-            shutil.rmtree(kept, ignore_errors=True)
         shutil.rmtree(member.backup_dir / "restore", ignore_errors=True)
 
 

@@ -96,10 +96,9 @@ def round_trip(clean_backups, ansible):
 
     yield run
     services.supervisorctl(bed, "stop", *[m.kube_apiserver_service for m in bed.members], check=False)
+    cluster.remove_restore_leftovers(bed)
     for member in bed.members:
         shutil.rmtree(member.backup_dir / "restore", ignore_errors=True)
-        for kept in member.root.glob("data.*"):
-            shutil.rmtree(kept, ignore_errors=True)
     cluster.ensure_running(bed)
 
 

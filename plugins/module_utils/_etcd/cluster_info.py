@@ -25,7 +25,7 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
     result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
                   hash_kv_revision=None, hash_kv_consistent=None, key_count=None, key_count_revision=None,
-                  healthy=False, health_problems=[])
+                  healthy=False, health_problems=[], quorum=False, missing_members=[])
     reachable = []
     try:
         for conn in connections:
@@ -58,7 +58,17 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
             conn.close()
     result["health_problems"] = _problems(result, leaders)
     result["healthy"] = not result["health_problems"]
+    _quorum(result)
     return result
+
+
+def _quorum(result: dict[str, Any]) -> None:
+    """quorum: a leader that more than half of the members follow, as the reachable endpoints tell (a cluster that
+    runs without some members); missing_members: the members whose endpoint did not answer."""
+    leader = (result["leader"] or {}).get("id")
+    answering = {e["member_id"] for e in result["endpoints"] if e["reachable"] and e["leader_id"] == leader}
+    result["missing_members"] = sorted(m["name"] or m["id"] for m in result["members"] if m["id"] not in answering)
+    result["quorum"] = bool(leader) and len(answering) * 2 > len(result["members"])
 
 
 def _hash_kv(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: dict[str, Any]) -> None:

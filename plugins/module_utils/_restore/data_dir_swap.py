@@ -5,6 +5,7 @@
 `<dir>.pre-restore-<stamp>` and can be put back."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Mapping
@@ -99,22 +100,18 @@ def set_ownership(path: str, uid: int, gid: int, mode: int) -> None:
     os.chmod(path, mode)
 
 
-def swap_in(new: str, live: str, stamp: str) -> str | None:
-    """Rename `live` (when it exists) to its kept name, then `new` to `live`. Returns the kept path or None.
-    If the second rename fails, the first is undone."""
-    return _replace(live, kept_name(live, stamp), new)
-
-
 def put_back(live: str, kept: str | None, stamp: str) -> str | None:
-    """Undo swap_in: `live` goes to its failed-restore name, `kept` (when there was one) back to `live`.
+    """Undo a restore: `live` goes to its failed-restore name, `kept` (when there was one) back to `live`.
     Returns the path the restored dir was moved to, or None when there was none."""
-    return _replace(live, failed_name(live, stamp), kept)
+    return replace_dir(live, failed_name(live, stamp), kept)
 
 
-def _replace(live: str, aside: str, replacement: str | None) -> str | None:
+def replace_dir(live: str, aside: str | None, replacement: str | None) -> str | None:
     """Rename `live` (when it exists) to `aside`, then `replacement` (when given) to `live`; if that fails, `live`
     comes back from `aside`. Returns `aside`, or None when there was no `live`."""
     moved = aside if os.path.lexists(live) else None
+    if moved is None and os.path.lexists(live):
+        raise OSError(errno.EEXIST, "no name to move the live dir aside to", live)
     if moved:
         os.rename(live, moved)
     if replacement:

@@ -75,8 +75,12 @@ class Leftovers:
             for path in self.remove:
                 if os.path.isdir(path) and not os.path.islink(path):
                     shutil.rmtree(path)
-                else:
-                    os.unlink(path)
+                elif os.path.lexists(path):
+                    # Gone already is as good as removed (another member's run on a shared dir).
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
                 done.append(path)
         except OSError as exc:
             self.result.update(removed=done, changed=bool(done))

@@ -15,9 +15,10 @@ from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbE
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
-    RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, kept_name, prepare_staging, put_back,
-    set_ownership, staging_dir, swap_in, target_ownership)
+    RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, failed_name, kept_name, prepare_staging,
+    replace_dir, set_ownership, staging_dir, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
@@ -136,12 +137,14 @@ class MemberRestore:
         self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
         self.staging = staging_dir(self.data_dir)
         self.ownership = None
+        # Where the pre-restore data is (journal.INHERITED), from this run's journal entry or an interrupted run's.
+        self.pre_restore: dict[str, Any] = {}
         self.result = dict(
             changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
             data_dir=self.data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=self.staging,
             snapshot_revision=None, snapshot=None, checked_file=None, server_version=None, expected_revision=None,
             expected_revision_max=None, restored_revision=None, etcd_running=[], stamp=params["stamp"] or utc_stamp(),
-            required_bytes=None, free_bytes={}, restore_seconds=0.0, duration_seconds=0.0)
+            required_bytes=None, free_bytes={}, restore_seconds=0.0, duration_seconds=0.0, journal=None)
 
     def _clock(self) -> None:
         self.result["duration_seconds"] = round(time.monotonic() - self.began, 3)
@@ -181,6 +184,14 @@ class MemberRestore:
             self._refuse(["bump_revision is %d: give 0 (no bump) or a positive number such as 1000000000"
                           % params["bump_revision"]])
         problems = member_problems(params)
+        try:
+            entry = journal.read(self.data_dir)
+        except journal.JournalError as exc:
+            self._refuse(problems + [exc.msg])
+        result["journal"] = entry
+        self.pre_restore = ({name: entry.get(name) for name in journal.INHERITED}
+                            if entry and entry["run_id"] == result["stamp"]
+                            else journal.pre_restore_state(entry, self.data_dir, self.wal_dir))
         if not os.path.isfile(params["snapshot"]):
             self._refuse(problems + ["no snapshot file at %s: copy it to this host first" % params["snapshot"]])
         if not os.path.isdir(os.path.dirname(self.data_dir)):
@@ -215,10 +226,24 @@ class MemberRestore:
         result["cmd"] = restore_command(tool_path, params["snapshot"], os.path.join(self.staging, "data"), options,
                                         os.path.join(self.staging, "wal") if self.wal_dir else None)
         result["changed"] = True
-        stamp = result["stamp"]
-        result.update(previous_data_dir=kept_name(self.data_dir, stamp) if os.path.lexists(self.data_dir) else None,
-                      previous_wal_dir=kept_name(self.wal_dir, stamp)
-                      if self.wal_dir and os.path.lexists(self.wal_dir) else None)
+        result["previous_data_dir"] = self._moves(self.data_dir, "data")[1]
+        if self.wal_dir:
+            result["previous_wal_dir"] = self._moves(self.wal_dir, "wal")[1]
+
+    def _moves(self, live: str, kind: str) -> tuple[str | None, str | None]:
+        """(where the live dir goes aside, where the pre-restore data is once the restored one is in). A live dir
+        that an interrupted restore left (a restored copy never verified) goes to its failed-restore name; the
+        member's own data to its kept name; the pre-restore data an interrupted restore kept stays where it is."""
+        kept, had = self.pre_restore["kept_%s_dir" % kind], self.pre_restore["had_%s_dir" % kind]
+        live_exists = os.path.lexists(live)
+        if kept and os.path.lexists(kept):
+            return (failed_name(live, self.result["stamp"]) if live_exists else None), kept
+        if live_exists and not had:
+            return failed_name(live, self.result["stamp"]), None
+        if live_exists:
+            name = kept_name(live, self.result["stamp"])
+            return name, name
+        return None, None
 
     def _disk_problems(self, size: int) -> list[str]:
         needs = {self.staging: size + WAL_SEGMENT + RESTORE_RESERVE}
@@ -235,28 +260,46 @@ class MemberRestore:
             self.data_dir, self.params["snapshot"], self.result["tool"], self.result["tool_version"])
 
     def apply(self) -> None:
-        """Restore into the staging dir, prove it, swap it in. Raises Failed saying where the data dir is."""
+        """Restore into the staging dir, prove it, swap it in; the journal records each step. Raises Failed saying
+        where the data dir is."""
         result = self.result
         result.update(previous_data_dir=None, previous_wal_dir=None)
+        self._journal("stopped", snapshot=self.params["snapshot"], sha256=result["sha256"], member=self.params["name"],
+                      wal_dir=self.wal_dir, cluster_token=self.params["initial_cluster_token"])
         self._restore_into_staging()
+        dirs = [(self.data_dir, "data")] + ([(self.wal_dir, "wal")] if self.wal_dir else [])
+        moves = {kind: self._moves(live, kind) for live, kind in dirs}
+        result.update(previous_data_dir=moves["data"][1], previous_wal_dir=moves.get("wal", (None, None))[1])
+        # Written before the renames: whatever becomes of them, the journal says where the pre-restore data is.
+        self._journal("staged", kept_data_dir=moves["data"][1], kept_wal_dir=moves.get("wal", (None, None))[1])
+        done = []
         try:
-            result["previous_data_dir"] = swap_in(os.path.join(self.staging, "data"), self.data_dir, result["stamp"])
-            if self.wal_dir:
-                try:
-                    result["previous_wal_dir"] = swap_in(os.path.join(self.staging, "wal"), self.wal_dir,
-                                                         result["stamp"])
-                except OSError:
-                    put_back(self.data_dir, result["previous_data_dir"], result["stamp"])
-                    result["previous_data_dir"] = None
-                    raise
+            for live, kind in dirs:
+                replace_dir(live, moves[kind][0], os.path.join(self.staging, kind))
+                done.append(live)
         except OSError as exc:
             shutil.rmtree(self.staging, ignore_errors=True)
-            result["changed"] = result["previous_data_dir"] is not None
+            result["changed"] = bool(done)
             self._clock()
-            raise Failed("swapping the restored data into %s failed: %s. The old data dir is %s." % (
-                self.data_dir, exc, result["previous_data_dir"] or "where it was")) from None
+            raise Failed("swapping the restored data into %s failed: %s. %s" % (
+                ", ".join(live for live, dummy in dirs), exc,
+                "The member's data was not touched." if not done else
+                "%s holds restored data now; the pre-restore data is %s (etcd_restore_rollback puts it back, "
+                "reading the journal %s)" % (", ".join(done), result["previous_data_dir"],
+                                             journal.journal_path(self.data_dir)))) from None
+        self._journal("swapped")
         shutil.rmtree(self.staging, ignore_errors=True)
         self._clock()
+
+    def _journal(self, step: str, **fields: Any) -> None:
+        try:
+            self.result["journal"] = journal.record(self.data_dir, self.result["stamp"], step, **fields)
+        except journal.JournalError as exc:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.result["changed"] = step == "swapped"
+            self._clock()
+            raise Failed("%s. The restore stopped at that point, before its step %s was recorded." % (
+                exc.msg, step)) from None
 
     def _restore_into_staging(self) -> None:
         result = self.result

@@ -1,17 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: etcdops.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A member's previous data put back after a failed restore, as the etcd_restore_rollback module does it: plan()
-finds what is left to put back and refuses while etcd runs (check mode stops there); apply() renames it back."""
+"""A member's previous data put back after a failed or interrupted restore, as the etcd_restore_rollback module does
+it: plan() finds what is left to put back - from the restore journal, or from the dirs given - and refuses while
+etcd runs (check mode stops there); apply() renames it back and records the rollback in the journal."""
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back, staging_dir
 
 ARGUMENT_SPEC = dict(
     data_dir=dict(type="path", required=True),
@@ -34,48 +37,107 @@ class Rollback:
         self.params = params
         self.stamp = params["stamp"] or utc_stamp()
         self.result: dict[str, Any] = dict(changed=False, data_dir=params["data_dir"], failed_restore_dir=None,
-                                           failed_restore_wal_dir=None)
+                                           failed_restore_wal_dir=None, journal=None, kubernetes=False,
+                                           unfinished=False, etcd_running=[], staging_dir_left=None)
         self.keys = {params["data_dir"].rstrip("/"): "failed_restore_dir"}
         if params["wal_dir"]:
             self.keys[params["wal_dir"].rstrip("/")] = "failed_restore_wal_dir"
         self.pairs: list[tuple[str, str | None]] = []
+        self.entry: dict[str, Any] | None = None
+        self.staging = staging_dir(params["data_dir"])
 
-    def _all_pairs(self) -> list[tuple[str, str | None]]:
-        """[(live dir, kept dir or None)] that may need a rename back."""
+    def _given_pairs(self) -> list[tuple[str, str | None]]:
+        """[(live dir, kept dir or None)] that need a rename back, from the dirs given: a pair whose kept dir is
+        gone and whose live dir exists was rolled back already (or never restored)."""
         pairs = [(self.params["data_dir"].rstrip("/"), self.params["previous_data_dir"])]
         if self.params["wal_dir"]:
             pairs.append((self.params["wal_dir"].rstrip("/"), self.params["previous_wal_dir"]))
+        return [(live, kept) for live, kept in pairs
+                if (kept and os.path.lexists(kept)) or (not kept and os.path.lexists(live))]
+
+    def _journal_pairs(self, entry: dict[str, Any]) -> list[tuple[str, str | None]]:
+        """The same from an unfinished restore's journal: a live dir that is a restored copy goes aside, and the
+        pre-restore data, wherever that run left it, comes back."""
+        pairs = []
+        lives = [(self.params["data_dir"].rstrip("/"), "data")]
+        wal_dir = self.params["wal_dir"] or entry.get("wal_dir")
+        if wal_dir:
+            lives.append((wal_dir.rstrip("/"), "wal"))
+        for live, kind in lives:
+            kept = entry.get("kept_%s_dir" % kind)
+            if kept and os.path.lexists(kept):
+                pairs.append((live, kept))
+            elif os.path.lexists(live) and not entry.get("had_%s_dir" % kind, True):
+                pairs.append((live, None))
         return pairs
 
-    def plan(self) -> None:
-        """Find what is left to put back; refuse while etcd runs here. Raises RollbackRefused."""
-        # A pair whose kept dir is gone and whose live dir exists was rolled back already (or never restored).
-        self.pairs = [(live, kept) for live, kept in self._all_pairs()
-                      if (kept and os.path.lexists(kept)) or (not kept and os.path.lexists(live))]
-        problems = ["etcd still runs on this host: %s; stop it first" % found
-                    for found in local_member.etcd_activity(self.params["data_dir"], self.params["urls"])]
-        if problems:
+    def plan(self, check_mode: bool = False) -> None:
+        """Find what is left to put back; refuse while etcd runs here (in check mode, only report it in
+        etcd_running: a rollback stops etcd first). Raises RollbackRefused."""
+        try:
+            self.entry = journal.read(self.params["data_dir"])
+        except journal.JournalError as exc:
             raise RollbackRefused("refusing to roll back %s: %s. Nothing was changed." % (
-                self.params["data_dir"], "; ".join(problems)))
-        self.result["changed"] = bool(self.pairs)
+                self.params["data_dir"], exc.msg)) from None
+        unfinished = journal.unfinished(self.entry)
+        self.result.update(journal=self.entry, unfinished=unfinished,
+                           kubernetes=bool(unfinished and self.entry.get("kubernetes")))
+        if unfinished:
+            self.pairs = self._journal_pairs(self.entry)
+        elif self.params["previous_data_dir"] or self.params["previous_wal_dir"] or not self.entry:
+            self.pairs = self._given_pairs()
+        self.result["changed"] = bool(self.pairs) or unfinished or os.path.isdir(self.staging)
+        if not self.result["changed"]:
+            return
+        self.result["etcd_running"] = local_member.etcd_activity(self.params["data_dir"], self.params["urls"])
+        if self.result["etcd_running"] and not check_mode:
+            raise RollbackRefused("refusing to roll back %s: etcd still runs on this host: %s; stop it first. Nothing "
+                                  "was changed." % (self.params["data_dir"], "; ".join(self.result["etcd_running"])))
 
     def nothing_to_do(self) -> str:
+        if self.entry:
+            return "nothing to roll back in %s: its last restore (run %s) ended %s" % (
+                self.params["data_dir"], self.entry["run_id"], self.entry["step"].replace("_", " "))
         return "nothing to put back in %s: no kept dir is left (rolled back already)" % self.params["data_dir"]
 
     def would(self) -> str:
         for live, dummy in self.pairs:
-            self.result[self.keys[live]] = failed_name(live, self.stamp) if os.path.lexists(live) else None
-        return "would put back %s" % ", ".join(live for live, dummy in self.pairs)
+            self.result[self.keys.get(live, "failed_restore_wal_dir")] = (
+                failed_name(live, self.stamp) if os.path.lexists(live) else None)
+        return "would %s" % self._what()
+
+    def _what(self) -> str:
+        what = ["put back %s from %s" % (live, kept or "nothing (there was no such dir before)")
+                for live, kept in self.pairs]
+        if os.path.isdir(self.staging):
+            what.append("remove the staging dir %s" % self.staging)
+        if self.result["unfinished"]:
+            what.append("record the rollback of run %s (it had reached %s) in %s" % (
+                self.entry["run_id"], self.entry["step"], journal.journal_path(self.params["data_dir"])))
+        return "; ".join(what) or "change nothing"
 
     def apply(self) -> None:
-        """Rename each restored dir aside and its kept dir back. Raises OSError."""
+        """Rename each restored dir aside and its kept dir back, remove the staging dir, record the rollback.
+        Raises OSError or JournalError."""
         for live, kept in self.pairs:
-            self.result[self.keys[live]] = put_back(live, kept, self.stamp)
+            self.result[self.keys.get(live, "failed_restore_wal_dir")] = put_back(live, kept, self.stamp)
+        if os.path.isdir(self.staging) and not os.path.islink(self.staging):
+            # It holds no data of value (a restore in progress): one that cannot go must not stop the rollback.
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.result["staging_dir_left"] = self.staging if os.path.lexists(self.staging) else None
+        if self.result["unfinished"]:
+            self.result["journal"] = journal.record(self.params["data_dir"], self.entry["run_id"], "rolled_back")
 
-    def failed(self, exc: OSError) -> str:
-        return "putting back %s failed: %s" % (self.params["data_dir"], exc)
+    def failed(self, exc: OSError | EtcdOpsError) -> str:
+        return "putting back %s failed: %s" % (self.params["data_dir"], getattr(exc, "msg", exc))
 
     def done(self) -> str:
-        return "put back the previous data in %s; the restored data is kept as %s" % (
-            ", ".join(live for live, dummy in self.pairs),
-            ", ".join(str(self.result[self.keys[live]]) for live, dummy in self.pairs))
+        moved = [str(self.result[self.keys.get(live, "failed_restore_wal_dir")]) for live, dummy in self.pairs]
+        return "%s%s%s" % (self._what_done(), "; the restored data is kept as %s" % ", ".join(moved) if moved else "",
+                           "; the staging dir %s could not be removed: remove it by hand" % self.staging
+                           if self.result["staging_dir_left"] else "")
+
+    def _what_done(self) -> str:
+        if not self.pairs:
+            return "no dir needed putting back in %s (the restore had not swapped it)" % self.params["data_dir"]
+        return "put back the previous data in %s" % ", ".join(live for live, dummy in self.pairs)

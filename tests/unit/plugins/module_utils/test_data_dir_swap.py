@@ -4,7 +4,11 @@ import os
 import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
-    SwapError, disk_problems, prepare_staging, put_back, swap_in, target_ownership)
+    SwapError, disk_problems, kept_name, prepare_staging, put_back, replace_dir, target_ownership)
+
+
+def swap_in(new, live, stamp):
+    return replace_dir(live, kept_name(live, stamp), new)
 
 
 def test_swap_keeps_the_old_dir_and_put_back_undoes_it(tmp_path):
@@ -33,6 +37,14 @@ def test_no_old_dir_means_nothing_kept(tmp_path):
     assert swap_in(str(tmp_path / "new"), str(tmp_path / "data"), "T") is None
     assert put_back(str(tmp_path / "data"), None, "T") == str(tmp_path / "data.failed-restore-T")
     assert not (tmp_path / "data").exists()
+
+
+def test_a_live_dir_is_never_replaced_without_a_name_to_move_it_to(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "new").mkdir()
+    with pytest.raises(OSError):
+        replace_dir(str(tmp_path / "data"), None, str(tmp_path / "new"))
+    assert (tmp_path / "data").is_dir() and (tmp_path / "new").is_dir()
 
 
 def test_ownership_comes_from_the_old_dir_unless_given(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import kube_apiserver, local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._restore import rollback
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal, rollback
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import cold_copy, info
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter
@@ -91,6 +91,52 @@ def test_rollback_refuses_while_etcd_runs(tmp_path, monkeypatch):
     with pytest.raises(rollback.RollbackRefused, match="etcd still runs on this host: etcd"):
         rollback.Rollback(rollback_params(tmp_path)).plan()
     assert (tmp_path / "data.pre-restore-1").is_dir()
+    checked = rollback.Rollback(rollback_params(tmp_path))
+    checked.plan(check_mode=True)
+    assert checked.result["changed"] and checked.result["etcd_running"] == ["etcd (pid 1) listens on 2379"]
+
+
+@pytest.mark.parametrize("reached", ["planned", "staged", "data renamed aside", "swapped"])
+def test_rollback_from_the_journal_puts_the_pre_restore_data_back_whichever_step_the_restore_reached(
+        tmp_path, monkeypatch, reached):
+    """The journal as an interrupted etcd_restore leaves it, with the dirs as they were at that point."""
+    monkeypatch.setattr(local_member, "etcd_activity", lambda data_dir, urls: [])
+    data, kept = tmp_path / "data", tmp_path / "data.pre-restore-R1"
+    data.mkdir()
+    (data / "old").write_text("old")
+    journal.record(str(data), "R1", "planned", kubernetes=True)
+    if reached != "planned":
+        (tmp_path / "data.restore-staging" / "data").mkdir(parents=True)
+        journal.record(str(data), "R1", "staged", kept_data_dir=str(kept))
+    if reached in ("data renamed aside", "swapped"):
+        data.rename(kept)
+    if reached == "swapped":
+        (tmp_path / "data.restore-staging" / "data").rename(data)
+        (data / "restored").write_text("new")
+        journal.record(str(data), "R1", "swapped")
+    first = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None, stamp="R2"))
+    first.plan()
+    assert first.result["changed"] and first.result["unfinished"] and first.result["kubernetes"]
+    assert "record the rollback of run R1" in first.would()
+    first.apply()
+    assert (data / "old").read_text() == "old" and not kept.exists()
+    assert not (tmp_path / "data.restore-staging").exists()
+    assert first.result["failed_restore_dir"] == (str(tmp_path / "data.failed-restore-R2") if reached == "swapped"
+                                                  else None)
+    assert journal.read(str(data))["step"] == "rolled_back"
+    again = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None))
+    again.plan()
+    assert not again.result["changed"] and "run R1) ended rolled back" in again.nothing_to_do()
+
+
+def test_rollback_leaves_a_verified_restore_alone_even_while_etcd_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(local_member, "etcd_activity", lambda data_dir, urls: ["etcd (pid 1) listens on 2379"])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data.pre-restore-R1").mkdir()
+    journal.record(str(tmp_path / "data"), "R1", "verified")
+    done = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None))
+    done.plan()
+    assert not done.result["changed"] and (tmp_path / "data.pre-restore-R1").is_dir()
 
 
 class FakeBackend:

@@ -3,9 +3,11 @@ and `snapshot restore` (which writes the snapshot's database where etcdutl would
 database reads are real."""
 import json
 import os
+import shutil
 
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import member as _member
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import (
     ARGUMENT_SPEC, Failed, MemberRestore, Refused)
@@ -122,7 +124,80 @@ def test_a_failed_tool_leaves_the_data_dir_and_removes_the_staging_dir(tmp_path,
     with pytest.raises(Failed, match="The staging dir was removed; the data dir was not touched"):
         restore.apply()
     assert not restore.result["changed"] and restore.result["previous_data_dir"] is None
-    assert os.listdir(os.path.dirname(member["data_dir"])) == ["data"]
+    assert sorted(os.listdir(os.path.dirname(member["data_dir"]))) == ["data", "data.etcdops-restore.json"]
+    assert journal.read(member["data_dir"])["step"] == "stopped"
+
+
+def restored_marker(data_dir):
+    return os.path.exists(os.path.join(data_dir, "member", "snap", "db"))
+
+
+def test_the_journal_records_each_step_with_the_kept_dirs_real_name(tmp_path, member):
+    restore = MemberRestore(FakeModule(tmp_path, **member))
+    restore.plan()
+    restore.apply()
+    entry = journal.read(member["data_dir"])
+    assert [step["step"] for step in entry["steps"]] == ["stopped", "staged", "swapped"]
+    assert entry["kept_data_dir"] == member["data_dir"] + ".pre-restore-20261126T000000Z"
+    assert entry["had_data_dir"] and entry["interrupted"] is None and entry["sha256"] == restore.result["sha256"]
+    assert oct(os.stat(journal.journal_path(member["data_dir"])).st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize("crash_after", ["stopped", "staged", "data renamed aside", "swapped"])
+def test_a_run_over_an_interrupted_one_keeps_the_real_pre_restore_data(tmp_path, member, crash_after):
+    """An interrupted run (its journal, its dirs as the crash left them) and then a new run with another stamp: the
+    pre-restore data ends up as the new run's previous_data_dir, never a restored copy."""
+    first = MemberRestore(FakeModule(tmp_path, **member))
+    first.plan()
+    first.apply()
+    kept = first.result["previous_data_dir"]
+    data_dir = member["data_dir"]
+    # Wind the first run back to the crash point: the files as they were when it died.
+    if crash_after in ("stopped", "staged"):
+        shutil.rmtree(data_dir)
+        os.rename(kept, data_dir)
+        entry = journal.read(data_dir)
+        journal.record(data_dir, "OTHER", "planned")   # a different run id, so the real run's entry is rewritten
+        os.unlink(journal.journal_path(data_dir))
+        journal.record(data_dir, entry["run_id"], "stopped", wal_dir=None)
+        if crash_after == "staged":
+            journal.record(data_dir, entry["run_id"], "staged", kept_data_dir=kept)
+    elif crash_after == "data renamed aside":
+        os.rename(data_dir, os.path.join(os.path.dirname(data_dir), "staging-was-here"))
+    second = MemberRestore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
+    second.plan()
+    # Before the rename the data dir still holds the member's own data: this run keeps it under its own stamp.
+    expected_kept = (kept if crash_after in ("data renamed aside", "swapped")
+                     else member["data_dir"] + ".pre-restore-20261126T010000Z")
+    assert second.result["previous_data_dir"] == expected_kept
+    second.apply()
+    assert open(os.path.join(expected_kept, "member", "old")).read() == "old data"
+    assert restored_marker(data_dir)
+    entry = journal.read(data_dir)
+    assert entry["run_id"] == "20261126T010000Z" and entry["kept_data_dir"] == expected_kept
+    assert entry["interrupted"]["run_id"] == "20261126T000000Z"
+    failed_copies = [name for name in os.listdir(os.path.dirname(data_dir)) if ".failed-restore-" in name]
+    assert failed_copies == (["data.failed-restore-20261126T010000Z"] if crash_after == "swapped" else [])
+
+
+def test_a_run_after_a_verified_one_keeps_the_restored_data_as_its_previous(tmp_path, member):
+    first = MemberRestore(FakeModule(tmp_path, **member))
+    first.plan()
+    first.apply()
+    journal.record(member["data_dir"], "20261126T000000Z", "verified")
+    second = MemberRestore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
+    second.plan()
+    second.apply()
+    assert second.result["previous_data_dir"] == member["data_dir"] + ".pre-restore-20261126T010000Z"
+    assert restored_marker(second.result["previous_data_dir"])
+    assert journal.read(member["data_dir"])["interrupted"] is None
+
+
+def test_an_unreadable_journal_refuses_before_anything_changes(tmp_path, member):
+    with open(journal.journal_path(member["data_dir"]), "w") as handle:
+        handle.write("{not json")
+    with pytest.raises(Refused, match="journal .* cannot be read .*move it away"):
+        MemberRestore(FakeModule(tmp_path, **member)).plan()
 
 
 def test_a_file_the_check_hashed_is_not_hashed_again_unless_the_sha256_differs(tmp_path, member, monkeypatch):

@@ -127,3 +127,18 @@ def test_endpoint_that_fails_after_status_is_not_counted_reachable(monkeypatch, 
     assert "INTERNAL boom" in result["endpoints"][0]["errors"][0]
     assert result["members"] == MEMBERS and result["cluster_id"] == "c0"
     assert result["healthy"] is False
+
+
+def test_quorum_counts_the_members_that_answer_and_follow_the_leader(monkeypatch, capsys):
+    three = MEMBERS + [dict(id="c3", name="node3", peer_urls=["https://10.0.0.3:2380"],
+                            client_urls=["https://10.0.0.3:2379"], is_learner=False)]
+    monkeypatch.setattr(FakeConnection, "members", lambda self: three)
+    two_of_three = [FakeConnection("https://10.0.0.1:2379", "a1"), FakeConnection("https://10.0.0.2:2379", "b2"),
+                    FakeConnection("https://10.0.0.3:2379", "c3", fail="connection refused")]
+    result = run(monkeypatch, capsys, two_of_three)
+    assert result["healthy"] is False and result["quorum"] is True and result["missing_members"] == ["node3"]
+    one_of_three = [FakeConnection("https://10.0.0.1:2379", "a1"),
+                    FakeConnection("https://10.0.0.2:2379", "b2", fail="connection refused"),
+                    FakeConnection("https://10.0.0.3:2379", "c3", fail="connection refused")]
+    result = run(monkeypatch, capsys, one_of_three)
+    assert result["quorum"] is False and result["missing_members"] == ["node2", "node3"]

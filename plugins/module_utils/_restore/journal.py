@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The restore journal: a small JSON file beside a member's data dir, `<data_dir>.etcdops-restore.json`, written
+atomically and fsynced at each step of a restore. A run that dies (controller killed, host lost) leaves it behind;
+the next restore or rollback reads it first to learn where the member's pre-restore data is.
+
+The one fact that matters for recovery is where the data that was live before the first unfinished restore is now:
+while `kept_data_dir` is null (or that dir does not exist), the live data dir still holds it; once that dir exists,
+the live data dir, if any, is a restored copy that was never verified. A run that starts over an unfinished one
+inherits that fact, so the pre-restore data is never taken for a restored copy, nor the other way round."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
+
+SUFFIX = ".etcdops-restore.json"
+STEPS = ("planned", "stopped", "staged", "swapped", "started", "verified", "rolled_back")
+FINISHED = ("verified", "rolled_back")
+# What an unfinished run hands to the next one: where the pre-restore data is.
+INHERITED = ("kept_data_dir", "kept_wal_dir", "had_data_dir", "had_wal_dir")
+
+
+class JournalError(EtcdOpsError):
+    """The journal cannot be read or written; msg names the file and the fix."""
+
+
+def journal_path(data_dir: str) -> str:
+    return data_dir.rstrip("/") + SUFFIX
+
+
+def read(data_dir: str) -> dict[str, Any] | None:
+    """The journal of the member whose data dir is `data_dir`, or None when there is none."""
+    path = journal_path(data_dir)
+    try:
+        with open(path, "rb") as handle:
+            entry = json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise JournalError("the restore journal %s cannot be read (%s): look at it (it says where the member's "
+                           "pre-restore data is), then move it away" % (path, exc)) from None
+    if not isinstance(entry, dict) or entry.get("step") not in STEPS or not entry.get("run_id"):
+        raise JournalError("the restore journal %s is not one this collection wrote (no run_id or step): look at "
+                           "it, then move it away" % path)
+    return entry
+
+
+def unfinished(entry: dict[str, Any] | None) -> bool:
+    return bool(entry) and entry["step"] not in FINISHED
+
+
+def live_is_restored(live: str, kept: str | None, had_live: bool) -> bool:
+    """Whether the dir at `live` is a restored copy rather than the member's own data, given where an unfinished
+    restore recorded the pre-restore data (`kept`) and whether there was a live dir before it (`had_live`)."""
+    if not os.path.lexists(live):
+        return False
+    return bool(kept and os.path.lexists(kept)) or not had_live
+
+
+def pre_restore_state(entry: dict[str, Any] | None, data_dir: str, wal_dir: str | None) -> dict[str, Any]:
+    """What a new run starting now inherits: from an unfinished journal its INHERITED fields, else the member's
+    dirs as they are (had_* true when they exist; nothing kept yet)."""
+    if unfinished(entry):
+        return {name: entry.get(name) for name in INHERITED}
+    return dict(kept_data_dir=None, kept_wal_dir=None, had_data_dir=os.path.lexists(data_dir),
+                had_wal_dir=bool(wal_dir) and os.path.lexists(wal_dir))
+
+
+def record(data_dir: str, run_id: str, step: str, **fields: Any) -> dict[str, Any]:
+    """Write `step` of run `run_id` with `fields`, durably. A different run's unfinished entry is taken over: its
+    INHERITED fields carry on and its run id and step are kept as `interrupted`. Returns the new entry."""
+    if step not in STEPS:
+        raise JournalError("unknown restore step %r" % step)
+    entry = planned_entry(data_dir, run_id, step, fields)
+    try:
+        write_atomic(journal_path(data_dir), (json.dumps(entry, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise JournalError("writing the restore journal %s failed: %s" % (journal_path(data_dir), exc)) from None
+    return entry
+
+
+def planned_entry(data_dir: str, run_id: str, step: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The entry record() would write (check mode shows it)."""
+    old = read(data_dir)
+    if old and old["run_id"] == run_id:
+        entry = dict(old)
+    else:
+        entry = dict(run_id=run_id, data_dir=data_dir.rstrip("/"), steps=[], interrupted=None)
+        entry.update(pre_restore_state(old, data_dir, fields.get("wal_dir")))
+        if unfinished(old):
+            entry["interrupted"] = dict(run_id=old["run_id"], step=old["step"], snapshot=old.get("snapshot"),
+                                        sha256=old.get("sha256"))
+    entry.update({name: value for name, value in fields.items() if value is not None})
+    entry["step"] = step
+    entry["steps"] = entry["steps"] + [dict(step=step, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))]
+    return entry

@@ -1,0 +1,152 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_restore_journal
+short_description: Record a step of an etcd restore in the member's restore journal
+version_added: 0.1.0
+description:
+  - "The restore journal is a small JSON file beside the member's data dir, C(<data_dir>.etcdops-restore.json),
+    written through a temp file, fsynced and renamed at each step of a restore: V(planned) (before anything is
+    stopped), V(stopped), V(staged) and V(swapped) (written by M(etcdops.dr.etcd_restore) itself), V(started),
+    V(verified) and V(rolled_back) (by M(etcdops.dr.etcd_restore_rollback))."
+  - It records the run id, the snapshot and its sha256, and where the member's pre-restore data is (the kept dir's
+    real name). A run that dies leaves it behind; the next restore and M(etcdops.dr.etcd_restore_rollback) read it
+    first. A V(planned) over an unfinished run takes that run over and carries on where its pre-restore data is
+    (C(interrupted) in RV(journal) names it).
+  - The role M(etcdops.dr.restore) writes V(planned), V(started) and V(verified) with it.
+attributes:
+  check_mode:
+    details: Returns the entry it would write in RV(journal); writes nothing.
+  platform:
+    details: Linux.
+extends_documentation_fragment:
+  - etcdops.dr.attributes
+  - ansible.builtin.action_common_attributes
+options:
+  data_dir:
+    description: The member's data dir; the journal is C(<data_dir>.etcdops-restore.json).
+    type: path
+    required: true
+  run_id:
+    description: The restore's run id (the role uses its stamp, as in C(<data_dir>.pre-restore-<stamp>)).
+    type: str
+    required: true
+  step:
+    description:
+      - The step reached. Any step but V(planned) must belong to the run the journal holds.
+    type: str
+    required: true
+    choices: [planned, started, verified]
+  snapshot:
+    description: The snapshot file restored on this member.
+    type: path
+  sha256:
+    description: The snapshot's sha256.
+    type: str
+  member:
+    description: The member's name.
+    type: str
+  wal_dir:
+    description: The member's WAL dir, when it has one apart from the data dir.
+    type: path
+  cluster_token:
+    description: The restored cluster's token.
+    type: str
+  kubernetes:
+    description: Whether the restore runs in Kubernetes mode (stops and starts kube-apiserver).
+    type: bool
+  live_revision:
+    description: The running cluster's revision before the stop; a later run checks its revision bump against it when
+      the cluster no longer answers.
+    type: int
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Record the restore's plan before anything is stopped
+  etcdops.dr.etcd_restore_journal:
+    data_dir: /var/lib/etcd
+    run_id: 20261126T101500Z
+    step: planned
+    snapshot: /var/lib/etcd-restore/etcd-snapshot-20261126T100000Z.db
+    sha256: "{{ checked.sha256 }}"
+    member: node1
+"""
+
+RETURN = r"""
+journal:
+  description: The journal entry as written (in check mode, as it would be).
+  returned: always
+  type: dict
+  sample:
+    run_id: 20261126T101500Z
+    step: planned
+    steps: [{step: planned, at: "2026-11-26T10:15:02Z"}]
+    kept_data_dir: null
+    had_data_dir: true
+    interrupted: null
+previous:
+  description: The entry the journal held before, or null.
+  returned: always
+  type: dict
+path:
+  description: The journal file.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
+
+FIELDS = ("snapshot", "sha256", "member", "wal_dir", "cluster_token", "kubernetes", "live_revision")
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        data_dir=dict(type="path", required=True),
+        run_id=dict(type="str", required=True),
+        step=dict(type="str", required=True, choices=["planned", "started", "verified"]),
+        snapshot=dict(type="path"),
+        sha256=dict(type="str"),
+        member=dict(type="str"),
+        wal_dir=dict(type="path"),
+        # A name the members share, not a secret.
+        cluster_token=dict(type="str", no_log=False),
+        kubernetes=dict(type="bool"),
+        live_revision=dict(type="int"),
+    ), supports_check_mode=True)
+    params = module.params
+    path = journal.journal_path(params["data_dir"])
+    try:
+        previous = journal.read(params["data_dir"])
+        if params["step"] != "planned" and (not previous or previous["run_id"] != params["run_id"]):
+            module.fail_json(msg="the restore journal %s belongs to %s, not to run %s: another restore took over this "
+                                 "member; look at the journal before going on" % (
+                                     path, "run %s" % previous["run_id"] if previous else "no run",
+                                     params["run_id"]), path=path, previous=previous, journal=previous)
+        if previous and previous["run_id"] == params["run_id"] and previous["step"] == params["step"]:
+            module.exit_json(changed=False, msg="%s already records step %s of run %s" % (
+                path, params["step"], params["run_id"]), journal=previous, previous=previous, path=path)
+        fields = {name: params[name] for name in FIELDS}
+        if module.check_mode:
+            entry = journal.planned_entry(params["data_dir"], params["run_id"], params["step"], fields)
+        else:
+            entry = journal.record(params["data_dir"], params["run_id"], params["step"], **fields)
+    except journal.JournalError as exc:
+        module.fail_json(msg=exc.msg, path=path)
+    interrupted = entry.get("interrupted") if params["step"] == "planned" else None
+    taking_over = "; it takes over the interrupted run %s (step %s)" % (
+        interrupted["run_id"], interrupted["step"]) if interrupted else ""
+    module.exit_json(changed=True, msg="%s %s step %s of run %s%s" % (
+        "would record in" if module.check_mode else "recorded in", path, params["step"], params["run_id"],
+        taking_over), journal=entry, previous=previous, path=path)
+
+
+if __name__ == "__main__":
+    main()
