@@ -34,11 +34,18 @@ static_checks() {
 static_checks &
 static_pid=$!
 
-step "unit and integration tests (pytest)"
-pytest -p no:cacheprovider --durations=25 tests/unit tests/integration || failed+=("pytest")
+# Two workers, each with a test bed of its own in a network namespace of its own (testbed/netns-python), whole test
+# files handed out as workers free up; without root (no unshare --net), one bed in this namespace.
+if unshare --net true 2>/dev/null; then
+  workers=(--tx "2*popen//python=$repo/testbed/netns-python" --dist loadfile)
+else
+  workers=()
+fi
+step "unit and integration tests (pytest ${workers[*]:+on 2 test beds at once})"
+pytest -p no:cacheprovider --durations=25 "${workers[@]}" tests/unit tests/integration || failed+=("pytest")
 python -m testbed down >/dev/null 2>&1 || true
-# Tear-down must leave no process of the test bed behind.
-if leftovers=$(pgrep -af "$repo/.testbed/"); then
+# Tear-down must leave no process of any test bed behind.
+if leftovers=$(pgrep -af "$repo/.testbed"); then
   printf 'processes left behind by the test bed:\n%s\n' "$leftovers"
   failed+=("teardown")
 fi

@@ -173,5 +173,8 @@ def link_checkout():
     link = CHECKOUT_COLLECTIONS_ROOT / "ansible_collections" / "etcdops" / "dr"
     if not link.exists():
         link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(REPO, link)
+        try:
+            os.symlink(REPO, link)
+        except FileExistsError:
+            pass   # another test process made it first
     return CHECKOUT_COLLECTIONS_ROOT

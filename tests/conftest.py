@@ -1,9 +1,16 @@
 """Makes the checkout importable as ansible_collections.etcdops.dr (as ansible-test would) and the
 test bed importable as `testbed`, for both the unit and the integration tests."""
+import os
 import pathlib
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+# A pytest-xdist worker (scripts/test.sh) runs in a network namespace of its own with a test bed of its own, and a
+# controller cache of its own (restore_controller_dir), so that the workers' beds never share a file or an address.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and not os.environ.get("ETCDOPS_TESTBED_DIR"):
+    os.environ["ETCDOPS_TESTBED_DIR"] = str(REPO / f".testbed-{_WORKER}")
+    os.environ["XDG_CACHE_HOME"] = str(REPO / f".testbed-{_WORKER}" / "controller-cache")
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
