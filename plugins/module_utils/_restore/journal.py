@@ -55,12 +55,13 @@ def unfinished(entry: dict[str, Any] | None) -> bool:
     return bool(entry) and entry["step"] not in FINISHED
 
 
-def live_is_restored(live: str, kept: str | None, had_live: bool) -> bool:
-    """Whether the dir at `live` is a restored copy rather than the member's own data, given where an unfinished
-    restore recorded the pre-restore data (`kept`) and whether there was a live dir before it (`had_live`)."""
-    if not os.path.lexists(live):
-        return False
-    return bool(kept and os.path.lexists(kept)) or not had_live
+def pre_restore_location(live: str, kept: str | None, had_live: bool) -> tuple[bool, str | None]:
+    """Where a member's pre-restore data is, given what an unfinished restore recorded (`kept`, and whether there
+    was a live dir before it, `had_live`): (whether the dir at `live` is a restored copy, the kept dir that holds
+    the pre-restore data when that dir exists)."""
+    if kept and os.path.lexists(kept):
+        return os.path.lexists(live), kept
+    return os.path.lexists(live) and not had_live, None
 
 
 def pre_restore_state(entry: dict[str, Any] | None, data_dir: str, wal_dir: str | None) -> dict[str, Any]:

@@ -234,13 +234,13 @@ class MemberRestore:
         """(where the live dir goes aside, where the pre-restore data is once the restored one is in). A live dir
         that an interrupted restore left (a restored copy never verified) goes to its failed-restore name; the
         member's own data to its kept name; the pre-restore data an interrupted restore kept stays where it is."""
-        kept, had = self.pre_restore["kept_%s_dir" % kind], self.pre_restore["had_%s_dir" % kind]
-        live_exists = os.path.lexists(live)
-        if kept and os.path.lexists(kept):
-            return (failed_name(live, self.result["stamp"]) if live_exists else None), kept
-        if live_exists and not had:
-            return failed_name(live, self.result["stamp"]), None
-        if live_exists:
+        restored, kept = journal.pre_restore_location(live, self.pre_restore["kept_%s_dir" % kind],
+                                                      self.pre_restore["had_%s_dir" % kind])
+        if restored:
+            return failed_name(live, self.result["stamp"]), kept
+        if kept:
+            return None, kept
+        if os.path.lexists(live):
             name = kept_name(live, self.result["stamp"])
             return name, name
         return None, None

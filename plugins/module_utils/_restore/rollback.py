@@ -63,12 +63,12 @@ class Rollback:
         wal_dir = self.params["wal_dir"] or entry.get("wal_dir")
         if wal_dir:
             lives.append((wal_dir.rstrip("/"), "wal"))
+            self.keys[wal_dir.rstrip("/")] = "failed_restore_wal_dir"
         for live, kind in lives:
-            kept = entry.get("kept_%s_dir" % kind)
-            if kept and os.path.lexists(kept):
+            restored, kept = journal.pre_restore_location(live, entry.get("kept_%s_dir" % kind),
+                                                          entry.get("had_%s_dir" % kind, True))
+            if restored or kept:
                 pairs.append((live, kept))
-            elif os.path.lexists(live) and not entry.get("had_%s_dir" % kind, True):
-                pairs.append((live, None))
         return pairs
 
     def plan(self, check_mode: bool = False) -> None:
@@ -102,7 +102,7 @@ class Rollback:
 
     def would(self) -> str:
         for live, dummy in self.pairs:
-            self.result[self.keys.get(live, "failed_restore_wal_dir")] = (
+            self.result[self.keys[live]] = (
                 failed_name(live, self.stamp) if os.path.lexists(live) else None)
         return "would %s" % self._what()
 
@@ -120,7 +120,7 @@ class Rollback:
         """Rename each restored dir aside and its kept dir back, remove the staging dir, record the rollback.
         Raises OSError or JournalError."""
         for live, kept in self.pairs:
-            self.result[self.keys.get(live, "failed_restore_wal_dir")] = put_back(live, kept, self.stamp)
+            self.result[self.keys[live]] = put_back(live, kept, self.stamp)
         if os.path.isdir(self.staging) and not os.path.islink(self.staging):
             # It holds no data of value (a restore in progress): one that cannot go must not stop the rollback.
             shutil.rmtree(self.staging, ignore_errors=True)
@@ -132,7 +132,7 @@ class Rollback:
         return "putting back %s failed: %s" % (self.params["data_dir"], getattr(exc, "msg", exc))
 
     def done(self) -> str:
-        moved = [str(self.result[self.keys.get(live, "failed_restore_wal_dir")]) for live, dummy in self.pairs]
+        moved = [str(self.result[self.keys[live]]) for live, dummy in self.pairs]
         return "%s%s%s" % (self._what_done(), "; the restored data is kept as %s" % ", ".join(moved) if moved else "",
                            "; the staging dir %s could not be removed: remove it by hand" % self.staging
                            if self.result["staging_dir_left"] else "")
