@@ -19,3 +19,18 @@ from testbed import layout  # noqa: E402  pylint: disable=wrong-import-position
 _COLLECTIONS_ROOT = str(layout.link_checkout())
 if _COLLECTIONS_ROOT not in sys.path:
     sys.path.insert(0, _COLLECTIONS_ROOT)
+
+
+# The slowest test files first (most restores and stops; measured with --durations), then the rest in their order:
+# pytest-xdist hands whole files to the workers as they free up (scripts/test.sh), and a long file handed out last
+# would leave one worker running it alone.
+SLOWEST_FIRST = ("test_restore.py", "test_restore_faults.py", "test_round_trips.py", "test_service_states.py",
+                 "test_backup.py", "test_cold_backup.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if "integration" in item.path.parts and name in SLOWEST_FIRST \
+            else len(SLOWEST_FIRST)
+    items.sort(key=rank)
