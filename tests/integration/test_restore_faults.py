@@ -158,6 +158,14 @@ def test_a_restore_killed_at_each_step_is_finished_or_rolled_back_by_one_command
         assert all(journal(m)["step"] == "verified" and journal(m)["interrupted"]["run_id"] == first_run
                    for m in bed.members)
     else:
+        if crash_point == "after one member swapped":
+            # Check mode says what the rollback would do and changes nothing.
+            left = (steps(bed), kept_dirs(bed, "."))
+            checked = ansible.playbook(ROLLBACK, check=True)
+            assert checked.rc == 0, checked.output
+            assert "check mode, nothing was changed: would roll back node1, node2, node3" in checked.stdout, \
+                checked.output
+            assert (steps(bed), kept_dirs(bed, ".")) == left
         back = ansible.playbook(ROLLBACK, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})
         assert back.rc == 0, back.output
         assert "rolled back node1, node2, node3" in back.stdout, back.output
