@@ -183,11 +183,17 @@ def test_a_restore_killed_at_each_step_is_finished_or_rolled_back_by_one_command
 
 
 def cut_ssh(config, members):
-    """Write the ssh config that sends each of `members` to an address where nothing listens once its etcd has
-    stopped: the host is lost right after the stop (and stays lost while its etcd is down)."""
+    """Write the ssh config that sends each of `members` to an address where nothing listens once a restore is under
+    way on it (its journal says so) and its etcd has stopped: the host is lost right after the stop, and stays lost
+    while its etcd is down. The journal condition keeps a member that is slow to answer before the restore from
+    being taken for a lost one."""
     lines = []
     for member in members:
-        lines += [f'Match originalhost {member.address} exec "! (exec 3<>/dev/tcp/{member.address}/2379) 2>/dev/null"',
+        journal = f"{member.data_dir}.etcdops-restore.json"
+        # Top-level keys only (indent=1): an earlier run's step under "interrupted" or "steps" does not count.
+        under_way = f"grep -Eqs '^ .step.: .(planned|stopped|staged|swapped|started).' {journal}"
+        etcd_down = f"! (exec 3<>/dev/tcp/{member.address}/2379) 2>/dev/null"
+        lines += [f'Match originalhost {member.address} exec "{under_way} && {etcd_down}"',
                   "  HostName 127.0.0.254"]
     config.write_text("".join(line + "\n" for line in lines))
 
