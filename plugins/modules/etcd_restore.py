@@ -56,6 +56,12 @@ options:
       - sha256 of the whole file as it must be (the manifest's, or what the file had on another host). The restore
         is refused when the file differs.
     type: str
+  manifest:
+    description:
+      - The snapshot's manifest as read where the file came from (the restore role passes the one it read on the
+        controller, so that only the snapshot is copied to the hosts). When given, a C(.json) file beside the
+        snapshot is not read; the file is checked against this manifest the same way.
+    type: dict
   checked_file:
     description:
       - RV(checked_file) of a check-mode run of this module on this host, moments before (the restore role passes

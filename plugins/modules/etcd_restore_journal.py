@@ -122,31 +122,12 @@ def main():
         live_revision=dict(type="int"),
     ), supports_check_mode=True)
     params = module.params
-    path = journal.journal_path(params["data_dir"])
     try:
-        previous = journal.read(params["data_dir"])
-        if params["step"] != "planned" and (not previous or previous["run_id"] != params["run_id"]):
-            module.fail_json(msg="the restore journal %s belongs to %s, not to run %s: another restore took over this "
-                                 "member; look at the journal before going on" % (
-                                     path, "run %s" % previous["run_id"] if previous else "no run",
-                                     params["run_id"]), path=path, previous=previous, journal=previous)
-        if previous and previous["run_id"] == params["run_id"] and previous["step"] == params["step"]:
-            module.exit_json(changed=False, msg="%s already records step %s of run %s" % (
-                path, params["step"], params["run_id"]), journal=previous, previous=previous, path=path)
-        fields = {name: params[name] for name in FIELDS}
-        if module.check_mode:
-            entry = journal.planned_entry(params["data_dir"], params["run_id"], params["step"], fields)
-        else:
-            entry = journal.record(params["data_dir"], params["run_id"], params["step"], **fields)
+        outcome = journal.advance(params["data_dir"], params["run_id"], params["step"],
+                                  {name: params[name] for name in FIELDS}, module.check_mode)
     except journal.JournalError as exc:
-        module.fail_json(msg=exc.msg, path=path)
-    interrupted = entry.get("interrupted") if params["step"] == "planned" else None
-    taking_over = "; it takes over the interrupted run %s (step %s)" % (
-        interrupted["run_id"], interrupted["step"]) if interrupted else ""
-    module.exit_json(changed=True, msg="%s %s step %s of run %s%s" % (
-        "would record in" if module.check_mode else "recorded in", path, params["step"], params["run_id"],
-        taking_over), journal=entry, previous=previous, path=path)
-
+        module.fail_json(msg=exc.msg, path=journal.journal_path(params["data_dir"]), **exc.details)
+    module.exit_json(**outcome)
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,8 @@ description:
     of O(wal_dir)) and removes the older ones and every C(.failed-restore-) dir, and removes the files in
     O(remove_files) (the snapshot copies the restore placed on the host).
   - The live O(data_dir) and O(wal_dir) are never removed; a directory given in O(remove_files) is refused.
+  - Given O(run_id), the member's restore journal first records that run's C(verified) step; when it cannot (another
+    run took the member over, the file cannot be written), nothing is removed.
 extends_documentation_fragment:
   - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
@@ -40,6 +42,10 @@ options:
     type: list
     elements: path
     default: []
+  run_id:
+    description: The restore run that was verified (its stamp, as in the kept dirs' names); recorded in the
+      journal C(<data_dir>.etcdops-restore.json) before anything is removed.
+    type: str
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -50,6 +56,7 @@ EXAMPLES = r"""
     data_dir: /var/lib/etcd
     keep_previous: 1
     remove_files: [/var/backups/etcd/restore/etcd-snapshot-20261124T101500Z.db]
+    run_id: 20261124T101500Z
 """
 
 RETURN = r"""
@@ -67,6 +74,14 @@ freed_bytes:
   description: Disk space taken by what was (or would be) removed.
   returned: always
   type: int
+journal:
+  description: The journal entry after recording O(run_id)'s verified step (in check mode, as it would be).
+  returned: when O(run_id) is given and the step was recorded
+  type: dict
+journal_recorded:
+  description: Whether the verified step is in the journal; false when it could not be recorded (nothing removed).
+  returned: always (null without O(run_id))
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -79,6 +94,7 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     leftovers = Leftovers(module.params)
     try:
+        leftovers.record_verified(module.check_mode)
         leftovers.plan()
         if leftovers.remove and not module.check_mode:
             leftovers.apply()

@@ -27,7 +27,11 @@ INHERITED = ("kept_data_dir", "kept_wal_dir", "had_data_dir", "had_wal_dir")
 
 
 class JournalError(EtcdOpsError):
-    """The journal cannot be read or written; msg names the file and the fix."""
+    """The journal cannot be read or written; msg names the file and the fix, `details` what a module returns with it."""
+
+    def __init__(self, msg: str, **details: Any) -> None:
+        super().__init__(msg)
+        self.details = details
 
 
 def journal_path(data_dir: str) -> str:
@@ -101,3 +105,26 @@ def planned_entry(data_dir: str, run_id: str, step: str, fields: dict[str, Any])
     entry["step"] = step
     entry["steps"] = entry["steps"] + [dict(step=step, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))]
     return entry
+
+
+def advance(data_dir: str, run_id: str, step: str, fields: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """Record `step` of run `run_id` (in check mode, say what would be recorded); what a module returns: changed,
+    msg, journal, previous, path. Only "planned" may start a run: any later step of a run the journal does not
+    hold is refused (another restore took the member over). Raises JournalError."""
+    path = journal_path(data_dir)
+    previous = read(data_dir)
+    if step != "planned" and (not previous or previous["run_id"] != run_id):
+        raise JournalError("the restore journal %s belongs to %s, not to run %s: another restore took over this "
+                           "member; look at the journal before going on" % (
+                               path, "run %s" % previous["run_id"] if previous else "no run", run_id),
+                           previous=previous, journal=previous)
+    if previous and previous["run_id"] == run_id and previous["step"] == step:
+        return dict(changed=False, msg="%s already records step %s of run %s" % (path, step, run_id),
+                    journal=previous, previous=previous, path=path)
+    entry = planned_entry(data_dir, run_id, step, fields) if check_mode else record(data_dir, run_id, step, **fields)
+    interrupted = entry.get("interrupted") if step == "planned" else None
+    taking_over = "; it takes over the interrupted run %s (step %s)" % (
+        interrupted["run_id"], interrupted["step"]) if interrupted else ""
+    return dict(changed=True, msg="%s %s step %s of run %s%s" % (
+        "would record in" if check_mode else "recorded in", path, step, run_id, taking_over),
+        journal=entry, previous=previous, path=path)

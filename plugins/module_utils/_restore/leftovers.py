@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What restores leave behind, removed once a restore is verified, as the etcd_restore_leftovers module does it:
 plan() lists the kept data dirs beyond the newest keep_previous and the files given (check mode stops there);
-apply() removes them. The live data dir is never among them."""
+apply() removes them. The live data dir is never among them. Given the verified run's id, the member's journal records
+that step first (record_verified()): until it does, nothing is removed."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import disk_usage, leftover_dirs
 
 ARGUMENT_SPEC = dict(
@@ -19,6 +21,7 @@ ARGUMENT_SPEC = dict(
     wal_dir=dict(type="path"),
     keep_previous=dict(type="int", default=1),
     remove_files=dict(type="list", elements="path", default=[]),
+    run_id=dict(type="str"),
 )
 
 
@@ -32,7 +35,22 @@ class Leftovers:
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
         self.remove: list[str] = []
-        self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], freed_bytes=0)
+        self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], freed_bytes=0, journal=None,
+                                           journal_recorded=None)
+
+    def record_verified(self, check_mode: bool) -> None:
+        """With run_id: record that run's verified step in the journal (check mode: say it would). Raises
+        LeftoversError, with journal_recorded false, when it cannot: the rollback would then still take the run for
+        an interrupted one and needs what it kept."""
+        if not self.params["run_id"]:
+            return
+        try:
+            outcome = journal.advance(self.params["data_dir"], self.params["run_id"], "verified", {}, check_mode)
+        except journal.JournalError as exc:
+            self.result["journal_recorded"] = False
+            raise LeftoversError("%s; nothing was removed" % exc.msg) from None
+        self.result.update(journal=outcome["journal"], journal_recorded=True)
+        self.result["changed"] = self.result["changed"] or outcome["changed"]
 
     def plan(self) -> None:
         """Decide what goes: per live dir, every pre-restore dir beyond the newest keep_previous and every
@@ -57,7 +75,7 @@ class Leftovers:
             if os.path.abspath(path).rstrip("/") in {os.path.abspath(live).rstrip("/") for live in lives}:
                 raise LeftoversError("%s is the live data dir: refusing to remove it" % path)
             self.remove.append(path)
-        self.result.update(removed=list(self.remove), changed=bool(self.remove),
+        self.result.update(removed=list(self.remove), changed=self.result["changed"] or bool(self.remove),
                            freed_bytes=sum(disk_usage(path) if os.path.isdir(path) else os.lstat(path).st_blocks * 512
                                            for path in self.remove))
 

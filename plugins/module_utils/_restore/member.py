@@ -32,6 +32,7 @@ ARGUMENT_SPEC = dict(
     sha256=dict(type="str"),
     checked_file=dict(type="dict", options=dict(identity=dict(type="str", required=True),
                                                 sha256=dict(type="str", required=True))),
+    manifest=dict(type="dict"),
     name=dict(type="str", required=True),
     initial_advertise_peer_urls=dict(type="list", elements="str", required=True),
     initial_cluster=dict(type="str", required=True),
@@ -169,7 +170,8 @@ class MemberRestore:
         params = self.params
         checked = params["checked_file"]
         report = check_file(params["snapshot"], params["count_keys"],
-                            (checked["identity"], checked["sha256"].lower()) if checked else None)
+                            (checked["identity"], checked["sha256"].lower()) if checked else None,
+                            manifest=params["manifest"])
         if self.module.check_mode and report["status"] in ("ok", "unverified"):
             # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
             known = len(report["problems"])

@@ -60,15 +60,16 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
              "lease_count", "key_count", "members")
 
 
-def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None) -> dict[str, Any]:
+def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None,
+               manifest: dict[str, Any] | None = None) -> dict[str, Any]:
     """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot, with the reasons; what its database
     stands for (DB_FIELDS; key_count only with `count_keys`). `checked`: (identity, sha256) of an earlier report
     whose status was ok; when the file's identity is still that one, its bytes are not read and hashed again.
     The report's identity is the file's (_files.file_identity), or None when the file changed while it was read
-    or had changed just before."""
+    or had changed just before. `manifest`: the file's manifest as read elsewhere, instead of the one beside it."""
     identity = _files.file_identity(path)
     size = os.path.getsize(path)
-    manifest, manifest_problem = _manifest(path)
+    manifest, manifest_problem = (manifest, None) if manifest else _manifest(path)
     if checked and identity and checked[0] == identity:
         hashed = _Checked(checked[1])
     else:

@@ -61,31 +61,43 @@ def plan(directory: str, prefix: str, keep_last: int, max_age_seconds: float | N
     protected = {os.path.join(directory, os.path.basename(path)) for path in protect
                  if os.path.dirname(os.path.abspath(path)) == os.path.abspath(directory)}
     names = set(os.listdir(directory)) if os.path.isdir(directory) else set()
+    backups = [name for name in names if os.path.isfile(os.path.join(directory, name))
+               and not os.path.islink(os.path.join(directory, name))]
+    keep, remove = rank(backups, prefix, keep_last, max_age_seconds, {os.path.basename(p) for p in protected}, now)
+    return ([(os.path.join(directory, name), why) for name, why in keep],
+            [(os.path.join(directory, name), why) for name, why in remove])
+
+
+def rank(names: Iterable[str], prefix: str, keep_last: int, max_age_seconds: float | None, protect: Iterable[str],
+         now: datetime.datetime) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """plan() over backup names wherever they are (a dir, a store): the names in `protect` always stay and count
+    among the newest even when not in `names` yet; names that are not <prefix>-<UTC time>[-N].db are left out.
+    Returns (keep, remove): lists of (name, reason)."""
+    protected = set(protect)
     backups = []
-    for name in names | {os.path.basename(path) for path in protected}:
-        path = os.path.join(directory, name)
+    for name in set(names) | protected:
         when = backup_time(name, prefix)
-        if when and (path in protected or os.path.isfile(path) and not os.path.islink(path)):
-            backups.append((when, path))
+        if when:
+            backups.append((when, name))
     backups.sort(reverse=True)
     keep, remove = [], []
-    for rank, ((when, dummy), path) in enumerate(backups):
+    for rank_number, ((when, dummy), name) in enumerate(backups):
         age = (now - when).total_seconds()
         reasons = []
-        if keep_last and rank >= keep_last:
+        if keep_last and rank_number >= keep_last:
             reasons.append("not among the %d newest" % keep_last)
         if max_age_seconds is not None and age > max_age_seconds:
             reasons.append("older than %s" % _describe_age(max_age_seconds))
-        if path in protected:
-            keep.append((path, "the backup just taken"))
+        if name in protected:
+            keep.append((name, "the backup just taken"))
         elif reasons:
-            remove.append((path, " and ".join(reasons)))
+            remove.append((name, " and ".join(reasons)))
         elif keep_last:
-            keep.append((path, "among the %d newest" % keep_last))
+            keep.append((name, "among the %d newest" % keep_last))
         elif max_age_seconds is not None:
-            keep.append((path, "newer than %s" % _describe_age(max_age_seconds)))
+            keep.append((name, "newer than %s" % _describe_age(max_age_seconds)))
         else:
-            keep.append((path, "no retention limit is set"))
+            keep.append((name, "no retention limit is set"))
     return keep, remove
 
 

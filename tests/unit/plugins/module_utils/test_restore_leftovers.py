@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import describe_leftovers
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.leftovers import Leftovers, LeftoversError
 
@@ -56,3 +57,25 @@ def test_a_refusal_for_disk_lists_what_earlier_restores_left_with_sizes(tmp_path
     text = describe_leftovers([str(tmp_path / "data")])
     assert "earlier restores left %s (3 MiB)" % (tmp_path / "data.pre-restore-20261120T000000Z") in text
     assert "restore_keep_previous" in text and describe_leftovers([str(tmp_path / "nothing")]) == ""
+
+
+def test_the_verified_step_is_recorded_first_and_without_it_nothing_is_removed(tmp_path):
+    make(tmp_path, "data", "data.pre-restore-20261101T000000Z", "data.pre-restore-20261120T000000Z")
+    data_dir = str(tmp_path / "data")
+    journal.record(data_dir, "20261120T000000Z", "started")
+    leftovers = Leftovers(params(tmp_path, run_id="20261120T000000Z"))
+    leftovers.record_verified(check_mode=True)
+    assert journal.read(data_dir)["step"] == "started", "check mode records nothing"
+    assert leftovers.result["journal"]["step"] == "verified" and leftovers.result["changed"] is True
+
+    other = Leftovers(params(tmp_path, run_id="20261125T000000Z"))
+    with pytest.raises(LeftoversError, match="belongs to run 20261120T000000Z.*nothing was removed"):
+        other.record_verified(check_mode=False)
+    assert other.result["journal_recorded"] is False and journal.read(data_dir)["step"] == "started"
+
+    leftovers = Leftovers(params(tmp_path, run_id="20261120T000000Z"))
+    leftovers.record_verified(check_mode=False)
+    leftovers.plan()
+    leftovers.apply()
+    assert journal.read(data_dir)["step"] == "verified" and leftovers.result["journal_recorded"] is True
+    assert sorted(os.listdir(tmp_path)) == ["data", "data.etcdops-restore.json", "data.pre-restore-20261120T000000Z"]

@@ -286,3 +286,17 @@ def test_a_snapshot_cut_short_is_still_truncated(tmp_path):
     path = snapshot(tmp_path)
     path.write_bytes(path.read_bytes()[:PAGE * 2 + 100])
     assert check_file(str(path))["status"] == "truncated"
+
+
+def test_a_manifest_given_stands_for_the_one_beside_the_file(tmp_path):
+    # The restore copies only the snapshot to the hosts and passes the manifest the controller read.
+    path = cold_copy(tmp_path)
+    manifest_file = path.with_name(path.name + ".json")
+    manifest = json.loads(manifest_file.read_text())
+    manifest_file.unlink()
+    assert check_file(str(path))["status"] == "unverified"
+    report = check_file(str(path), manifest=manifest)
+    assert report["status"] == "ok" and report["verified_by"] == ["manifest"] and report["manifest"] == manifest
+    flip(path, 100)
+    report = check_file(str(path), manifest=manifest)
+    assert report["status"] == "corrupt" and "the manifest says" in report["problems"][0]
