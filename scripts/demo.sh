@@ -2,7 +2,8 @@
 # The main job on the embedded default: start the local 3-member TLS etcd cluster (test bed), report
 # its health, take an online backup (verified on the host, copied to and verified on the controller, retention
 # keeping the 5 newest) and a cold backup of it through the collection, over SSH, as against real hosts; then the
-# disaster: marker keys, backup, more keys, every data dir destroyed, the whole cluster restored, keys proven.
+# disaster: marker keys, backup sent to the backup server's SFTP store, more keys, every data dir and every host's
+# backups destroyed, the whole cluster restored from the store's newest backup, keys proven.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -17,9 +18,9 @@ ANSIBLE_SHOW_CUSTOM_STATS=1 .venv/bin/ansible-playbook etcdops.dr.backup \
 PYTHONPATH="$repo" .venv/bin/python scripts/restore_cycle.py
 cat <<MSG
 
-The online snapshot is on the source member's host under $repo/.testbed/hosts/<node>/backups/ (CUSTOM STATS above
-name it) and on the controller in $repo/.testbed/controller-backups/; the cold backup is in
-$repo/.testbed/hosts/node1/backups/. Each has a JSON manifest beside it.
+The first online snapshot is on the controller in $repo/.testbed/controller-backups/; the one the cluster was
+restored from is on the SFTP store (sftp://root@127.0.0.14:2022/backups, files in $repo/.testbed/sftp-root/backups/).
+Each has a JSON manifest beside it.
 The local cluster keeps running: inventory $repo/.testbed/inventory.yml.
 Run more with: ANSIBLE_CONFIG=$ANSIBLE_CONFIG .venv/bin/ansible-playbook etcdops.dr.health
 Stop it with:  .venv/bin/python -m testbed down

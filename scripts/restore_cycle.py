@@ -1,5 +1,6 @@
-"""The demo's disaster: write marker keys, back up, write more keys, destroy every member's data dir, restore the
-cluster with the collection, and prove that exactly the backed-up keys came back. Prints each phase's time."""
+"""The demo's disaster: write marker keys, back up to the backup server's SFTP store, write more keys, destroy every
+member's data dir and every host's backups, restore the cluster from the store's newest backup with the collection,
+and prove that exactly the backed-up keys came back. Prints each phase's time."""
 import json
 import shutil
 import sys
@@ -30,9 +31,11 @@ def main():
     marked = keys(bed)
     times["write 100 marker keys"] = time.monotonic() - began
 
+    store = bed.sftp_store
     began = time.monotonic()
-    backup = playbook(bed, "etcdops.dr.backup")["etcd_backup"]
-    times["online backup"] = time.monotonic() - began
+    backup = playbook(bed, "etcdops.dr.backup", "-e", json.dumps({"backup_stores": [store]}))["etcd_backup"]
+    times["online backup, to the store"] = time.monotonic() - began
+    (stored,) = backup["stores"]
 
     for number in range(50):
         cluster.etcdctl(bed, "put", f"demo/later/{number:03d}", "lost-in-the-disaster")
@@ -40,19 +43,24 @@ def main():
     for member in bed.members:
         services.supervisorctl(bed, "stop", member.service)
         shutil.rmtree(member.data_dir)
-    times["destroy every data dir"] = time.monotonic() - began
+        shutil.rmtree(member.backup_dir)
+        member.backup_dir.mkdir()
+    times["destroy data and backups"] = time.monotonic() - began
 
     began = time.monotonic()
-    restored = playbook(
-        bed, "etcdops.dr.restore", "-e", f"restore_snapshot={backup['file']}",
-        "-e", f"restore_snapshot_from={backup['source_host']}",
-        "-e", "restore_snapshot_dir={{ etcd_backup_dir }}/restore")["etcd_restore"]
-    times["restore (playbook)"] = time.monotonic() - began
+    restored = playbook(bed, "etcdops.dr.restore", "-e", json.dumps({
+        "restore_snapshot_from": store["url"], "restore_snapshot": "latest", "restore_store": store,
+        "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}))["etcd_restore"]
+    times["restore from the store"] = time.monotonic() - began
 
     back = keys(bed)
     if back != marked:
         sys.exit(f"the restored keys differ: {len(back)} keys, expected the {len(marked)} marker keys")
-    print(f"\nRestored {len(restored['members'])} members from {backup['file']}")
+    if restored["sha256"] != stored["sha256"]:
+        sys.exit(f"restored sha256 {restored['sha256']}, but the store holds {stored['sha256']}")
+    name = stored["path"].rsplit("/", 1)[1]
+    print(f"\nRestored {len(restored['members'])} members from {stored['store']}/{name} (latest), the backup the"
+          f" source host sent there and read back")
     print(f"  sha256 {backup['sha256']}, snapshot revision {restored['snapshot_revision']}, now revision "
           f"{restored['revision']}, {restored['key_count']} live keys; previous data dirs kept: "
           f"{', '.join(kept for kept in restored['kept'] if kept) or 'none (the disaster removed them)'}")

@@ -44,6 +44,8 @@ def inventory(bed):
             # Every host is this machine, so the modules run with the project virtualenv.
             "ansible_python_interpreter": str(layout.VENV_PYTHON),
             "etcd_supervisor_conf": str(bed.supervisor_conf),
+            # The backup server's SFTP store, as a backup_stores entry (tests and the demo pass it on).
+            "testbed_sftp_store": bed.sftp_store,
         },
         "children": {
             "etcd": {

@@ -13,6 +13,8 @@ PEER_PORT = 2380
 SSH_PORT = 2222
 KUBE_APISERVER_PORT = 6443
 BACKUP_SERVER_ADDRESS = "127.0.0.14"
+# The backup server's SFTP store: an sshd of its own (its own host key, a chrooted SFTP-only login).
+SFTP_PORT = 2022
 # A single-member scratch etcd (restore checks, auth tests) listens here.
 SPARE_ADDRESS = "127.0.0.15"
 CLUSTER_TOKEN = "etcdops-testbed"
@@ -136,6 +138,22 @@ class Bed:
     @property
     def backup_server_dir(self):
         return self.root / "backup-server"
+
+    @property
+    def sftp_root(self):
+        """The SFTP server's chroot: root-owned, as sshd requires; the store is its dir `backups`."""
+        return self.root / "sftp-root"
+
+    @property
+    def sftp_store_dir(self):
+        return self.sftp_root / "backups"
+
+    @property
+    def sftp_store(self):
+        """The store as the etcd hosts reach it (backup_stores entry): URL, login key, known_hosts."""
+        return {"url": f"sftp://root@{BACKUP_SERVER_ADDRESS}:{SFTP_PORT}/backups",
+                "key_file": str(self.ssh_dir / "store_id_ed25519"),
+                "known_hosts": str(self.ssh_dir / "store_known_hosts")}
 
     @property
     def initial_cluster(self):

@@ -115,8 +115,32 @@ def write_ssh(bed):
         + "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         + "UsePAM no\nStrictModes no\nPrintMotd no\nMaxStartups 100\nMaxSessions 100\nSetEnv SHLVL=1\n"
         + "Subsystem sftp internal-sftp\n")
+    _write_sftp_server(bed)
     # sshd refuses to start without its privilege separation directory.
     pathlib.Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+
+
+def _write_sftp_server(bed):
+    """The backup server's SFTP store: an sshd of its own on the backup address, with its own host key, that lets
+    only the store's key in, chrooted, for SFTP alone."""
+    ssh = bed.ssh_dir
+    _keygen(ssh / "sftp_host_ed25519_key")
+    _keygen(ssh / "store_id_ed25519")
+    (ssh / "store_authorized_keys").write_text((ssh / "store_id_ed25519.pub").read_text())
+    host_key = (ssh / "sftp_host_ed25519_key.pub").read_text().split()[:2]
+    (ssh / "store_known_hosts").write_text(
+        f"[{layout.BACKUP_SERVER_ADDRESS}]:{layout.SFTP_PORT} {' '.join(host_key)}\n")
+    bed.sftp_root.mkdir(mode=0o755, exist_ok=True)
+    bed.sftp_root.chmod(0o755)
+    bed.sftp_store_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh / "sftp_config").write_text(
+        f"ListenAddress {layout.BACKUP_SERVER_ADDRESS}:{layout.SFTP_PORT}\n"
+        f"HostKey {ssh / 'sftp_host_ed25519_key'}\n"
+        f"AuthorizedKeysFile {ssh / 'store_authorized_keys'}\n"
+        f"PidFile {ssh / 'sftp.pid'}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "UsePAM no\nStrictModes no\nMaxStartups 100\nAllowTcpForwarding no\nX11Forwarding no\n"
+        f"ChrootDirectory {bed.sftp_root}\nForceCommand internal-sftp\nSubsystem sftp internal-sftp\n")
 
 
 def _program(name, command, log_file, autostart=True, stopwaitsecs=30):
@@ -150,6 +174,7 @@ def write_supervisor(bed, extra_args=None, commands=None):
     extra_args = extra_args or {}
     commands = commands or {}
     programs = _program("sshd", f"{SSHD} -D -e -f {bed.ssh_dir / 'sshd_config'}", bed.root / "sshd.log")
+    programs += _program("sftp", f"{SSHD} -D -e -f {bed.ssh_dir / 'sftp_config'}", bed.root / "sftp.log")
     for member in bed.members:
         member.root.mkdir(parents=True, exist_ok=True)
         member.backup_dir.mkdir(parents=True, exist_ok=True)
@@ -240,7 +265,7 @@ def supervisord_pid(bed):
 def start_supervisord(bed):
     if supervisord_pid(bed):
         supervisorctl(bed, "update")
-        supervisorctl(bed, "start", "sshd", *[m.service for m in bed.members], check=False)
+        supervisorctl(bed, "start", "sshd", "sftp", *[m.service for m in bed.members], check=False)
         return
     subprocess.run(["supervisord", "-c", str(bed.supervisor_conf)], check=True)
     deadline = time.monotonic() + 20

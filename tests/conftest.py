@@ -25,6 +25,7 @@ if _COLLECTIONS_ROOT not in sys.path:
 # pytest-xdist hands whole files to the workers as they free up (scripts/test.sh), and a long file handed out last
 # would leave one worker running it alone.
 SLOWEST_FIRST = ("test_restore.py", "test_restore_faults.py", "test_round_trips.py", "test_service_states.py",
+                 "test_stores.py",
                  "test_backup.py", "test_cold_backup.py")
 
 

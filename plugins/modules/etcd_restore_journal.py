@@ -129,5 +129,6 @@ def main():
         module.fail_json(msg=exc.msg, path=journal.journal_path(params["data_dir"]), **exc.details)
     module.exit_json(**outcome)
 
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,122 @@
+"""Benchmark: sending a backup to the SFTP store - etcd_store_upload's code path (paramiko), run as Ansible runs it -
+against OpenSSH's `sftp` client putting the same file to the same server, in one run; and the module's peak RSS.
+
+Brings up a bed of its own under .bench/bed (the test bed's addresses: stop the test bed first, or run this in a
+network namespace of its own: unshare -n), writes a file of --size-mb MB of random bytes (incompressible) with a
+manifest, then --rounds times, alternating which goes first: the module sends it to the bed's SFTP store (written
+under a temporary name, read back and hashed, renamed), and `sftp -b` puts it to the same dir. Prints each run, the
+medians and the ratio of throughputs (OpenSSH's time / the module's sending time: >= 0.8 is the target), the
+module's whole time (sending plus reading back) and its peak RSS, measured by the kernel (wait4 ru_maxrss).
+With --rss-size-mb N, one more module run with an N MB file for the peak RSS (target: under 100 MB for 2000).
+
+    .venv/bin/python bench/store.py [--size-mb 400] [--rounds 5] [--rss-size-mb 2000]
+"""
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import statistics
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from testbed import cluster, layout  # noqa: E402  pylint: disable=wrong-import-position
+from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
+
+MODULE = REPO / "plugins" / "modules" / "etcd_store_upload.py"
+MIB = 1024 * 1024
+
+
+def write_backup(directory, size_mb):
+    """A backup-like file of random bytes with a manifest beside it; returns its path."""
+    path = directory / "etcd-snapshot-20261101T000000Z.db"
+    digest = hashlib.sha256()
+    with open(path, "wb") as handle:
+        for dummy in range(size_mb):
+            chunk = os.urandom(MIB)
+            digest.update(chunk)
+            handle.write(chunk)
+    path.with_name(path.name + ".json").write_text(json.dumps({"sha256": digest.hexdigest(), "size": size_mb * MIB}))
+    return path
+
+
+def run_module(bed, path, work):
+    args = work / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path), "store": bed.sftp_store}}))
+    seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)],
+                              env=dict(os.environ, PYTHONPATH=str(layout.link_checkout())))
+    result = json.loads(out)
+    if result.get("failed"):
+        raise RuntimeError(result["msg"])
+    empty_store(bed)
+    return seconds, rss, result["send_seconds"], result["read_back_seconds"]
+
+
+def run_openssh(bed, path, work):
+    batch = work / "batch"
+    batch.write_text(f"put {path} /backups/openssh.db\n")
+    store = bed.sftp_store
+    seconds, dummy, dummy = timed(["sftp", "-q", "-b", str(batch), "-P", str(layout.SFTP_PORT), "-i",
+                                   store["key_file"], "-o", f"UserKnownHostsFile={store['known_hosts']}", "-o",
+                                   "StrictHostKeyChecking=yes", f"root@{layout.BACKUP_SERVER_ADDRESS}"])
+    empty_store(bed)
+    return seconds
+
+
+def empty_store(bed):
+    for path in bed.sftp_store_dir.iterdir():
+        path.unlink()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rss-size-mb", type=int, default=0)
+    options = parser.parse_args()
+    bed = layout.bed(REPO / ".bench" / "bed")
+    cluster.up(bed)
+    work = bed.root / "store-bench"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        path = write_backup(work, options.size_mb)
+        size = path.stat().st_size / MIB
+        module_send, module_whole, openssh, rss_seen = [], [], [], []
+        for round_number in range(options.rounds):
+            order = ("module", "openssh") if round_number % 2 == 0 else ("openssh", "module")
+            for tool in order:
+                if tool == "module":
+                    whole, rss, send, read_back = run_module(bed, path, work)
+                    module_send.append(send)
+                    module_whole.append(whole)
+                    rss_seen.append(rss)
+                    print(f"round {round_number + 1}: module  send {send:6.2f} s ({size / send:6.1f} MiB/s), read back "
+                          f"{read_back:5.2f} s, whole run {whole:6.2f} s, peak RSS {rss:5.1f} MiB", flush=True)
+                else:
+                    seconds = run_openssh(bed, path, work)
+                    openssh.append(seconds)
+                    print(f"round {round_number + 1}: OpenSSH sftp put {seconds:6.2f} s ({size / seconds:6.1f} MiB/s)",
+                          flush=True)
+        send, whole, theirs = (statistics.median(v) for v in (module_send, module_whole, openssh))
+        print(f"\n{size:.0f} MiB, {options.rounds} rounds, medians:")
+        print(f"  OpenSSH sftp put            {theirs:6.2f} s ({size / theirs:6.1f} MiB/s)")
+        print(f"  module, sending             {send:6.2f} s ({size / send:6.1f} MiB/s)")
+        print(f"  module, whole run           {whole:6.2f} s (sending, reading back and hashing, renaming)")
+        print(f"  ratio (OpenSSH time / module sending time): {theirs / send:.2f}")
+        print(f"  module peak RSS: {min(rss_seen):.1f}-{max(rss_seen):.1f} MiB")
+        if options.rss_size_mb:
+            big = write_backup(work, options.rss_size_mb)
+            whole, rss, send, read_back = run_module(bed, big, work)
+            print(f"  {options.rss_size_mb} MiB file: send {send:.2f} s, read back {read_back:.2f} s, "
+                  f"peak RSS {rss:.1f} MiB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        cluster.down(bed)
+
+
+if __name__ == "__main__":
+    main()

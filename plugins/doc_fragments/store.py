@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # One off-host backup store (_store.ops.STORE_OPTIONS): its URL and how to reach it.
+    DOCUMENTATION = r"""
+options:
+  store:
+    description: The backup store.
+    type: dict
+    required: true
+    suboptions:
+      url:
+        description:
+          - C(sftp://user@host[:port]/dir) (SFTP over SSH, key authentication). The dir must exist on the server.
+          - Credentials never go in the URL.
+        type: str
+        required: true
+      key_file:
+        description: Private key to log in with, on the host the module runs on. Without it, the keys of the SSH
+          agent (C(SSH_AUTH_SOCK)) are tried.
+        type: path
+      key_passphrase:
+        description: Passphrase of O(store.key_file), if it has one.
+        type: str
+      known_hosts:
+        description:
+          - known_hosts file the server's host key is checked against (C(~/.ssh/known_hosts) when not given). An
+            unknown host key is refused with its fingerprint in the message; a changed one always is.
+        type: path
+      accept_new_host_key:
+        description: Trust an unknown host key on first use and add it to O(store.known_hosts) (as OpenSSH's
+          C(StrictHostKeyChecking=accept-new)). A changed key is still refused.
+        type: bool
+        default: false
+      timeout:
+        description: Seconds to wait for the server to connect and answer.
+        type: int
+        default: 30
+"""

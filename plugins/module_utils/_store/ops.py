@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the store modules do with any store: put a verified backup and its manifest there, list the backups on it
+newest first, apply retention, and bring one back to a local dir, verified against its manifest."""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import backup_time, rank
+from ansible_collections.etcdops.dr.plugins.module_utils._store import url as _url
+from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError, StoredFile
+from ansible_collections.etcdops.dr.plugins.module_utils._store.sftp import PARTIAL, SftpStore
+
+# A temporary file of an upload older than this was left by a run that died: the next upload removes it.
+STALE_PARTIAL_SECONDS = 3600
+CHUNK = 1024 * 1024
+
+STORE_OPTIONS = dict(
+    url=dict(type="str", required=True),
+    key_file=dict(type="path"),
+    key_passphrase=dict(type="str", no_log=True),
+    known_hosts=dict(type="path"),
+    accept_new_host_key=dict(type="bool", default=False),
+    timeout=dict(type="int", default=30),
+)
+
+
+def url_secrets(options: dict[str, Any]) -> list[str]:
+    """A password written into the store's URL (refused, but never to be shown): for AnsibleModule.no_log_values."""
+    try:
+        password = urllib.parse.urlsplit(str(options.get("url") or "")).password
+    except ValueError:
+        return []
+    return [password] if password else []
+
+
+def open_store(options: dict[str, Any]) -> Any:
+    """The store `options` name, not connected yet (use it as a context manager). Raises StoreError."""
+    try:
+        url = _url.parse(options["url"])
+    except _url.StoreUrlError as exc:
+        raise StoreError(exc.msg) from None
+    if url.scheme == "sftp":
+        return SftpStore(url, options)
+    raise StoreError("%s: s3 stores are not built yet: use an sftp:// store" % url)
+
+
+def _read_local(path: str, digest: Any) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return
+            digest.update(chunk)
+            yield chunk
+
+
+def backups(files: list[StoredFile], prefix: str) -> list[StoredFile]:
+    """The backups among `files` (<prefix>-<UTC time>[-N].db), newest first."""
+    found = [(backup_time(f.name, prefix), f) for f in files]
+    return [f for when, f in sorted(((w, f) for w, f in found if w), key=lambda item: (item[0], item[1].name),
+                                    reverse=True)]
+
+
+def read_manifest(store: Any, name: str) -> dict[str, Any]:
+    data = store.read_small(name + MANIFEST_SUFFIX)
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise StoreError("%s: the manifest of %s is not JSON (%s): that backup cannot be verified; remove it, or "
+                         "choose another" % (store.url, name, exc)) from None
+    if not isinstance(manifest, dict) or not manifest.get("sha256"):
+        raise StoreError("%s: the manifest of %s records no sha256: that backup cannot be verified" % (
+            store.url, name))
+    return manifest
+
+
+def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, Any]:
+    """Put the local backup `path` (whose sha256 is `sha256`) and the manifest beside it on `store`, verified.
+    Idempotent: a store that already holds it with that sha256 is left as it is."""
+    name = os.path.basename(path)
+    size = os.path.getsize(path)
+    manifest = open(path + MANIFEST_SUFFIX, "rb").read()
+    result = dict(store=str(store.url), name=name, path=store.url.name(name), size=size, sha256=sha256,
+                  changed=False, verified_by=None, stale_partials_removed=[], host_key_added=store.host_key_added)
+    store.check_dir()
+    files = {f.name: f for f in store.list()}
+    if name in files:
+        held = read_manifest(store, name) if name + MANIFEST_SUFFIX in files else {}
+        if held.get("sha256") == sha256 and files[name].size == size:
+            result.update(verified_by="already on the store, with the manifest's sha256")
+            return result
+        raise StoreError("%s already holds a %s of %d bytes with %s: it is not this backup (%d bytes, sha256 %s). "
+                         "Nothing was written: look at it, and move it away if it is not needed" % (
+                             store.url, name, files[name].size,
+                             "sha256 %s in its manifest" % held["sha256"] if held.get("sha256") else "no manifest",
+                             size, sha256))
+    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    stale = [f.name for f in files.values() if f.name.startswith(".") and PARTIAL in f.name
+             and now - f.mtime > STALE_PARTIAL_SECONDS]
+    free = store.free_bytes()
+    if free is not None and free < size + len(manifest):
+        raise StoreError("%s: %d bytes free in %s, and %s needs %d: make room on the store (retention: keep_last, "
+                         "max_age) or choose another. Nothing was written." % (
+                             store.url, free, store.url.path, name, size + len(manifest)))
+    result["changed"] = True
+    if check_mode:
+        result.update(stale_partials_removed=stale, verified_by="would be read back and hashed")
+        return result
+    for partial in stale:
+        store.remove(partial)
+    result["stale_partials_removed"] = stale
+    digest = hashlib.sha256()
+    # Both files are staged and verified before either gets its name: a store that runs out of space, or a run cut
+    # off, leaves nothing under the final names. The manifest gets its name last: a backup is listed as whole only
+    # once its manifest is there.
+    staged = store.stage(name, _read_local(path, digest), size, lambda: _sent(digest, sha256, path))
+    try:
+        staged_manifest = store.stage(name + MANIFEST_SUFFIX, iter([manifest]), len(manifest),
+                                      lambda: hashlib.sha256(manifest).hexdigest())
+    except BaseException:
+        store.discard(staged)
+        raise
+    try:
+        store.commit(staged, name)
+    except BaseException:
+        store.discard(staged)
+        store.discard(staged_manifest)
+        raise
+    store.commit(staged_manifest, name + MANIFEST_SUFFIX)
+    result.update(verified_by=store.VERIFIED_BY, send_seconds=round(store.seconds["send"], 3),
+                  read_back_seconds=round(store.seconds["read_back"], 3))
+    return result
+
+
+def _sent(digest: Any, sha256: str, path: str) -> str:
+    if digest.hexdigest() != sha256:
+        raise StoreError("%s changed while it was sent (sha256 %s, not %s): nothing was stored under its name" % (
+            path, digest.hexdigest(), sha256))
+    return sha256
+
+
+def apply_retention(store: Any, prefix: str, keep_last: int, max_age_seconds: float | None, protect: list[str],
+                    check_mode: bool) -> dict[str, Any]:
+    """Retention on the store with the local dirs' rules; only <prefix>-<UTC time>[-N].db files and their manifests
+    are ever removed."""
+    names = [f.name for f in store.list()]
+    keep, remove = rank(names, prefix, keep_last, max_age_seconds, protect,
+                        datetime.datetime.now(datetime.timezone.utc))
+    removed = []
+    if not check_mode:
+        for name, dummy in remove:
+            store.remove(name)
+            removed.append(name)
+            if name + MANIFEST_SUFFIX in names:
+                store.remove(name + MANIFEST_SUFFIX)
+    return dict(removed=[name for name, dummy in remove], kept=[name for name, dummy in keep],
+                reasons=dict(keep + remove))
+
+
+def listing(store: Any, prefix: str) -> list[dict[str, Any]]:
+    """The backups on `store`, newest first, each with its manifest (None when it has none: not restorable)."""
+    files = store.list()
+    names = {f.name for f in files}
+    found = []
+    for stored in backups(files, prefix):
+        manifest = None
+        problem = None
+        if stored.name + MANIFEST_SUFFIX in names:
+            try:
+                manifest = read_manifest(store, stored.name)
+            except StoreError as exc:
+                problem = exc.msg
+        else:
+            problem = "no manifest: an upload that did not finish, or not a backup of this collection"
+        found.append(dict(name=stored.name, path=store.url.name(stored.name), size=stored.size,
+                          mtime=stored.mtime, manifest=manifest, problem=problem))
+    return found
+
+
+def choose(found: list[dict[str, Any]], name: str, store_url: Any) -> dict[str, Any]:
+    """The listed backup called `name`, or with 'latest' the newest that has a manifest."""
+    if name == "latest":
+        for entry in found:
+            if entry["manifest"]:
+                return entry
+        raise StoreError("%s holds no backup with a manifest (%d without): take a backup to it first, or choose "
+                         "another store" % (store_url, len(found)))
+    for entry in found:
+        if entry["name"] == name:
+            if not entry["manifest"]:
+                raise StoreError("%s: %s cannot be verified: %s" % (store_url, name, entry["problem"]))
+            return entry
+    raise StoreError("%s holds no backup called %s; the newest are: %s" % (
+        store_url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
+
+
+def verify(store: Any, entry: dict[str, Any]) -> str:
+    """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in store.read_chunks(entry["name"], entry["size"]):
+        digest.update(chunk)
+        size += len(chunk)
+    expected = entry["manifest"]["sha256"]
+    if digest.hexdigest() != expected or size != entry["manifest"].get("size", size):
+        raise StoreError("%s: %s on the store has %d bytes with sha256 %s, and its manifest says %s bytes with "
+                         "sha256 %s: it was altered or damaged on the store; do not restore it, choose another" % (
+                             store.url, entry["name"], size, digest.hexdigest(), entry["manifest"].get("size"),
+                             expected))
+    return expected
+
+
+def download(store: Any, entry: dict[str, Any], dest_dir: str, check_mode: bool) -> dict[str, Any]:
+    """Bring `entry` (from listing()) and its manifest to `dest_dir`, 0600, hashed on the way and compared with its
+    manifest before it gets its name. A file already there with the manifest's sha256 is left as it is."""
+    manifest = entry["manifest"]
+    dest = os.path.join(dest_dir, entry["name"])
+    result = dict(store=str(store.url), name=entry["name"], dest=dest, sha256=manifest["sha256"],
+                  size=entry["size"], manifest=manifest, changed=False)
+    if os.path.isfile(dest) and _files.file_sha256(dest) == manifest["sha256"] and os.path.isfile(
+            dest + MANIFEST_SUFFIX):
+        return result
+    if os.path.lexists(dest):
+        raise StoreError("%s exists and is not %s of %s (another sha256): move it away, or choose another dir" % (
+            dest, entry["name"], store.url))
+    result["changed"] = True
+    if check_mode:
+        return result
+    os.makedirs(dest_dir, mode=0o700, exist_ok=True)
+    # The manifest as the store holds it, byte for byte.
+    manifest_bytes = store.read_small(entry["name"] + MANIFEST_SUFFIX)
+    handle, temp = _files.temp_file_in(dest_dir, entry["name"])
+    digest = hashlib.sha256()
+    try:
+        for chunk in store.read_chunks(entry["name"], entry["size"]):
+            digest.update(chunk)
+            handle.write(chunk)
+        if digest.hexdigest() != manifest["sha256"]:
+            raise StoreError("%s: %s came with sha256 %s, and its manifest says %s: it was altered or damaged on the "
+                             "store; do not restore it, choose another. Nothing was kept." % (
+                                 store.url, entry["name"], digest.hexdigest(), manifest["sha256"]))
+        _files.commit(handle, temp, dest)
+    except BaseException:
+        _files.discard(handle, temp)
+        raise
+    _files.write_atomic(dest + MANIFEST_SUFFIX, manifest_bytes)
+    return result

@@ -1,0 +1,110 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_store_list
+short_description: List the etcd backups on an off-host store, newest first, and verify one
+version_added: 0.1.0
+description:
+  - Lists the C(<prefix>-<UTC time>[-N].db) files on O(store), newest first by the time in their name, each with its
+    manifest. A backup without a readable manifest is listed with the reason (RV(backups[].problem)) - it cannot be
+    verified, so a restore does not take it.
+  - With O(verify), that backup (a name, or C(latest) - the newest with a manifest) is read back from the store and
+    hashed; the module fails when the bytes are not what its manifest says.
+  - Read-only - it never changes the store.
+attributes:
+  check_mode:
+    details: Runs as it would without check mode (it only reads).
+extends_documentation_fragment:
+  - etcdops.dr.attributes
+  - etcdops.dr.store
+  - ansible.builtin.action_common_attributes
+options:
+  prefix:
+    description: The backups' file name prefix.
+    type: str
+    default: etcd-snapshot
+  verify:
+    description: A backup to read back and hash against its manifest - its file name, or C(latest).
+    type: str
+requirements:
+  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: List the backups on the backup server and check the newest one's bytes
+  etcdops.dr.etcd_store_list:
+    store:
+      url: sftp://etcdbackup@backup1.example.com/srv/etcd-backups/prod
+      key_file: ~/.ssh/etcd_backup
+    verify: latest
+  register: stored
+"""
+
+RETURN = r"""
+backups:
+  description: The backups on the store, newest first.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: File name.
+      type: str
+    path:
+      description: Path on the store.
+      type: str
+    size:
+      description: Bytes.
+      type: int
+    manifest:
+      description: The manifest (sha256, revision, key_count, etcd_version...), or null.
+      type: dict
+    problem:
+      description: Why the backup cannot be verified, or null.
+      type: str
+verified:
+  description: The backup O(verify) chose, with the sha256 it read back; null without O(verify).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
+from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
+        prefix=dict(type="str", default="etcd-snapshot"),
+        verify=dict(type="str"),
+    ), supports_check_mode=True)
+    params = module.params
+    module.no_log_values.update(ops.url_secrets(params["store"]))
+    verified = None
+    try:
+        with ops.open_store(params["store"]) as store:
+            store.check_dir()
+            found = ops.listing(store, params["prefix"])
+            if params["verify"]:
+                entry = ops.choose(found, params["verify"], store.url)
+                verified = dict(entry, sha256=ops.verify(store, entry))
+    except StoreError as exc:
+        module.fail_json(msg=exc.msg)
+    whole = [entry for entry in found if entry["manifest"]]
+    summary = "%d backups on %s (%d with a manifest)%s%s" % (
+        len(found), store.url, len(whole),
+        "; newest %s" % whole[0]["name"] if whole else "",
+        "; %s read back, sha256 %s as its manifest says" % (verified["name"], verified["sha256"]) if verified else "")
+    module.exit_json(changed=False, backups=found, verified=verified, msg=summary)
+
+
+if __name__ == "__main__":
+    main()

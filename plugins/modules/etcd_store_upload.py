@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_store_upload
+short_description: Put a verified etcd backup and its manifest on an off-host store, then apply retention there
+version_added: 0.1.0
+description:
+  - Sends the backup O(path) (written by M(etcdops.dr.etcd_snapshot) or M(etcdops.dr.etcd_cold_copy), with its
+    C(<file>.json) manifest beside it) to O(store), in constant memory.
+  - The file is written under a temporary name (C(.<file>.partial-<random>), mode 0600), read back from the store and
+    hashed, and renamed to its name only when that hash is the local file's; then the manifest goes the same way. An
+    upload cut off part-way leaves nothing under the final name; the next upload removes temporary files older than
+    an hour.
+  - A store that already holds the backup with the same sha256 is left as it is (idempotent). A file of that name with
+    other content is refused, never replaced.
+  - Then retention applies to the store with the local dirs' rules (O(keep_last), O(max_age)); the backup just sent
+    always stays. Only C(<prefix>-<UTC time>[-N].db) files and their manifests are ever removed.
+  - Free space is checked first where the server says (the C(statvfs@openssh.com) extension of OpenSSH).
+attributes:
+  check_mode:
+    details: Connects, checks the host key, the login, the dir, the free space and whether the backup is there
+      already; reports what retention would remove. Writes nothing.
+extends_documentation_fragment:
+  - etcdops.dr.attributes
+  - etcdops.dr.store
+  - ansible.builtin.action_common_attributes
+options:
+  path:
+    description: The local backup file; its manifest C(<path>.json) must be beside it.
+    type: path
+    required: true
+  sha256:
+    description: The backup's sha256 as verified when it was taken. When not given, the manifest's.
+    type: str
+  prefix:
+    description: The backups' file name prefix, for retention.
+    type: str
+    default: etcd-snapshot
+  keep_last:
+    description: How many of the newest backups to keep on the store (0 - no count limit).
+    type: int
+    default: 0
+  max_age:
+    description: Remove backups on the store older than this (C(36h), C(7d), C(2w)); empty - no age limit.
+    type: str
+    default: ""
+requirements:
+  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+author:
+  - etcdops.dr maintainers (@etcdops)
+"""
+
+EXAMPLES = r"""
+- name: Send the backup to the backup server, keep its 14 newest there
+  etcdops.dr.etcd_store_upload:
+    path: /var/backups/etcd/etcd-snapshot-20261124T101500Z.db
+    store:
+      url: sftp://etcdbackup@backup1.example.com/srv/etcd-backups/prod
+      key_file: /root/.ssh/etcd_backup
+      known_hosts: /root/.ssh/known_hosts
+    keep_last: 14
+"""
+
+RETURN = r"""
+store:
+  description: The store's URL.
+  returned: always
+  type: str
+path:
+  description: The backup's path on the store.
+  returned: always
+  type: str
+sha256:
+  description: The backup's sha256, as read back from the store.
+  returned: always
+  type: str
+verified_by:
+  description: How the stored copy was verified (or, in check mode, would be).
+  returned: always
+  type: str
+retention:
+  description: Retention on the store - C(removed) and C(kept) (names), C(reasons) (name to reason).
+  returned: always
+  type: dict
+host_key_added:
+  description: The host key trusted on first use (O(store.accept_new_host_key)), else null.
+  returned: always
+  type: str
+stale_partials_removed:
+  description: Temporary files of uploads that died, removed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
+from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
+from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        path=dict(type="path", required=True),
+        sha256=dict(type="str"),
+        store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
+        prefix=dict(type="str", default="etcd-snapshot"),
+        keep_last=dict(type="int", default=0),
+        max_age=dict(type="str", default=""),
+    ), supports_check_mode=True)
+    params = module.params
+    module.no_log_values.update(ops.url_secrets(params["store"]))
+    path = params["path"]
+    try:
+        max_age = parse_max_age(params["max_age"])
+        if params["keep_last"] < 0:
+            raise RetentionError("keep_last is %d: give 0 (no count limit) or the number of backups to keep"
+                                 % params["keep_last"])
+        if not os.path.isfile(path) or not os.path.isfile(path + MANIFEST_SUFFIX):
+            module.fail_json(msg="%s: give a backup file with its manifest %s beside it (as etcd_snapshot writes "
+                                 "them); nothing was sent" % (path, os.path.basename(path) + MANIFEST_SUFFIX))
+        with open(path + MANIFEST_SUFFIX) as handle:
+            manifest = json.load(handle)
+        sha256 = (params["sha256"] or manifest.get("sha256") or "").lower()
+        if not sha256:
+            module.fail_json(msg="%s: its manifest records no sha256 and none was given (sha256): nothing was sent"
+                             % path)
+        with ops.open_store(params["store"]) as store:
+            result = ops.upload(store, path, sha256, module.check_mode)
+            result["retention"] = ops.apply_retention(store, params["prefix"], params["keep_last"], max_age,
+                                                      [os.path.basename(path)], module.check_mode)
+    except (StoreError, RetentionError) as exc:
+        module.fail_json(msg=exc.msg)
+    except ValueError as exc:
+        module.fail_json(msg="%s's manifest is not JSON (%s): nothing was sent" % (path, exc))
+    result["changed"] = result["changed"] or bool(result["retention"]["removed"])
+    removed = result["retention"]["removed"]
+    if result["changed"] and not result["verified_by"].startswith("already"):
+        what = "%s %s to %s (%s)" % ("would send" if module.check_mode else "sent", os.path.basename(path),
+                                     result["store"], result["verified_by"])
+    else:
+        what = "%s is on %s already (%s)" % (os.path.basename(path), result["store"], result["verified_by"])
+    module.exit_json(msg="%s%s" % (
+        what,
+        "; retention %s %s" % ("would remove" if module.check_mode else "removed", ", ".join(removed))
+        if removed else ""), **result)
+
+
+if __name__ == "__main__":
+    main()

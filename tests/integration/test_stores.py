@@ -1,0 +1,219 @@
+"""Off-host stores: the backup sends its verified snapshot to the bed's SFTP server (an sshd of its own on the backup
+address, chrooted), retention applies there, and a destroyed cluster comes back from the store's newest backup.
+Every fault - unknown or changed host key, refused login, missing dir, no server, no space, an upload cut off, a
+file altered on the store - is refused with what to do, and nothing is stopped or lost."""
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.etcdops.dr.tests.integration.test_restore import (
+    custom_stats, etcd_pids, keys, restorable, write_keys)
+from ansible_collections.etcdops.dr.tests.integration.test_restore_faults import crash, wait_for
+from ansible_collections.etcdops.dr.tests.integration.test_round_trips import destroy
+from testbed import cluster, faults
+
+STATS = {"ANSIBLE_SHOW_CUSTOM_STATS": "1"}
+__all__ = ["restorable"]
+
+
+def empty(directory):
+    for path in directory.iterdir():
+        if path.is_dir() and not path.is_mount():
+            shutil.rmtree(path)
+        elif not path.is_dir():
+            path.unlink()
+
+
+@pytest.fixture
+def store(restorable):
+    """The bed's SFTP store, empty; the bed's hosts without backups."""
+    empty(restorable.sftp_store_dir)
+    yield restorable.sftp_store
+    empty(restorable.sftp_store_dir)
+    cluster.ensure_running(restorable)
+
+
+def stored(bed):
+    return sorted(os.listdir(bed.sftp_store_dir))
+
+
+def sha256_of(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def backup(ansible, stores, check=False, **extra):
+    return ansible.playbook("etcdops.dr.backup", check=check, env=STATS,
+                            extra_vars=dict({"backup_stores": stores}, **extra))
+
+
+def restore_from(ansible, store, name="latest", **extra):
+    return ansible.playbook("etcdops.dr.restore", env=STATS, extra_vars=dict({
+        "restore_snapshot_from": store["url"], "restore_snapshot": name, "restore_store": store,
+        "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}, **extra))
+
+
+def host_fingerprint(bed):
+    out = subprocess.run(["ssh-keygen", "-l", "-f", str(bed.ssh_dir / "sftp_host_ed25519_key.pub")],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()[1]
+
+
+def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster_comes_back_from_latest(store, ansible):
+    bed = ansible.bed
+    write_keys(bed, "before", 20)
+    entry = dict(store, keep_last=2)
+
+    checked = backup(ansible, [entry], check=True)
+    assert checked.rc == 0, checked.output
+    assert f"Stores: {store['url']} (check mode: reached, nothing sent)" in checked.stdout, checked.output
+    assert stored(bed) == []
+
+    taken = []
+    for dummy in range(3):
+        run = backup(ansible, [entry])
+        assert run.rc == 0, run.output
+        stats = custom_stats(run)["etcd_backup"]
+        (summary,) = stats["stores"]
+        assert summary["store"] == store["url"] and summary["sha256"] == stats["sha256"], summary
+        assert summary["verified_by"] == "read back from the store and hashed"
+        taken.append(stats)
+    expected = keys(bed)
+    names = [os.path.basename(stats["file"]) for stats in taken]
+    # keep_last 2 on the store: the oldest went, with its manifest; nothing else is there (no temporary file).
+    assert stored(bed) == sorted(names[1:] + [name + ".json" for name in names[1:]])
+    assert summary["removed"] == [names[0]]
+    for name in names[1:]:
+        path = bed.sftp_store_dir / name
+        manifest = bed.sftp_store_dir / (name + ".json")
+        assert oct(path.stat().st_mode & 0o777) == oct(manifest.stat().st_mode & 0o777) == "0o600"
+    assert sha256_of(bed.sftp_store_dir / names[2]) == taken[2]["sha256"]
+
+    # Again: the store holds it already, nothing is written.
+    source = taken[2]["source_host"]
+    again = ansible.module("etcdops.dr.etcd_store_upload", {"path": taken[2]["file"], "store": store},
+                           hosts=source).results[source]
+    assert again["changed"] is False and "already" in again["msg"], again
+
+    listed = ansible.module("etcdops.dr.etcd_store_list", {"store": store, "verify": "latest"},
+                            hosts="node1").results["node1"]
+    assert [b["name"] for b in listed["backups"]] == [names[2], names[1]], listed
+    assert listed["verified"]["sha256"] == taken[2]["sha256"] and listed["changed"] is False
+
+    # The disaster: more writes, then every member and every host's backups gone. Only the store has the backup.
+    write_keys(bed, "after", 5)
+    destroy(bed)
+    for member in bed.members:
+        empty(member.backup_dir)
+    run = restore_from(ansible, store)
+    assert run.rc == 0, run.output
+    restored = custom_stats(run)["etcd_restore"]
+    assert restored["sha256"] == taken[2]["sha256"], restored
+    assert keys(bed) == expected
+
+
+def test_store_faults_are_refused_before_the_snapshot_with_what_to_do(store, ansible, tmp_path):
+    bed = ansible.bed
+    unknown = tmp_path / "known_hosts"
+    unknown.write_text("")
+    other_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other_key)], check=True)
+    changed = tmp_path / "changed_known_hosts"
+    changed.write_text(f"[127.0.0.14]:2022 {' '.join((other_key.with_suffix('.pub')).read_text().split()[:2])}\n")
+    fingerprint = host_fingerprint(bed)
+    cases = {
+        "unknown host key": (dict(store, known_hosts=str(unknown)),
+                             ["host key is not known", fingerprint, "accept_new_host_key"]),
+        "changed host key": (dict(store, known_hosts=str(changed)), ["host key has CHANGED", fingerprint]),
+        "refused login": (dict(store, key_file=str(other_key)), ["refused user root", "authorized_keys"]),
+        "missing dir": (dict(store, url=store["url"] + "/missing"), ["create it on the server"]),
+        "no server": (dict(store, url=store["url"].replace(":2022", ":2029")), ["cannot connect", "port 2029"]),
+        "a password in the URL": (dict(store, url=store["url"].replace("root@", "root:secret@")),
+                                  ["credentials go in the store's options"]),
+    }
+    for case, (entry, words) in cases.items():
+        listed = ansible.module("etcdops.dr.etcd_store_list", {"store": entry}, hosts="node1").results["node1"]
+        assert listed.get("failed"), (case, listed)
+        for word in words:
+            assert word in listed["msg"], (case, word, listed["msg"])
+        assert "secret" not in str(listed), "a password given in a URL is not shown"
+    assert unknown.read_text() == ""
+
+    # The backup role reaches the stores before the snapshot: nothing is written anywhere.
+    refused = backup(ansible, [dict(store, known_hosts=str(unknown))])
+    assert refused.rc != 0 and fingerprint in refused.stdout, refused.output
+    assert all(cluster.backup_files(member) == [] for member in bed.members) and stored(bed) == []
+
+    # Trust on first use only when asked by name: the key is added, then checked as any known key.
+    trusted = ansible.module("etcdops.dr.etcd_store_list", {"store": dict(store, known_hosts=str(unknown),
+                                                                          accept_new_host_key=True)},
+                             hosts="node1").results["node1"]
+    assert not trusted.get("failed"), trusted
+    assert unknown.read_text().split()[:2] == ["[127.0.0.14]:2022", "ssh-ed25519"]
+
+
+def test_a_full_store_a_cut_upload_and_an_altered_file_leave_nothing_wrong(store, ansible, tmp_path):
+    bed = ansible.bed
+    write_keys(bed, "kept", 10)
+    node1 = bed.member("node1")
+
+    # No space on the server: refused before a byte is sent.
+    small = bed.sftp_root / "small"
+    with faults.small_filesystem(small, 8 * 1024):
+        full = backup(ansible, [dict(store, url=store["url"].replace("/backups", "/small"))])
+        assert full.rc != 0 and "make room on the store" in full.stdout, full.output
+        assert os.listdir(small) == []
+
+    # An upload cut off part-way (the controller and the module killed): nothing under the final name; the
+    # temporary file it left is removed by a later upload once it is old enough.
+    big = node1.backup_dir / "etcd-snapshot-20261101T000000Z.db"
+    with open(big, "wb") as handle:
+        handle.truncate(400 * 1024 * 1024)
+    big.with_name(big.name + ".json").write_text('{"sha256": "%s"}' % sha256_of(big))
+    log = open(tmp_path / "cut.log", "w")
+    run = ansible.start([{"hosts": "node1", "gather_facts": False, "tasks": [
+        {"etcdops.dr.etcd_store_upload": {"path": str(big), "store": store}}]}], output=log)
+
+    def partial_size():
+        sizes = [p.stat().st_size for p in bed.sftp_store_dir.glob(".*.partial-*")]
+        return max(sizes, default=0)
+    wait_for(lambda: partial_size() > 20 * 1024 * 1024, "the upload to be under way")
+    crash(run, bed)
+    left = stored(bed)
+    assert len(left) == 1 and left[0].startswith("." + big.name + ".partial-"), left
+    # The server writes what it had received until it sees the connection gone: wait for the file to settle.
+
+    def settled():
+        before = partial_size()
+        time.sleep(0.5)
+        return partial_size() == before
+    wait_for(settled, "the cut upload's file to stop growing")
+    old = time.time() - 2 * 3600
+    os.utime(bed.sftp_store_dir / left[0], (old, old))
+    big.unlink()
+    big.with_name(big.name + ".json").unlink()
+    run = backup(ansible, [store])
+    assert run.rc == 0, run.output
+    stats = custom_stats(run)["etcd_backup"]
+    name = os.path.basename(stats["file"])
+    assert stored(bed) == [name, name + ".json"]
+
+    # A file altered on the store: the listing's check and the restore refuse it, before anything is stopped.
+    with open(bed.sftp_store_dir / name, "r+b") as handle:
+        handle.seek(5000)
+        byte = handle.read(1)
+        handle.seek(5000)
+        handle.write(bytes([byte[0] ^ 1]))
+    listed = ansible.module("etcdops.dr.etcd_store_list", {"store": store, "verify": "latest"},
+                            hosts="node1").results["node1"]
+    assert listed.get("failed") and "altered or damaged on the store" in listed["msg"], listed
+    pids = etcd_pids(bed)
+    refused = restore_from(ansible, store)
+    assert refused.rc != 0 and "altered or damaged on the store" in refused.stdout, refused.output
+    assert etcd_pids(bed) == pids and len(keys(bed)) == 10
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    controller_dir = os.path.join(cache, "etcdops.dr", "restore")
+    assert not os.path.exists(os.path.join(controller_dir, name)), "nothing of the altered file is kept"
