@@ -1,5 +1,7 @@
 """Benchmark: sending a backup to the SFTP store - etcd_store_upload's code path (paramiko), run as Ansible runs it -
 against OpenSSH's `sftp` client putting the same file to the same server, in one run; and the module's peak RSS.
+Then the same module sending to the bed's S3 store (moto's server) against a plain boto3 `upload_file` of the same
+file (its defaults: 8 MiB parts, 10 threads; no checksum asked), ratio boto3's time / the module's (target >= 0.9).
 
 Brings up a bed of its own under .bench/bed (the test bed's addresses: stop the test bed first, or run this in a
 network namespace of its own: unshare -n), writes a file of --size-mb MB of random bytes (incompressible) with a
@@ -23,6 +25,7 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+import boto3  # noqa: E402  pylint: disable=wrong-import-position
 from testbed import cluster, layout  # noqa: E402  pylint: disable=wrong-import-position
 from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -57,13 +60,45 @@ def run_module(bed, path, work):
 
 def run_openssh(bed, path, work):
     batch = work / "batch"
-    batch.write_text(f"put {path} /backups/openssh.db\n")
+    batch.write_text(f"put {path} {bed.sftp_store_dir / 'openssh.db'}\n")
     store = bed.sftp_store
     seconds, dummy, dummy = timed(["sftp", "-q", "-b", str(batch), "-P", str(layout.SFTP_PORT), "-i",
                                    store["key_file"], "-o", f"UserKnownHostsFile={store['known_hosts']}", "-o",
                                    "StrictHostKeyChecking=yes", f"root@{layout.BACKUP_SERVER_ADDRESS}"])
     empty_store(bed)
     return seconds
+
+
+PLAIN_BOTO3 = """
+import boto3, json, sys
+store = json.loads(sys.argv[1])
+client = boto3.session.Session().client("s3", endpoint_url=store["endpoint_url"], region_name=store["region"],
+                                        aws_access_key_id=store["access_key"], aws_secret_access_key=store["secret_key"])
+client.upload_file(sys.argv[2], "etcd-backups", "cluster-a/boto3.db")
+client.delete_object(Bucket="etcd-backups", Key="cluster-a/boto3.db")
+"""
+
+
+def run_module_s3(bed, path, work):
+    args = work / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path), "store": bed.s3_store}}))
+    seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)],
+                              env=dict(os.environ, PYTHONPATH=str(layout.link_checkout())))
+    result = json.loads(out)
+    if result.get("failed"):
+        raise RuntimeError(result["msg"])
+    store = bed.s3_store
+    client = boto3.session.Session().client("s3", endpoint_url=store["endpoint_url"], region_name=store["region"],
+                                            aws_access_key_id=store["access_key"],
+                                            aws_secret_access_key=store["secret_key"])
+    for name in (path.name, path.name + ".json"):
+        client.delete_object(Bucket=layout.S3_BUCKET, Key="cluster-a/" + name)
+    return seconds, rss, result["send_seconds"] + result["read_back_seconds"], result["verified_by"]
+
+
+def run_boto3(bed, path):
+    seconds, rss, dummy = timed([str(layout.VENV_PYTHON), "-c", PLAIN_BOTO3, json.dumps(bed.s3_store), str(path)])
+    return seconds, rss
 
 
 def empty_store(bed):
@@ -108,11 +143,37 @@ def main():
         print(f"  module, whole run           {whole:6.2f} s (sending, reading back and hashing, renaming)")
         print(f"  ratio (OpenSSH time / module sending time): {theirs / send:.2f}")
         print(f"  module peak RSS: {min(rss_seen):.1f}-{max(rss_seen):.1f} MiB")
+        mine, theirs_s3, mine_rss, theirs_rss = [], [], [], []
+        for round_number in range(options.rounds):
+            order = ("module", "boto3") if round_number % 2 == 0 else ("boto3", "module")
+            for tool in order:
+                if tool == "module":
+                    whole, rss, sending, verified_by = run_module_s3(bed, path, work)
+                    mine.append(whole)
+                    mine_rss.append(rss)
+                    print(f"round {round_number + 1}: module to S3 {whole:6.2f} s ({size / whole:6.1f} MiB/s; sending "
+                          f"and checking {sending:.2f} s, verified by {verified_by}), peak RSS {rss:5.1f} MiB",
+                          flush=True)
+                else:
+                    seconds, rss = run_boto3(bed, path)
+                    theirs_s3.append(seconds)
+                    theirs_rss.append(rss)
+                    print(f"round {round_number + 1}: boto3 upload_file {seconds:6.2f} s ({size / seconds:6.1f} MiB/s),"
+                          f" peak RSS {rss:5.1f} MiB", flush=True)
+        mine_median, theirs_median = statistics.median(mine), statistics.median(theirs_s3)
+        print(f"\nS3, {size:.0f} MiB, {options.rounds} rounds, medians (whole processes):")
+        print(f"  boto3 upload_file           {theirs_median:6.2f} s ({size / theirs_median:6.1f} MiB/s)")
+        print(f"  module                      {mine_median:6.2f} s ({size / mine_median:6.1f} MiB/s)")
+        print(f"  ratio (boto3 time / module time): {theirs_median / mine_median:.2f}")
+        print(f"  peak RSS: module {min(mine_rss):.1f}-{max(mine_rss):.1f} MiB, boto3 {min(theirs_rss):.1f}-"
+              f"{max(theirs_rss):.1f} MiB")
         if options.rss_size_mb:
             big = write_backup(work, options.rss_size_mb)
             whole, rss, send, read_back = run_module(bed, big, work)
-            print(f"  {options.rss_size_mb} MiB file: send {send:.2f} s, read back {read_back:.2f} s, "
+            print(f"  {options.rss_size_mb} MiB file to SFTP: send {send:.2f} s, read back {read_back:.2f} s, "
                   f"peak RSS {rss:.1f} MiB")
+            whole, rss, sending, verified_by = run_module_s3(bed, big, work)
+            print(f"  {options.rss_size_mb} MiB file to S3: {whole:.2f} s, peak RSS {rss:.1f} MiB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         cluster.down(bed)

@@ -19,7 +19,7 @@ PYTHONPATH="$repo" .venv/bin/python scripts/restore_cycle.py
 cat <<MSG
 
 The first online snapshot is on the controller in $repo/.testbed/controller-backups/; the one the cluster was
-restored from is on the SFTP store (sftp://root@127.0.0.14:2022/backups, files in $repo/.testbed/sftp-root/backups/).
+restored from is on the SFTP store (sftp://root@127.0.0.14:2022$repo/.testbed/sftp-root/backups).
 Each has a JSON manifest beside it.
 The local cluster keeps running: inventory $repo/.testbed/inventory.yml.
 Run more with: ANSIBLE_CONFIG=$ANSIBLE_CONFIG .venv/bin/ansible-playbook etcdops.dr.health

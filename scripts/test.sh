@@ -34,10 +34,11 @@ static_checks() {
 static_checks &
 static_pid=$!
 
-# Two workers, each with a test bed of its own in a network namespace of its own (testbed/netns-python), whole test
-# files handed out as workers free up; without root (no unshare --net), one bed in this namespace.
+# Two workers, each with a test bed of its own in a network namespace of its own (testbed/netns-python); each starts
+# with half the tests and a worker that runs out takes tests from the other's queue (worksteal: with whole files
+# handed out, the longest file ran on alone at the end); without root (no unshare --net), one bed in this namespace.
 if unshare --net true 2>/dev/null; then
-  workers=(--tx "2*popen//python=$repo/testbed/netns-python" --dist loadfile)
+  workers=(--tx "2*popen//python=$repo/testbed/netns-python" --dist worksteal)
 else
   workers=()
 fi

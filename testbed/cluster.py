@@ -9,7 +9,7 @@ import time
 
 import yaml
 
-from . import inventory, layout, pki, services
+from . import inventory, layout, pki, s3, services
 
 VENV_BIN = layout.VENV_PYTHON.parent
 MIB = 1024 * 1024
@@ -120,6 +120,7 @@ def up(bed):
     if not kubelets_running(bed):
         _remove_manifests(bed)
     services.start_supervisord(bed)
+    s3.provision(bed)
     wait_healthy(bed)
 
 

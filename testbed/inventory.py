@@ -46,6 +46,13 @@ def inventory(bed):
             "etcd_supervisor_conf": str(bed.supervisor_conf),
             # The backup server's SFTP store, as a backup_stores entry (tests and the demo pass it on).
             "testbed_sftp_store": bed.sftp_store,
+            # The S3-compatible store; its key is made when the bed comes up, after this file is written.
+            "testbed_s3_store": {
+                "url": f"s3://{layout.S3_BUCKET}/cluster-a",
+                "endpoint_url": f"http://{layout.BACKUP_SERVER_ADDRESS}:{layout.S3_PORT}", "region": "us-east-1",
+                "access_key": f"{{{{ (lookup('ansible.builtin.file', '{bed.s3_credentials}') | from_json).access_key }}}}",
+                "secret_key": f"{{{{ (lookup('ansible.builtin.file', '{bed.s3_credentials}') | from_json).secret_key }}}}",
+            },
         },
         "children": {
             "etcd": {

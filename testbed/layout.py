@@ -13,8 +13,11 @@ PEER_PORT = 2380
 SSH_PORT = 2222
 KUBE_APISERVER_PORT = 6443
 BACKUP_SERVER_ADDRESS = "127.0.0.14"
-# The backup server's SFTP store: an sshd of its own (its own host key, a chrooted SFTP-only login).
+# The backup server's SFTP store: an sshd of its own (its own host key, an SFTP-only login).
 SFTP_PORT = 2022
+# The backup server's S3-compatible store (moto's server, plain HTTP on loopback), and the bucket it holds.
+S3_PORT = 9000
+S3_BUCKET = "etcd-backups"
 # A single-member scratch etcd (restore checks, auth tests) listens here.
 SPARE_ADDRESS = "127.0.0.15"
 CLUSTER_TOKEN = "etcdops-testbed"
@@ -141,7 +144,7 @@ class Bed:
 
     @property
     def sftp_root(self):
-        """The SFTP server's chroot: root-owned, as sshd requires; the store is its dir `backups`."""
+        """The SFTP server's files; the store is its dir `backups`."""
         return self.root / "sftp-root"
 
     @property
@@ -151,9 +154,22 @@ class Bed:
     @property
     def sftp_store(self):
         """The store as the etcd hosts reach it (backup_stores entry): URL, login key, known_hosts."""
-        return {"url": f"sftp://root@{BACKUP_SERVER_ADDRESS}:{SFTP_PORT}/backups",
+        return {"url": f"sftp://root@{BACKUP_SERVER_ADDRESS}:{SFTP_PORT}{self.sftp_store_dir}",
                 "key_file": str(self.ssh_dir / "store_id_ed25519"),
                 "known_hosts": str(self.ssh_dir / "store_known_hosts")}
+
+    @property
+    def s3_credentials(self):
+        return self.root / "s3-credentials.json"
+
+    @property
+    def s3_store(self):
+        """The S3 store as a backup_stores entry (its key is made when the bed comes up)."""
+        import json  # pylint: disable=import-outside-toplevel
+        credentials = json.loads(self.s3_credentials.read_text())
+        return {"url": f"s3://{S3_BUCKET}/cluster-a", "endpoint_url": f"http://{BACKUP_SERVER_ADDRESS}:{S3_PORT}",
+                "region": "us-east-1", "access_key": credentials["access_key"],
+                "secret_key": credentials["secret_key"]}
 
     @property
     def initial_cluster(self):

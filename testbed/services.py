@@ -8,7 +8,7 @@ import xmlrpc.client
 
 import yaml
 
-from . import layout
+from . import layout, s3
 
 SSHD = "/usr/sbin/sshd"
 
@@ -122,7 +122,8 @@ def write_ssh(bed):
 
 def _write_sftp_server(bed):
     """The backup server's SFTP store: an sshd of its own on the backup address, with its own host key, that lets
-    only the store's key in, chrooted, for SFTP alone."""
+    only the store's key in, for SFTP alone. Not chrooted: sshd refuses a chroot with a group- or world-writable dir
+    above it, and a checkout may lie under /tmp."""
     ssh = bed.ssh_dir
     _keygen(ssh / "sftp_host_ed25519_key")
     _keygen(ssh / "store_id_ed25519")
@@ -140,7 +141,7 @@ def _write_sftp_server(bed):
         f"PidFile {ssh / 'sftp.pid'}\n"
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nMaxStartups 100\nAllowTcpForwarding no\nX11Forwarding no\n"
-        f"ChrootDirectory {bed.sftp_root}\nForceCommand internal-sftp\nSubsystem sftp internal-sftp\n")
+        "ForceCommand internal-sftp\nSubsystem sftp internal-sftp\n")
 
 
 def _program(name, command, log_file, autostart=True, stopwaitsecs=30):
@@ -175,6 +176,7 @@ def write_supervisor(bed, extra_args=None, commands=None):
     commands = commands or {}
     programs = _program("sshd", f"{SSHD} -D -e -f {bed.ssh_dir / 'sshd_config'}", bed.root / "sshd.log")
     programs += _program("sftp", f"{SSHD} -D -e -f {bed.ssh_dir / 'sftp_config'}", bed.root / "sftp.log")
+    programs += _program("s3", s3.command(bed), bed.root / "s3.log")
     for member in bed.members:
         member.root.mkdir(parents=True, exist_ok=True)
         member.backup_dir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +267,7 @@ def supervisord_pid(bed):
 def start_supervisord(bed):
     if supervisord_pid(bed):
         supervisorctl(bed, "update")
-        supervisorctl(bed, "start", "sshd", "sftp", *[m.service for m in bed.members], check=False)
+        supervisorctl(bed, "start", "sshd", "sftp", "s3", *[m.service for m in bed.members], check=False)
         return
     subprocess.run(["supervisord", "-c", str(bed.supervisor_conf)], check=True)
     deadline = time.monotonic() + 20

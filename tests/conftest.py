@@ -22,8 +22,8 @@ if _COLLECTIONS_ROOT not in sys.path:
 
 
 # The slowest test files first (most restores and stops; measured with --durations), then the rest in their order:
-# pytest-xdist hands whole files to the workers as they free up (scripts/test.sh), and a long file handed out last
-# would leave one worker running it alone.
+# pytest-xdist's worksteal (scripts/test.sh) gives each worker half the tests and lets an idle worker take tests from
+# the end of the other's queue - short tests there balance the two best.
 SLOWEST_FIRST = ("test_restore.py", "test_restore_faults.py", "test_round_trips.py", "test_service_states.py",
                  "test_stores.py",
                  "test_backup.py", "test_cold_backup.py")

@@ -16,6 +16,7 @@ options:
       url:
         description:
           - C(sftp://user@host[:port]/dir) (SFTP over SSH, key authentication). The dir must exist on the server.
+          - C(s3://bucket[/prefix]) (S3, or an S3-compatible store with O(store.endpoint_url)). The bucket must exist.
           - Credentials never go in the URL.
         type: str
         required: true
@@ -37,7 +38,37 @@ options:
         type: bool
         default: false
       timeout:
-        description: Seconds to wait for the server to connect and answer.
+        description: Seconds to wait for the server to connect and answer (S3 - to connect; an answer may take ten
+          times this, as completing a large upload can).
         type: int
         default: 30
+      endpoint_url:
+        description: S3 - the endpoint of an S3-compatible store (MinIO, Ceph RGW...); AWS's by default.
+        type: str
+      region:
+        description: S3 - the bucket's region.
+        type: str
+      access_key:
+        description: S3 - the access key id. Without it, boto3's usual chain (environment, C(~/.aws), instance role).
+        type: str
+      secret_key:
+        description: S3 - the secret access key.
+        type: str
+      session_token:
+        description: S3 - a session token, for temporary credentials.
+        type: str
+      sse:
+        description: S3 - server-side encryption of the objects written.
+        type: str
+        choices: [AES256, "aws:kms"]
+      sse_kms_key_id:
+        description: S3 - the KMS key for O(store.sse=aws:kms); the bucket's default key when not given.
+        type: str
+      ca_bundle:
+        description: S3 - CA bundle to check the endpoint's TLS certificate with.
+        type: path
+      validate_certs:
+        description: S3 - check the endpoint's TLS certificate.
+        type: bool
+        default: true
 """

@@ -37,6 +37,7 @@ options:
     default: etcd-snapshot
 requirements:
   - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -89,7 +90,7 @@ def main():
     try:
         with ops.open_store(params["store"]) as store:
             store.check_dir()
-            entry = ops.choose(ops.listing(store, params["prefix"]), params["name"], store.url)
+            entry = ops.choose(store, ops.listing(store, params["prefix"], manifests=False), params["name"])
             result = ops.download(store, entry, params["dest_dir"], module.check_mode)
     except StoreError as exc:
         module.fail_json(msg=exc.msg)

@@ -30,8 +30,14 @@ options:
   verify:
     description: A backup to read back and hash against its manifest - its file name, or C(latest).
     type: str
+  manifests:
+    description: Read each backup's manifest. With V(false) only names and sizes are listed (quick on a store with
+      many backups; the backup role reaches its stores this way before a snapshot).
+    type: bool
+    default: true
 requirements:
   - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -63,8 +69,11 @@ backups:
       description: Bytes.
       type: int
     manifest:
-      description: The manifest (sha256, revision, key_count, etcd_version...), or null.
+      description: The manifest (sha256, revision, key_count, etcd_version...), or null (also with O(manifests=false)).
       type: dict
+    manifest_present:
+      description: Whether the store holds a manifest beside it.
+      type: bool
     problem:
       description: Why the backup cannot be verified, or null.
       type: str
@@ -85,6 +94,7 @@ def main():
         store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
         prefix=dict(type="str", default="etcd-snapshot"),
         verify=dict(type="str"),
+        manifests=dict(type="bool", default=True),
     ), supports_check_mode=True)
     params = module.params
     module.no_log_values.update(ops.url_secrets(params["store"]))
@@ -92,13 +102,13 @@ def main():
     try:
         with ops.open_store(params["store"]) as store:
             store.check_dir()
-            found = ops.listing(store, params["prefix"])
+            found = ops.listing(store, params["prefix"], params["manifests"])
             if params["verify"]:
-                entry = ops.choose(found, params["verify"], store.url)
+                entry = ops.choose(store, found, params["verify"])
                 verified = dict(entry, sha256=ops.verify(store, entry))
     except StoreError as exc:
         module.fail_json(msg=exc.msg)
-    whole = [entry for entry in found if entry["manifest"]]
+    whole = [entry for entry in found if entry["manifest"] or entry["manifest_present"] and not params["manifests"]]
     summary = "%d backups on %s (%d with a manifest)%s%s" % (
         len(found), store.url, len(whole),
         "; newest %s" % whole[0]["name"] if whole else "",

@@ -11,15 +11,21 @@ version_added: 0.1.0
 description:
   - Sends the backup O(path) (written by M(etcdops.dr.etcd_snapshot) or M(etcdops.dr.etcd_cold_copy), with its
     C(<file>.json) manifest beside it) to O(store), in constant memory.
-  - The file is written under a temporary name (C(.<file>.partial-<random>), mode 0600), read back from the store and
-    hashed, and renamed to its name only when that hash is the local file's; then the manifest goes the same way. An
-    upload cut off part-way leaves nothing under the final name; the next upload removes temporary files older than
-    an hour.
+  - SFTP - the file is written under a temporary name (C(.<file>.partial-<random>), mode 0600), read back from the
+    store and hashed, and renamed to its name only when that hash is the local file's; the manifest the same way.
+  - S3 - a multipart upload (5 MiB parts, three at once), each part sent with its SHA-256 for S3 to check, completed
+    only once every part is there; then the object is checked against the checksum S3 computed, or read back and
+    hashed where the store reports none (an object that fails is deleted). A file smaller than a part goes in one
+    request, with its SHA-256.
+  - An upload cut off part-way leaves nothing under the final name; the next upload removes temporary files (SFTP)
+    and aborts unfinished multipart uploads (S3) older than an hour.
   - A store that already holds the backup with the same sha256 is left as it is (idempotent). A file of that name with
     other content is refused, never replaced.
   - Then retention applies to the store with the local dirs' rules (O(keep_last), O(max_age)); the backup just sent
     always stays. Only C(<prefix>-<UTC time>[-N].db) files and their manifests are ever removed.
   - Free space is checked first where the server says (the C(statvfs@openssh.com) extension of OpenSSH).
+  - Objects are private to the bucket's owner and readers (S3 has no file mode); O(store.sse) encrypts them at
+    rest.
 attributes:
   check_mode:
     details: Connects, checks the host key, the login, the dir, the free space and whether the backup is there
@@ -50,6 +56,7 @@ options:
     default: ""
 requirements:
   - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """

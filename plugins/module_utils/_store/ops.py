@@ -18,7 +18,6 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import M
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import backup_time, rank
 from ansible_collections.etcdops.dr.plugins.module_utils._store import url as _url
 from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError, StoredFile
-from ansible_collections.etcdops.dr.plugins.module_utils._store.sftp import PARTIAL, SftpStore
 
 # A temporary file of an upload older than this was left by a run that died: the next upload removes it.
 STALE_PARTIAL_SECONDS = 3600
@@ -31,6 +30,15 @@ STORE_OPTIONS = dict(
     known_hosts=dict(type="path"),
     accept_new_host_key=dict(type="bool", default=False),
     timeout=dict(type="int", default=30),
+    endpoint_url=dict(type="str"),
+    region=dict(type="str"),
+    access_key=dict(type="str", no_log=False),
+    secret_key=dict(type="str", no_log=True),
+    session_token=dict(type="str", no_log=True),
+    sse=dict(type="str", choices=["AES256", "aws:kms"]),
+    sse_kms_key_id=dict(type="str"),
+    ca_bundle=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
 )
 
 
@@ -49,9 +57,13 @@ def open_store(options: dict[str, Any]) -> Any:
         url = _url.parse(options["url"])
     except _url.StoreUrlError as exc:
         raise StoreError(exc.msg) from None
+    # Each library is imported only for its kind of store: boto3 alone takes some 35 MiB, paramiko 10.
+    # pylint: disable=import-outside-toplevel
     if url.scheme == "sftp":
+        from ansible_collections.etcdops.dr.plugins.module_utils._store.sftp import SftpStore
         return SftpStore(url, options)
-    raise StoreError("%s: s3 stores are not built yet: use an sftp:// store" % url)
+    from ansible_collections.etcdops.dr.plugins.module_utils._store.s3 import S3Store
+    return S3Store(url, options)
 
 
 def _read_local(path: str, digest: Any) -> Iterator[bytes]:
@@ -89,7 +101,8 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     Idempotent: a store that already holds it with that sha256 is left as it is."""
     name = os.path.basename(path)
     size = os.path.getsize(path)
-    manifest = open(path + MANIFEST_SUFFIX, "rb").read()
+    with open(path + MANIFEST_SUFFIX, "rb") as handle:
+        manifest = handle.read()
     result = dict(store=str(store.url), name=name, path=store.url.name(name), size=size, sha256=sha256,
                   changed=False, verified_by=None, stale_partials_removed=[], host_key_added=store.host_key_added)
     store.check_dir()
@@ -99,14 +112,21 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
         if held.get("sha256") == sha256 and files[name].size == size:
             result.update(verified_by="already on the store, with the manifest's sha256")
             return result
+        if not held and files[name].size == size and _stored_sha256(store, name, size) == sha256:
+            # A run that died between naming the backup and naming its manifest: only the manifest is missing.
+            result.update(changed=True, verified_by="already on the store (read back and hashed); its manifest %s" % (
+                "would be written" if check_mode else "was missing and was written"))
+            if not check_mode:
+                manifest_sha256 = hashlib.sha256(manifest).hexdigest()
+                staged = store.stage(name + MANIFEST_SUFFIX, iter([manifest]), len(manifest), lambda: manifest_sha256)
+                store.commit(staged, name + MANIFEST_SUFFIX, manifest_sha256)
+            return result
         raise StoreError("%s already holds a %s of %d bytes with %s: it is not this backup (%d bytes, sha256 %s). "
                          "Nothing was written: look at it, and move it away if it is not needed" % (
                              store.url, name, files[name].size,
                              "sha256 %s in its manifest" % held["sha256"] if held.get("sha256") else "no manifest",
                              size, sha256))
-    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
-    stale = [f.name for f in files.values() if f.name.startswith(".") and PARTIAL in f.name
-             and now - f.mtime > STALE_PARTIAL_SECONDS]
+    stale = store.stale(list(files.values()), STALE_PARTIAL_SECONDS)
     free = store.free_bytes()
     if free is not None and free < size + len(manifest):
         raise StoreError("%s: %d bytes free in %s, and %s needs %d: make room on the store (retention: keep_last, "
@@ -117,29 +137,38 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
         result.update(stale_partials_removed=stale, verified_by="would be read back and hashed")
         return result
     for partial in stale:
-        store.remove(partial)
+        store.remove_stale(partial)
     result["stale_partials_removed"] = stale
     digest = hashlib.sha256()
     # Both files are staged and verified before either gets its name: a store that runs out of space, or a run cut
     # off, leaves nothing under the final names. The manifest gets its name last: a backup is listed as whole only
     # once its manifest is there.
+    manifest_sha256 = hashlib.sha256(manifest).hexdigest()
     staged = store.stage(name, _read_local(path, digest), size, lambda: _sent(digest, sha256, path))
     try:
         staged_manifest = store.stage(name + MANIFEST_SUFFIX, iter([manifest]), len(manifest),
-                                      lambda: hashlib.sha256(manifest).hexdigest())
+                                      lambda: manifest_sha256)
     except BaseException:
         store.discard(staged)
         raise
     try:
-        store.commit(staged, name)
+        store.commit(staged, name, sha256)
     except BaseException:
         store.discard(staged)
         store.discard(staged_manifest)
         raise
-    store.commit(staged_manifest, name + MANIFEST_SUFFIX)
-    result.update(verified_by=store.VERIFIED_BY, send_seconds=round(store.seconds["send"], 3),
+    verified_by = store.verified_by
+    store.commit(staged_manifest, name + MANIFEST_SUFFIX, manifest_sha256)
+    result.update(verified_by=verified_by, send_seconds=round(store.seconds["send"], 3),
                   read_back_seconds=round(store.seconds["read_back"], 3))
     return result
+
+
+def _stored_sha256(store: Any, name: str, size: int) -> str:
+    digest = hashlib.sha256()
+    for chunk in store.read_chunks(name, size):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _sent(digest: Any, sha256: str, path: str) -> str:
@@ -167,51 +196,59 @@ def apply_retention(store: Any, prefix: str, keep_last: int, max_age_seconds: fl
                 reasons=dict(keep + remove))
 
 
-def listing(store: Any, prefix: str) -> list[dict[str, Any]]:
-    """The backups on `store`, newest first, each with its manifest (None when it has none: not restorable)."""
+def listing(store: Any, prefix: str, manifests: bool = True) -> list[dict[str, Any]]:
+    """The backups on `store`, newest first, each with its manifest (None when it has none: not restorable, with the
+    reason in `problem`). Without `manifests` none is read (`manifest_present` says whether there is one)."""
     files = store.list()
     names = {f.name for f in files}
     found = []
     for stored in backups(files, prefix):
-        manifest = None
-        problem = None
-        if stored.name + MANIFEST_SUFFIX in names:
-            try:
-                manifest = read_manifest(store, stored.name)
-            except StoreError as exc:
-                problem = exc.msg
-        else:
-            problem = "no manifest: an upload that did not finish, or not a backup of this collection"
-        found.append(dict(name=stored.name, path=store.url.name(stored.name), size=stored.size,
-                          mtime=stored.mtime, manifest=manifest, problem=problem))
+        entry = dict(name=stored.name, path=store.url.name(stored.name), size=stored.size, mtime=stored.mtime,
+                     manifest_present=stored.name + MANIFEST_SUFFIX in names, manifest=None, problem=None)
+        if manifests:
+            _read_entry_manifest(store, entry)
+        found.append(entry)
     return found
 
 
-def choose(found: list[dict[str, Any]], name: str, store_url: Any) -> dict[str, Any]:
-    """The listed backup called `name`, or with 'latest' the newest that has a manifest."""
+def _read_entry_manifest(store: Any, entry: dict[str, Any]) -> dict[str, Any] | None:
+    if entry["manifest"] is None and entry["problem"] is None:
+        if not entry["manifest_present"]:
+            entry["problem"] = "no manifest: an upload that did not finish, or not a backup of this collection"
+        else:
+            try:
+                entry["manifest"] = read_manifest(store, entry["name"])
+            except StoreError as exc:
+                entry["problem"] = exc.msg
+    return entry["manifest"]
+
+
+def choose(store: Any, found: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The listed backup called `name`, or with 'latest' the newest that has a readable manifest (manifests are read
+    as needed, newest first)."""
     if name == "latest":
         for entry in found:
-            if entry["manifest"]:
+            if _read_entry_manifest(store, entry):
                 return entry
-        raise StoreError("%s holds no backup with a manifest (%d without): take a backup to it first, or choose "
-                         "another store" % (store_url, len(found)))
+        raise StoreError("%s holds no backup with a readable manifest (%d without): take a backup to it first, or "
+                         "choose another store" % (store.url, len(found)))
     for entry in found:
         if entry["name"] == name:
-            if not entry["manifest"]:
-                raise StoreError("%s: %s cannot be verified: %s" % (store_url, name, entry["problem"]))
+            if not _read_entry_manifest(store, entry):
+                raise StoreError("%s: %s cannot be verified: %s" % (store.url, name, entry["problem"]))
             return entry
     raise StoreError("%s holds no backup called %s; the newest are: %s" % (
-        store_url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
+        store.url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
 
 
 def verify(store: Any, entry: dict[str, Any]) -> str:
     """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
+    expected = entry["manifest"]["sha256"]
     digest = hashlib.sha256()
     size = 0
     for chunk in store.read_chunks(entry["name"], entry["size"]):
         digest.update(chunk)
         size += len(chunk)
-    expected = entry["manifest"]["sha256"]
     if digest.hexdigest() != expected or size != entry["manifest"].get("size", size):
         raise StoreError("%s: %s on the store has %d bytes with sha256 %s, and its manifest says %s bytes with "
                          "sha256 %s: it was altered or damaged on the store; do not restore it, choose another" % (

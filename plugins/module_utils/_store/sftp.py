@@ -43,6 +43,10 @@ LARGEST_REQUEST = 255 * 1024
 PARTIAL = ".partial-"
 
 
+# RSA keys are recorded as ssh-rsa and offered under these signature names too.
+_RSA = ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")
+
+
 class _Replies:
     """Where paramiko hands the replies to read requests made through it (SFTPClient._async_request)."""
 
@@ -62,7 +66,7 @@ class SftpStore:
     """One connection to an SFTP store; use as a context manager. Every failure is a StoreError whose msg names the
     store, the problem and the fix."""
 
-    VERIFIED_BY = "read back from the store and hashed"
+    verified_by = "read back from the store and hashed"
 
     def __init__(self, url: StoreUrl, options: dict[str, Any]) -> None:
         self.url = url
@@ -92,8 +96,16 @@ class SftpStore:
             offered = self.transport.get_security_options()
             offered.ciphers = [c for c in CIPHERS if c in offered.ciphers] + [
                 c for c in offered.ciphers if c not in CIPHERS]
+            known_path, known = self._known_hosts()
+            # As OpenSSH does: ask for a host key of a type known_hosts holds for this server, so that a server with
+            # several keys is not taken for an unknown one.
+            recorded = set(known.lookup(self._known_hosts_name()) or {})
+
+            def is_recorded(kind: str) -> bool:
+                return kind in recorded or (kind in _RSA and "ssh-rsa" in recorded)
+            offered.key_types = sorted(offered.key_types, key=lambda kind: not is_recorded(kind))
             self.transport.start_client(timeout=timeout)
-            self._check_host_key(self.transport.get_remote_server_key())
+            self._check_host_key(self.transport.get_remote_server_key(), known_path, known)
             self._authenticate()
             self.sftp = paramiko.SFTPClient.from_transport(self.transport, window_size=WINDOW)
             self.sftp.get_channel().settimeout(timeout)
@@ -132,7 +144,7 @@ class SftpStore:
     def _known_hosts_name(self) -> str:
         return self.url.host if self.port == 22 else "[%s]:%d" % (self.url.host, self.port)
 
-    def _check_host_key(self, key: Any) -> None:
+    def _known_hosts(self) -> tuple[str, Any]:
         path = os.path.expanduser(self.options.get("known_hosts") or "~/.ssh/known_hosts")
         known = paramiko.HostKeys()
         if os.path.exists(path):
@@ -141,6 +153,9 @@ class SftpStore:
             except (OSError, paramiko.SSHException) as exc:
                 raise StoreError("%s: known_hosts file %s cannot be read (%s): fix it or give another "
                                  "(known_hosts)" % (self.url, path, exc)) from None
+        return path, known
+
+    def _check_host_key(self, key: Any, path: str, known: Any) -> None:
         name = self._known_hosts_name()
         entries = known.lookup(name) or {}
         if key.get_name() in entries:
@@ -311,12 +326,21 @@ class SftpStore:
             raise StoreError("%s: writing %s failed after %d bytes: %s%s" % (
                 self.url, name, written, exc or type(exc).__name__, hint)) from None
 
-    def commit(self, temp_name: str, name: str) -> None:
-        """Give the temporary file its final name; refused when that name is taken (SFTP's rename never replaces)."""
+    def commit(self, temp_name: str, name: str, sha256: str | None = None) -> None:
+        """Give the temporary file (verified by stage()) its final name; refused when that name is taken (SFTP's
+        rename never replaces)."""
         try:
             self.sftp.rename(self._path(temp_name), self._path(name))
         except OSError as exc:
             raise self._fail("renaming %s to %s" % (temp_name, name), exc) from None
+
+    def stale(self, files: list[StoredFile], older_than: float) -> list[str]:
+        """Temporary files of uploads that died more than `older_than` seconds ago."""
+        now = time.time()
+        return [f.name for f in files if f.name.startswith(".") and PARTIAL in f.name and now - f.mtime > older_than]
+
+    def remove_stale(self, name: str) -> None:
+        self.remove(name)
 
     def remove(self, name: str) -> None:
         try:
