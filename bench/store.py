@@ -45,14 +45,20 @@ def write_backup(directory, size_mb):
     return path
 
 
-def run_module(bed, path, work):
+def upload(store, path, work):
+    """Run etcd_store_upload as Ansible runs it: (seconds, peak RSS in MiB, its result)."""
     args = work / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path), "store": bed.sftp_store}}))
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path), "store": store}}))
     seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)],
                               env=dict(os.environ, PYTHONPATH=str(layout.link_checkout())))
     result = json.loads(out)
     if result.get("failed"):
         raise RuntimeError(result["msg"])
+    return seconds, rss, result
+
+
+def run_module(bed, path, work):
+    seconds, rss, result = upload(bed.sftp_store, path, work)
     empty_store(bed)
     return seconds, rss, result["send_seconds"], result["read_back_seconds"]
 
@@ -91,13 +97,7 @@ for name in sys.argv[2:]:
 
 
 def run_module_s3(bed, path, work):
-    args = work / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(path), "store": bed.s3_store}}))
-    seconds, rss, out = timed([str(layout.VENV_PYTHON), str(MODULE), str(args)],
-                              env=dict(os.environ, PYTHONPATH=str(layout.link_checkout())))
-    result = json.loads(out)
-    if result.get("failed"):
-        raise RuntimeError(result["msg"])
+    seconds, rss, result = upload(bed.s3_store, path, work)
     timed([str(layout.VENV_PYTHON), "-c", S3_DELETE, json.dumps(bed.s3_store), path.name, path.name + ".json"])
     return seconds, rss, result["send_seconds"] + result["read_back_seconds"], result["verified_by"]
 
@@ -105,6 +105,13 @@ def run_module_s3(bed, path, work):
 def run_boto3(bed, path):
     seconds, rss, dummy = timed([str(layout.VENV_PYTHON), "-c", PLAIN_BOTO3, json.dumps(bed.s3_store), str(path)])
     return seconds, rss
+
+
+def alternating(rounds, one, other):
+    """(round number from 1, tool) for `rounds` rounds of both tools, the first going first every other round."""
+    for number in range(rounds):
+        for tool in (one, other) if number % 2 == 0 else (other, one):
+            yield number + 1, tool
 
 
 def empty_store(bed):
@@ -127,21 +134,19 @@ def main():
         path = write_backup(work, options.size_mb)
         size = path.stat().st_size / MIB
         module_send, module_whole, openssh, rss_seen = [], [], [], []
-        for round_number in range(options.rounds):
-            order = ("module", "openssh") if round_number % 2 == 0 else ("openssh", "module")
-            for tool in order:
-                if tool == "module":
-                    whole, rss, send, read_back = run_module(bed, path, work)
-                    module_send.append(send)
-                    module_whole.append(whole)
-                    rss_seen.append(rss)
-                    print(f"round {round_number + 1}: module  send {send:6.2f} s ({size / send:6.1f} MiB/s), read back "
-                          f"{read_back:5.2f} s, whole run {whole:6.2f} s, peak RSS {rss:5.1f} MiB", flush=True)
-                else:
-                    seconds = run_openssh(bed, path, work)
-                    openssh.append(seconds)
-                    print(f"round {round_number + 1}: OpenSSH sftp put {seconds:6.2f} s ({size / seconds:6.1f} MiB/s)",
-                          flush=True)
+        for round_number, tool in alternating(options.rounds, "module", "openssh"):
+            if tool == "module":
+                whole, rss, send, read_back = run_module(bed, path, work)
+                module_send.append(send)
+                module_whole.append(whole)
+                rss_seen.append(rss)
+                print(f"round {round_number}: module  send {send:6.2f} s ({size / send:6.1f} MiB/s), read back "
+                      f"{read_back:5.2f} s, whole run {whole:6.2f} s, peak RSS {rss:5.1f} MiB", flush=True)
+            else:
+                seconds = run_openssh(bed, path, work)
+                openssh.append(seconds)
+                print(f"round {round_number}: OpenSSH sftp put {seconds:6.2f} s ({size / seconds:6.1f} MiB/s)",
+                      flush=True)
         send, whole, theirs = (statistics.median(v) for v in (module_send, module_whole, openssh))
         print(f"\n{size:.0f} MiB, {options.rounds} rounds, medians:")
         print(f"  OpenSSH sftp put            {theirs:6.2f} s ({size / theirs:6.1f} MiB/s)")
@@ -150,22 +155,20 @@ def main():
         print(f"  ratio (OpenSSH time / module sending time): {theirs / send:.2f}")
         print(f"  module peak RSS: {min(rss_seen):.1f}-{max(rss_seen):.1f} MiB")
         mine, theirs_s3, mine_rss, theirs_rss = [], [], [], []
-        for round_number in range(options.rounds):
-            order = ("module", "boto3") if round_number % 2 == 0 else ("boto3", "module")
-            for tool in order:
-                if tool == "module":
-                    whole, rss, sending, verified_by = run_module_s3(bed, path, work)
-                    mine.append(whole)
-                    mine_rss.append(rss)
-                    print(f"round {round_number + 1}: module to S3 {whole:6.2f} s ({size / whole:6.1f} MiB/s; sending "
-                          f"and checking {sending:.2f} s, verified by {verified_by}), peak RSS {rss:5.1f} MiB",
-                          flush=True)
-                else:
-                    seconds, rss = run_boto3(bed, path)
-                    theirs_s3.append(seconds)
-                    theirs_rss.append(rss)
-                    print(f"round {round_number + 1}: boto3 upload_file {seconds:6.2f} s ({size / seconds:6.1f} MiB/s),"
-                          f" peak RSS {rss:5.1f} MiB", flush=True)
+        for round_number, tool in alternating(options.rounds, "module", "boto3"):
+            if tool == "module":
+                whole, rss, sending, verified_by = run_module_s3(bed, path, work)
+                mine.append(whole)
+                mine_rss.append(rss)
+                print(f"round {round_number}: module to S3 {whole:6.2f} s ({size / whole:6.1f} MiB/s; sending "
+                      f"and checking {sending:.2f} s, verified by {verified_by}), peak RSS {rss:5.1f} MiB",
+                      flush=True)
+            else:
+                seconds, rss = run_boto3(bed, path)
+                theirs_s3.append(seconds)
+                theirs_rss.append(rss)
+                print(f"round {round_number}: boto3 upload_file {seconds:6.2f} s ({size / seconds:6.1f} MiB/s),"
+                      f" peak RSS {rss:5.1f} MiB", flush=True)
         mine_median, theirs_median = statistics.median(mine), statistics.median(theirs_s3)
         print(f"\nS3, {size:.0f} MiB, {options.rounds} rounds, medians (whole processes):")
         print(f"  boto3 upload_file           {theirs_median:6.2f} s ({size / theirs_median:6.1f} MiB/s)")

@@ -112,7 +112,7 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
         if held.get("sha256") == sha256 and files[name].size == size:
             result.update(verified_by="already on the store, with the manifest's sha256")
             return result
-        if not held and files[name].size == size and _stored_sha256(store, name, size) == sha256:
+        if not held and files[name].size == size and _stored(store, name, size) == (sha256, size):
             # A run that died between naming the backup and naming its manifest: only the manifest is missing.
             result.update(changed=True, verified_by="already on the store (read back and hashed); its manifest %s" % (
                 "would be written" if check_mode else "was missing and was written"))
@@ -134,7 +134,7 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
                              store.url, free, store.url.path, name, size + len(manifest)))
     result["changed"] = True
     if check_mode:
-        result.update(stale_partials_removed=stale, verified_by="would be read back and hashed")
+        result.update(stale_partials_removed=stale, verified_by="would be checked: %s" % store.verified_by)
         return result
     for partial in stale:
         store.remove_stale(partial)
@@ -164,11 +164,14 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     return result
 
 
-def _stored_sha256(store: Any, name: str, size: int) -> str:
+def _stored(store: Any, name: str, size: int) -> tuple[str, int]:
+    """(sha256, size) of what the store holds under `name`, read back."""
     digest = hashlib.sha256()
+    read = 0
     for chunk in store.read_chunks(name, size):
         digest.update(chunk)
-    return digest.hexdigest()
+        read += len(chunk)
+    return digest.hexdigest(), read
 
 
 def _sent(digest: Any, sha256: str, path: str) -> str:
@@ -244,16 +247,11 @@ def choose(store: Any, found: list[dict[str, Any]], name: str) -> dict[str, Any]
 def verify(store: Any, entry: dict[str, Any]) -> str:
     """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
     expected = entry["manifest"]["sha256"]
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in store.read_chunks(entry["name"], entry["size"]):
-        digest.update(chunk)
-        size += len(chunk)
-    if digest.hexdigest() != expected or size != entry["manifest"].get("size", size):
+    sha256, size = _stored(store, entry["name"], entry["size"])
+    if sha256 != expected or size != entry["manifest"].get("size", size):
         raise StoreError("%s: %s on the store has %d bytes with sha256 %s, and its manifest says %s bytes with "
                          "sha256 %s: it was altered or damaged on the store; do not restore it, choose another" % (
-                             store.url, entry["name"], size, digest.hexdigest(), entry["manifest"].get("size"),
-                             expected))
+                             store.url, entry["name"], size, sha256, entry["manifest"].get("size"), expected))
     return expected
 
 
