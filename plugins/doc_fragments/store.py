@@ -7,6 +7,9 @@ from __future__ import annotations
 class ModuleDocFragment:
     # One off-host backup store (_store.ops.STORE_OPTIONS): its URL and how to reach it.
     DOCUMENTATION = r"""
+requirements:
+  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
+  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 options:
   store:
     description: The backup store.

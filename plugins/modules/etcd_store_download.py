@@ -35,9 +35,6 @@ options:
     description: The backups' file name prefix (for C(latest)).
     type: str
     default: etcd-snapshot
-requirements:
-  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
-  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """

@@ -35,9 +35,6 @@ options:
       many backups; the backup role reaches its stores this way before a snapshot).
     type: bool
     default: true
-requirements:
-  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
-  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """

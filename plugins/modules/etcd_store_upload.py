@@ -54,9 +54,6 @@ options:
     description: Remove backups on the store older than this (C(36h), C(7d), C(2w)); empty - no age limit.
     type: str
     default: ""
-requirements:
-  - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)
-  - boto3 >= 1.34 on the host the module runs on (for s3:// stores)
 author:
   - etcdops.dr maintainers (@etcdops)
 """
