@@ -187,13 +187,18 @@ def cut_ssh(config, members):
     way on it (its journal says so) and its etcd has stopped: the host is lost right after the stop, and stays lost
     while its etcd is down. The journal condition keeps a member that is slow to answer before the restore from
     being taken for a lost one."""
+    # ssh runs `Match exec` with $SHELL, or /bin/sh when it is unset (as under CI), and /bin/sh may lack /dev/tcp:
+    # the check is a bash script of its own so that it means the same everywhere.
+    check = config.with_name("lost_when_restore_under_way_and_etcd_down")
+    # Top-level keys only (indent=1): an earlier run's step under "interrupted" or "steps" does not count.
+    check.write_text("#!/bin/bash\n"
+                     "grep -Eqs '^ .step.: .(planned|stopped|staged|swapped|started).' \"$1\" || exit 1\n"
+                     "! (exec 3<>\"/dev/tcp/$2/2379\") 2>/dev/null\n")
+    check.chmod(0o755)
     lines = []
     for member in members:
         journal = f"{member.data_dir}.etcdops-restore.json"
-        # Top-level keys only (indent=1): an earlier run's step under "interrupted" or "steps" does not count.
-        under_way = f"grep -Eqs '^ .step.: .(planned|stopped|staged|swapped|started).' {journal}"
-        etcd_down = f"! (exec 3<>/dev/tcp/{member.address}/2379) 2>/dev/null"
-        lines += [f'Match originalhost {member.address} exec "{under_way} && {etcd_down}"',
+        lines += [f'Match originalhost {member.address} exec "{check} {journal} {member.address}"',
                   "  HostName 127.0.0.254"]
     config.write_text("".join(line + "\n" for line in lines))
 
