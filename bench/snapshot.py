@@ -89,12 +89,14 @@ files.temp_file_in = temp_file_in
 """
 
 
-def run_module(bed, member, out_dir, check_mode=False, throttle=None):
+def run_module(bed, member, out_dir, check_mode=False, throttle=None, extra=None, keep=False):
+    """(seconds, peak RSS MiB, bytes written) of one etcd_snapshot run with `extra` module args; with `keep`, the
+    result's path is the 4th item and the file stays."""
     dest = out_dir / "module"
     args = out_dir / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict({
         "endpoint": member.client_url, "cacert": str(bed.cacert), "cert": str(bed.client_cert),
-        "key": str(bed.client_key), "dest_dir": str(dest), "_ansible_check_mode": check_mode}}))
+        "key": str(bed.client_key), "dest_dir": str(dest), "_ansible_check_mode": check_mode}, **(extra or {}))}))
     env = dict(os.environ, PYTHONPATH=str(layout.link_checkout()))
     if throttle:
         hooks = out_dir / "throttle"
@@ -105,6 +107,8 @@ def run_module(bed, member, out_dir, check_mode=False, throttle=None):
     result = json.loads(out)
     if result.get("failed"):
         raise RuntimeError(result["msg"])
+    if keep:
+        return seconds, rss, result["size"], result["path"]
     shutil.rmtree(dest, ignore_errors=check_mode)
     return seconds, rss, result["size"]
 

@@ -29,6 +29,11 @@ description:
     revision.
   - In check mode it also has its tool read the file (C(snapshot status)), as M(etcdops.dr.etcd_snapshot_info) does,
     and returns its report in RV(snapshot), so a preflight needs no separate check of the file.
+  - An encrypted snapshot (C(.db.enc), see C(docs/encryption.md)) needs O(decryption_key). The plan decrypts it in
+    memory, chunk by chunk, to check every chunk, its trailer and its database (no tool reads it in check mode, as etcd's
+    tools read plaintext only); the restore decrypts it to C(snapshot.db), mode 0600, in the staging dir, checks that
+    it is the plaintext the plan saw, has the tool restore from it and removes it as soon as the tool ends, whether
+    the tool succeeded or not. The staging dir then needs room for both the plaintext and the restored database.
   - A restore always changes the data dir; running it twice restores twice and keeps both old dirs.
   - "It records its steps in the member's restore journal (C(<data_dir>.etcdops-restore.json), see
     M(etcdops.dr.etcd_restore_journal)): V(stopped) when it begins, V(staged) once the restored database is proven
@@ -121,6 +126,12 @@ options:
         When not given, the C(etcd_version) in the snapshot's manifest is used, if there is one. It decides
         RV(expected_revision) when the snapshot was cut during a compaction; without any version both possible
         revisions are returned (RV(expected_revision_max)).
+    type: str
+  decryption_key:
+    description:
+      - The X25519 private key (PEM, C(-----BEGIN PRIVATE KEY-----)) of one of the recipients of an encrypted
+        snapshot. Never logged; keep it in Ansible Vault or an AWX credential. Ignored for a plain snapshot.
+      - Missing, not one of the file's recipients, or not a usable key - refused before anything changes.
     type: str
   count_keys:
     description:

@@ -21,6 +21,11 @@ description:
     that it is this member's at a revision between the ones the member reported before and after the stream; the
     manifest records that revision (RV(revision)), the live key count at it and the compaction state, which a
     restore later checks the restored cluster against.
+  - With O(recipients), the file is encrypted as it is streamed (no plaintext byte reaches the disk) and named
+    C(<prefix>-<UTC time>.db.enc); see C(docs/encryption.md). The trailer is checked on the plaintext stream, the
+    database is read back through the key that wrote it, and the manifest records the ciphertext's C(size) and
+    C(sha256) (what copies and stores check), the C(plaintext_sha256) and C(plaintext_size), and C(encryption)
+    (format, cipher, chunk size, the recipients' key ids).
 extends_documentation_fragment:
   - etcdops.dr.attributes
   - etcdops.dr.backup_dir_lock
@@ -72,6 +77,14 @@ options:
   etcdctl:
     description: Path of etcdctl (etcd 3.4), for O(verify), as O(etcdutl).
     type: path
+  recipients:
+    description:
+      - X25519 public keys (PEM, C(-----BEGIN PUBLIC KEY-----), as C(openssl pkey -pubout) writes them) to encrypt
+        the snapshot to; any one of their private keys decrypts it. Empty, the snapshot is written as etcd sends it.
+      - A private key, or a key that is not X25519, is refused before the member is asked for anything.
+    type: list
+    elements: str
+    default: []
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -93,6 +106,16 @@ path:
   returned: always
   type: str
   sample: /var/backups/etcd/etcd-snapshot-20261124T101500Z.db
+encryption:
+  description: With O(recipients), the encrypted file's C(format), C(cipher), C(chunk_size) and C(recipients) (key
+    ids); null otherwise and in check mode.
+  returned: always
+  type: dict
+plaintext_sha256:
+  description: With O(recipients), sha256 of the snapshot as etcd sent it (what a restore checks once it is
+    decrypted); null otherwise and in check mode.
+  returned: always
+  type: str
 manifest_path:
   description: The manifest, RV(path) plus C(.json).
   returned: always
@@ -102,11 +125,12 @@ manifest:
   returned: always
   type: dict
 size:
-  description: Bytes written, the database plus the 32-byte trailer (in check mode, the member's db size).
+  description: Bytes written, the database plus the 32-byte trailer, and when encrypted the header and a 16-byte tag
+    per chunk (in check mode, the member's db size).
   returned: always
   type: int
 sha256:
-  description: sha256 of the whole file; null in check mode.
+  description: sha256 of the whole file (when encrypted, of the ciphertext); null in check mode.
   returned: always
   type: str
 db_sha256:

@@ -14,8 +14,14 @@ description:
     which is checked. A cold copy (from M(etcdops.dr.etcd_cold_copy)) has no such trailer; its manifest's sha256 and
     size are checked. A manifest beside a snapshot is checked too.
   - Each file gets a RV(snapshots[].status) - V(ok), V(corrupt), V(truncated), V(unverified) (no trailer and no
-    manifest to check it against), V(empty) (0 bytes) or V(not_a_snapshot) (it does not begin as a bbolt database
-    does - another file, or a compressed or encrypted backup) - and the reasons in RV(snapshots[].problems).
+    manifest to check it against), V(empty) (0 bytes), V(not_a_snapshot) (it does not begin as a bbolt database
+    does - another file, or a compressed backup), V(undecryptable) (encrypted, and O(decryption_key) is not the key of
+    one of its recipients) or V(unsupported) (an encrypted-file format this version does not read) - and the reasons
+    in RV(snapshots[].problems).
+  - An encrypted snapshot (C(.db.enc), see C(docs/encryption.md)) is checked without a key by the sha256 of its
+    ciphertext against its manifest and by its layout (header, whole chunks). With O(decryption_key) it is decrypted
+    chunk by chunk in memory (every chunk's tag, the last-chunk marker, the sha256 trailer, the plaintext sha256 the
+    manifest records, and the database), and no plaintext is written anywhere.
   - The module reads the database in each file itself (no etcd tool needed); RV(snapshots[].revision) is the
     revision the file stands for, with its compaction state and, with O(count_keys), its live keys. A file that is
     not a readable etcd database is corrupt. When a manifest of format 2 records the revision and key count, they
@@ -34,9 +40,10 @@ options:
     type: path
     required: true
   pattern:
-    description: In a directory, the files to check (shell pattern).
-    type: str
-    default: "*.db"
+    description: In a directory, the files to check (shell patterns; a file matching any of them).
+    type: list
+    elements: str
+    default: ["*.db", "*.db.enc"]
   read_status:
     description: Have C(etcdutl) (or C(etcdctl)) read every file that is not corrupt (an integrity check by etcd's
       own code; RV(snapshots[].total_keys), RV(snapshots[].total_size)).
@@ -52,6 +59,12 @@ options:
   etcdctl:
     description: Path of C(etcdctl), used when there is no C(etcdutl) (etcd 3.4); default the one on C(PATH).
     type: path
+  decryption_key:
+    description:
+      - The X25519 private key (PEM, C(-----BEGIN PRIVATE KEY-----)) of one of the recipients of the encrypted files,
+        to check them whole. Keep it in Ansible Vault or an AWX credential; it is never logged.
+      - A key that is not a usable X25519 private key fails the module.
+    type: str
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -79,14 +92,16 @@ snapshots:
       description: The file.
       type: str
     status:
-      description: V(ok), V(corrupt), V(truncated), V(unverified), V(empty) or V(not_a_snapshot).
+      description: V(ok), V(corrupt), V(truncated), V(unverified), V(empty), V(not_a_snapshot), V(undecryptable) or
+        V(unsupported).
       type: str
     problems:
       description: Why the status is not V(ok).
       type: list
       elements: str
     verified_by:
-      description: What vouched for the file, V(trailer) and/or V(manifest).
+      description: What vouched for the file, V(trailer) and/or V(manifest); for an encrypted file also V(layout) and,
+        decrypted, V(chunks).
       type: list
       elements: str
     identity:
@@ -97,11 +112,19 @@ snapshots:
       description: Bytes.
       type: int
     sha256:
-      description: sha256 of the whole file.
+      description: sha256 of the whole file (of an encrypted file, its ciphertext).
       type: str
     has_trailer:
-      description: Whether the file ends with a sha256 trailer.
+      description: Whether the file ends with a sha256 trailer (an encrypted file, once decrypted; null when it was
+        not).
       type: bool
+    encryption:
+      description: For an encrypted file, its header - C(format), C(cipher), C(chunk_size), C(recipients) (key ids) -
+        and C(plaintext_size); null for a plain file.
+      type: dict
+    plaintext_sha256:
+      description: sha256 of an encrypted file's plaintext, when it was decrypted (O(decryption_key)); else null.
+      type: str
     kind:
       description: The manifest's kind, V(snapshot) or V(cold_copy); null without a manifest.
       type: str

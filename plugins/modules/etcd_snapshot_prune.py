@@ -9,7 +9,7 @@ module: etcd_snapshot_prune
 short_description: Apply retention to a directory of etcd backups, keeping the newest and the one just taken
 version_added: 0.1.0
 description:
-  - Considers only regular files named C(<prefix>-<UTC time>.db) or C(<prefix>-<UTC time>-<N>.db) in O(path), the
+  - Considers only regular files named C(<prefix>-<UTC time>[-<N>].db) or, encrypted, C(.db.enc) in O(path), the
     names M(etcdops.dr.etcd_snapshot) and M(etcdops.dr.etcd_cold_copy) give. Any other file is never touched.
   - Backups are ranked newest first by the time in their name (not the file's mtime, which a copy can change).
   - A backup is removed, with its C(<file>.json) manifest, when it breaks a limit that is set - it is not among the

@@ -22,7 +22,7 @@ description:
   - A store that already holds the backup with the same sha256 is left as it is (idempotent). A file of that name with
     other content is refused, never replaced.
   - Then retention applies to the store with the local dirs' rules (O(keep_last), O(max_age)); the backup just sent
-    always stays. Only C(<prefix>-<UTC time>[-N].db) files and their manifests are ever removed.
+    always stays. Only C(<prefix>-<UTC time>[-N].db) and C(.db.enc) files and their manifests are ever removed.
   - Free space is checked first where the server says (the C(statvfs@openssh.com) extension of OpenSSH).
   - Objects are private to the bucket's owner and readers (S3 has no file mode); O(store.sse) encrypts them at
     rest.

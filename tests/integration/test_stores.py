@@ -13,6 +13,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
+from ansible_collections.etcdops.dr.tests.integration.encryption_keys import MARKER, key_pair, plaintext_files, write_secrets
 from ansible_collections.etcdops.dr.tests.integration.test_restore import (
     custom_stats, etcd_pids, keys, restorable, write_keys)
 from ansible_collections.etcdops.dr.tests.integration.test_restore_faults import crash, wait_for
@@ -95,13 +96,18 @@ def host_fingerprint(bed):
     return out.split()[1]
 
 
-def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster_comes_back_from_latest(store, ansible):
+def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster_comes_back_from_latest(
+        store, ansible, tmp_path):
+    # Encrypted (docs/encryption.md): the stores hold ciphertext, and the restores need the private key. The demo
+    # sends and restores a plain snapshot.
     bed = ansible.bed
-    write_keys(bed, "before", 20)
+    private, public, dummy = key_pair(tmp_path, "backup-key")
+    write_secrets(bed, "before", 20)
     s3_store = bed.s3_store
     entries = [dict(store, keep_last=2), dict(s3_store, keep_last=2)]
+    encrypted = {"backup_encryption_recipients": [public]}
 
-    checked = backup(ansible, entries, check=True)
+    checked = backup(ansible, entries, check=True, **encrypted)
     assert checked.rc == 0, checked.output
     assert f"Stores: {store['url']}, {s3_store['url']} (check mode: reached, nothing sent)" in checked.stdout, \
         checked.output
@@ -110,7 +116,7 @@ def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster
 
     taken = []
     for dummy in range(3):
-        run = backup(ansible, entries)
+        run = backup(ansible, entries, **encrypted)
         assert run.rc == 0, run.output
         stats = custom_stats(run)["etcd_backup"]
         sftp_summary, s3_summary = stats["stores"]
@@ -149,18 +155,26 @@ def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster
     assert stored(bed) == sorted(names[1:] + [name + ".json" for name in names[1:]])
 
     # The disaster: more writes, then every member and every host's backups gone. Only the stores have the backup:
-    # the cluster comes back from each one's newest.
+    # the cluster comes back from each one's newest, decrypted with the private key.
+    downloaded = tmp_path / "restore-controller"
     for source, restore_store in (("s3", s3_store), ("sftp", store)):
-        write_keys(bed, "after", 5)
+        write_secrets(bed, "after", 5)
         destroy(bed)
         for member in bed.members:
             empty(member.backup_dir)
-        run = restore_from(ansible, restore_store)
+        run = restore_from(ansible, restore_store, restore_decryption_key=private,
+                           restore_controller_dir=str(downloaded))
         assert run.rc == 0, (source, run.output)
         restored = custom_stats(run)["etcd_restore"]
         assert restored["sha256"] == taken[2]["sha256"], (source, restored)
         assert keys(bed) == expected, source
-        assert s3_store["secret_key"] not in run.output
+        assert s3_store["secret_key"] not in run.output and private not in run.output
+        # No plaintext of the cluster's data but in the data dirs: not on the stores, not on the controller, not in
+        # the hosts' backup and restore dirs; the staging dirs it was decrypted into are gone.
+        assert plaintext_files(bed.sftp_store_dir, downloaded, *[m.backup_dir for m in bed.members]) == []
+        assert not any(MARKER.encode() in s3_client(bed).get_object(Bucket=S3_BUCKET, Key=s3_prefix(bed) + name)[
+            "Body"].read() for name in s3_stored(bed))
+        assert not any(p.name.endswith(".restore-staging") for m in bed.members for p in m.root.iterdir())
         cluster.remove_restore_leftovers(bed)
 
 

@@ -111,14 +111,17 @@ class _Page:
 class EtcdDb:
     """A read-only view of an etcd database file; use as a context manager."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, source: Any = None) -> None:
+        """`source`: where the bytes come from instead of the file at `path` (an object with size and pread, such
+        as an encrypted file opened with its key); `path` then only names it in messages."""
         self.path = path
-        self.fd = os.open(path, os.O_RDONLY)
+        self.source = source
+        self.fd = None if source else os.open(path, os.O_RDONLY)
         try:
-            self.size = os.fstat(self.fd).st_size
+            self.size = source.size if source else os.fstat(self.fd).st_size
             self.order, self.page_size, self.root, self.high_water = self._meta()
         except BaseException:
-            os.close(self.fd)
+            self.close()
             raise
 
     def close(self) -> None:
@@ -133,6 +136,8 @@ class EtcdDb:
         self.close()
 
     def pread(self, offset: int, size: int) -> bytes:
+        if self.source:
+            return self.source.pread(offset, size)
         return os.pread(self.fd, size, offset)
 
     def _meta_at(self, offset: int) -> tuple[str, int, int, int, int] | None:
@@ -298,18 +303,18 @@ def count_live_keys(db: EtcdDb, keys: _Page) -> int:
     return len(live)
 
 
-def read_facts(path: str, count_keys: bool = False) -> dict[str, Any]:
-    """What the database file at `path` stands for. `revision` is the revision its member reported when it was
+def read_facts(path: str, count_keys: bool = False, source: Any = None) -> dict[str, Any]:
+    """What the database file at `path` (or read from `source`, see EtcdDb) stands for. `revision` is the revision its member reported when it was
     written: the newest revision in the key bucket, or the last compaction when that is newer (compacted
     tombstones leave no entry), and at least 1 (a new cluster's)."""
     try:
-        return _read_facts(path, count_keys)
+        return _read_facts(path, count_keys, source)
     except (struct.error, ValueError, IndexError) as exc:
         raise EtcdDbError("%s is damaged: %s" % (path, exc)) from None
 
 
-def _read_facts(path: str, count_keys: bool) -> dict[str, Any]:
-    with EtcdDb(path) as db:
+def _read_facts(path: str, count_keys: bool, source: Any) -> dict[str, Any]:
+    with EtcdDb(path, source) as db:
         keys, meta = _key_bucket(db)
         last = next(db.items(keys, reverse=True, value_bytes=0), None)
         facts = dict(

@@ -10,6 +10,8 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import CryptoError, private_key
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import open_file
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, restored_revision
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
@@ -23,6 +25,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
     version_tuple)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_to_file
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -51,7 +54,10 @@ ARGUMENT_SPEC = dict(
     mode=dict(type="raw"),
     stamp=dict(type="str"),
     count_keys=dict(type="bool", default=False),
+    decryption_key=dict(type="str", no_log=True),
 )
+# The decrypted snapshot of an encrypted one, in the staging dir while etcd's tool restores from it.
+PLAINTEXT_NAME = "snapshot.db"
 
 
 class Refused(EtcdOpsError):
@@ -72,6 +78,11 @@ def _hash_check(params: dict[str, Any], report: dict[str, Any]) -> tuple[bool, l
         problems.append("%s has sha256 %s, expected %s: it is not the snapshot the other members restore (or it "
                         "was damaged); copy the right file here"
                         % (report["path"], report["sha256"], params["sha256"].lower()))
+    if report["encryption"]:
+        if report["plaintext_sha256"] is None and not problems:
+            problems.append("%s is encrypted (to key ids %s) and no decryption_key was given: give the private key of "
+                            "one of its recipients" % (report["path"], ", ".join(report["encryption"]["recipients"])))
+        return False, problems
     if report["has_trailer"]:
         return False, problems
     cold_copy_ok = report["kind"] == "cold_copy" and "manifest" in report["verified_by"]
@@ -138,6 +149,8 @@ class MemberRestore:
         self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
         self.staging = staging_dir(self.data_dir)
         self.ownership = None
+        # (key id, private key) from decryption_key.
+        self.key = None
         # Where the pre-restore data is (journal.INHERITED), from this run's journal entry or an interrupted run's.
         self.pre_restore: dict[str, Any] = {}
         self.result = dict(
@@ -171,8 +184,9 @@ class MemberRestore:
         checked = params["checked_file"]
         report = check_file(params["snapshot"], params["count_keys"],
                             (checked["identity"], checked["sha256"].lower()) if checked else None,
-                            manifest=params["manifest"])
-        if self.module.check_mode and report["status"] in ("ok", "unverified"):
+                            manifest=params["manifest"], key=self.key)
+        # etcd's tool reads plaintext only: an encrypted snapshot's database was read decrypted, in memory.
+        if self.module.check_mode and report["status"] in ("ok", "unverified") and not report["encryption"]:
             # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
             known = len(report["problems"])
             read_status(self.module, report, tool, [tool_path])
@@ -198,6 +212,11 @@ class MemberRestore:
             self._refuse(problems + ["no snapshot file at %s: copy it to this host first" % params["snapshot"]])
         if not os.path.isdir(os.path.dirname(self.data_dir)):
             problems.append("the parent of data_dir %s does not exist" % self.data_dir)
+        if params["decryption_key"]:
+            try:
+                self.key = private_key(params["decryption_key"], "decryption_key")
+            except CryptoError as exc:
+                self._refuse(problems + [exc.msg])
         tool, tool_path, version = find_restore_tool(self.module, params["etcdutl"], params["etcdctl"])
         checked = params["checked_file"]
         if checked and (params["sha256"] or "").lower() != checked["sha256"].lower():
@@ -220,12 +239,14 @@ class MemberRestore:
         if not self.module.check_mode:
             problems += ["etcd still runs on this host: %s; stop it first (etcdops.dr.etcd_service state=stopped)"
                          % found for found in result["etcd_running"]]
-        problems += self._disk_problems(report["size"])
+        # An encrypted snapshot is decrypted into the staging dir beside the data etcd's tool writes there.
+        problems += self._disk_problems(report["size"] + ((report["encryption"] or {}).get("plaintext_size") or 0))
         self.ownership = target_ownership(self.data_dir, params["owner"], params["group"], params["mode"])
         if problems:
             self._refuse(problems)
         options = dict(params, skip_hash_check=skip_hash_check)
-        result["cmd"] = restore_command(tool_path, params["snapshot"], os.path.join(self.staging, "data"), options,
+        source = os.path.join(self.staging, PLAINTEXT_NAME) if report["encryption"] else params["snapshot"]
+        result["cmd"] = restore_command(tool_path, source, os.path.join(self.staging, "data"), options,
                                         os.path.join(self.staging, "wal") if self.wal_dir else None)
         result["changed"] = True
         result["previous_data_dir"] = self._moves(self.data_dir, "data")[1]
@@ -306,10 +327,18 @@ class MemberRestore:
     def _restore_into_staging(self) -> None:
         result = self.result
         uid, gid, mode = self.ownership
+        plaintext = os.path.join(self.staging, PLAINTEXT_NAME) if result["snapshot"]["encryption"] else None
         try:
             prepare_staging(self.staging)
             restore_began = time.monotonic()
-            run(self.module, result["cmd"], why="%s snapshot restore of %s" % (result["tool"], self.params["snapshot"]))
+            if plaintext:
+                self._decrypt(plaintext)
+            try:
+                why = "%s snapshot restore of %s" % (result["tool"], self.params["snapshot"])
+                run(self.module, result["cmd"], why=why)
+            finally:
+                if plaintext and os.path.exists(plaintext):
+                    os.unlink(plaintext)
             result["restore_seconds"] = round(time.monotonic() - restore_began, 3)
             result["restored_revision"] = _check_restored(
                 os.path.join(self.staging, "data", "member", "snap", "db"), version_tuple(result["server_version"]),
@@ -318,11 +347,22 @@ class MemberRestore:
             if self.wal_dir:
                 set_ownership(os.path.join(self.staging, "wal"), uid, gid, 0o700)
         except (EtcdOpsError, OSError) as exc:
+            # The decrypted snapshot is in there too: it goes with it.
             shutil.rmtree(self.staging, ignore_errors=True)
             result["changed"] = False
             self._clock()
             raise Failed("restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (
                 self.data_dir, getattr(exc, "msg", exc))) from None
+
+    def _decrypt(self, plaintext: str) -> None:
+        """The encrypted snapshot decrypted to `plaintext` (0600), proven against what plan() read."""
+        report = self.result["snapshot"]
+        with open_file(self.params["snapshot"], self.key) as opened:
+            got = decrypt_to_file(opened, plaintext)
+        if got != report["plaintext_sha256"]:
+            raise RestorePlanError("%s decrypted to a plaintext with sha256 %s, but it decrypted to %s when it was "
+                                   "checked: the file changed since" % (self.params["snapshot"], got,
+                                                                        report["plaintext_sha256"]))
 
     def done(self) -> str:
         result = self.result

@@ -5,10 +5,13 @@
 cold copy; and read what etcd's own tool says of it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto import stream as _crypto_stream
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, starts_like_a_database
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
@@ -61,15 +64,22 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
 
 
 def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None,
-               manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot, with the reasons; what its database
-    stands for (DB_FIELDS; key_count only with `count_keys`). `checked`: (identity, sha256) of an earlier report
-    whose status was ok; when the file's identity is still that one, its bytes are not read and hashed again.
+               manifest: dict[str, Any] | None = None, key: tuple[str, Any] | None = None,
+               file_key: bytes | None = None) -> dict[str, Any]:
+    """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot | undecryptable |
+    unsupported, with the reasons; what its database stands for (DB_FIELDS; key_count only with `count_keys`).
+    `checked`: (identity, sha256) of an earlier report whose status was ok; when the file's identity is still that
+    one, its bytes are not read and hashed again (an encrypted file that `key` opens is read whole anyway).
     The report's identity is the file's (_files.file_identity), or None when the file changed while it was read
-    or had changed just before. `manifest`: the file's manifest as read elsewhere, instead of the one beside it."""
+    or had changed just before. `manifest`: the file's manifest as read elsewhere, instead of the one beside it.
+    An encrypted file (_crypto) is checked by its ciphertext's sha256 and layout; with the private `key` (key id,
+    X25519PrivateKey) of a recipient, or the `file_key` that wrote it, also chunk by chunk, trailer and database."""
     identity = _files.file_identity(path)
     size = os.path.getsize(path)
     manifest, manifest_problem = (manifest, None) if manifest else _manifest(path)
+    if size and envelope.is_encrypted(path):
+        return _check_encrypted(path, size, identity, manifest, manifest_problem, count_keys, checked,
+                                key, file_key)
     if checked and identity and checked[0] == identity:
         hashed = _Checked(checked[1])
     else:
@@ -81,11 +91,7 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
     problems = [manifest_problem] if manifest_problem else []
     verified_by = []
     if manifest:
-        if manifest.get("sha256") == sha256 and manifest.get("size", size) == size:
-            verified_by.append("manifest")
-        else:
-            problems.append("%d bytes with sha256 %s; the manifest says %s bytes with sha256 %s" % (
-                size, sha256, manifest.get("size"), manifest.get("sha256")))
+        _compare_manifest(manifest, size, sha256, None, problems, verified_by)
     if has_trailer:
         if hashed.matches():
             verified_by.append("checked_file" if isinstance(hashed, _Checked) else "trailer")
@@ -112,19 +118,98 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
         status = "corrupt"
     else:
         status = "unverified"
+    return _report(path, size, sha256, status, problems, notes, identity, verified_by, has_trailer, manifest, facts)
+
+
+def _report(path: str, size: int, sha256: str, status: str, problems: list[str], notes: list[str],
+            identity: str | None, verified_by: list[str], has_trailer: bool | None, manifest: dict[str, Any] | None,
+            facts: dict[str, Any], encryption: dict[str, Any] | None = None,
+            plaintext_sha256: str | None = None) -> dict[str, Any]:
     report = dict(path=path, size=size, sha256=sha256, status=status, problems=problems, notes=notes,
                   identity=identity, verified_by=verified_by, has_trailer=has_trailer, manifest=manifest,
-                  kind=(manifest or {}).get("kind"), total_keys=None, total_size=None, tool=None)
+                  kind=(manifest or {}).get("kind"), total_keys=None, total_size=None, tool=None,
+                  encryption=encryption, plaintext_sha256=plaintext_sha256)
     report.update((name, facts.get(name)) for name in DB_FIELDS)
     return report
 
 
-def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
-              problems: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """(facts, notes) of the database in `path`, checked against a manifest that records them; a file that is
-    not a readable etcd database gets a problem."""
+# A CryptoError's cause as a report's status.
+_CRYPTO_STATUS = dict(truncated="truncated", tampered="corrupt", wrong_key="undecryptable", bad_key="undecryptable",
+                      missing_key="undecryptable", unsupported="unsupported", no_library="undecryptable")
+
+
+def _check_encrypted(path: str, size: int, identity: str | None, manifest: dict[str, Any] | None,
+                     manifest_problem: str | None, count_keys: bool, checked: tuple[str, str] | None,
+                     key: tuple[str, Any] | None, file_key: bytes | None) -> dict[str, Any]:
+    problems = [manifest_problem] if manifest_problem else []
+    notes: list[str] = []
+    verified_by: list[str] = []
+    facts: dict[str, Any] = {}
+    causes = []
+    sha256 = plaintext_sha256 = header = plaintext_size = None
+    has_trailer = None
     try:
-        facts = read_facts(path, count_keys)
+        with open(path, "rb") as handle:
+            header = envelope.read_header(handle, path)
+        plaintext_size = _crypto_stream.layout(size, header, path)[1]
+        verified_by.append("layout")
+    except envelope.CryptoError as exc:
+        problems.append(exc.msg)
+        causes.append(exc.cause)
+    if not problems and (key or file_key):
+        digest = hashlib.sha256()
+        try:
+            with _crypto_stream.Opened(path, file_key or envelope.unlock(header, path, key), header) as opened:
+                hashed = TrailerHash()
+                for chunk in opened.plaintext(digest):
+                    hashed.update(chunk)
+                sha256 = digest.hexdigest()
+                verified_by.append("chunks")
+                plaintext_sha256 = hashed.file_sha256()
+                has_trailer = hashed.matches()
+                if has_trailer:
+                    verified_by.append("trailer")
+                else:
+                    problems.append("decrypted, its sha256 trailer does not match the database before it")
+                facts, notes = _database(path, manifest, count_keys, problems, opened)
+        except envelope.CryptoError as exc:
+            problems.append(exc.msg)
+            causes.append(exc.cause)
+    elif header and not problems:
+        notes.append("encrypted to key ids %s: only its ciphertext's sha256 and layout were checked; with the private "
+                     "key (decryption_key) its chunks, sha256 trailer and database are checked too"
+                     % ", ".join(header.key_ids))
+    if sha256 is None:
+        same = checked and identity and checked[0] == identity
+        sha256 = checked[1] if same else _files.file_sha256(path)
+    if manifest:
+        _compare_manifest(manifest, size, sha256, plaintext_sha256, problems, verified_by)
+    truncated = "truncated" in causes or size < ((manifest or {}).get("size") or 0)
+    status = ("ok" if not problems else "truncated" if truncated else
+              _CRYPTO_STATUS[causes[0]] if causes else "corrupt")
+    encryption = dict(header.describe(), plaintext_size=plaintext_size) if header else None
+    return _report(path, size, sha256, status, problems, notes, identity, verified_by, has_trailer, manifest, facts,
+                   encryption, plaintext_sha256)
+
+
+def _compare_manifest(manifest: dict[str, Any], size: int, sha256: str, plaintext_sha256: str | None,
+                      problems: list[str], verified_by: list[str]) -> None:
+    if manifest.get("sha256") != sha256 or manifest.get("size", size) != size:
+        problems.append("%d bytes with sha256 %s; the manifest says %s bytes with sha256 %s" % (
+            size, sha256, manifest.get("size"), manifest.get("sha256")))
+        return
+    verified_by.append("manifest")
+    if plaintext_sha256 and manifest.get("plaintext_sha256") not in (None, plaintext_sha256):
+        problems.append("decrypted, it has sha256 %s; the manifest says %s" % (
+            plaintext_sha256, manifest["plaintext_sha256"]))
+
+
+def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
+              problems: list[str], source: Any = None) -> tuple[dict[str, Any], list[str]]:
+    """(facts, notes) of the database in `path` (or in `source`, see read_facts), checked against a manifest that
+    records them; a file that is not a readable etcd database gets a problem."""
+    try:
+        facts = read_facts(path, count_keys, source)
     except (EtcdDbError, OSError) as exc:
         problems.append(getattr(exc, "msg", str(exc)))
         return {}, []

@@ -26,6 +26,10 @@ MANIFEST_RESERVE = 64 * 1024
 # Facts about the cluster a manifest records, from the member the backup was taken from.
 CLUSTER_FACTS = ("cluster_id", "member_id", "member_name", "revision", "raft_index", "db_size", "etcd_version",
                  "key_count")
+# Facts of an encrypted backup (ciphertext: size and sha256; these: what it decrypts to, and how it is encrypted).
+ENCRYPTION_FACTS = ("encryption", "plaintext_sha256", "plaintext_size")
+# <prefix>-<UTC time>.db.enc: an encrypted snapshot (docs/encryption.md).
+ENCRYPTED_EXTENSION = "db.enc"
 # Facts the backup's database says about itself (_etcd.db.read_facts); they win over the same names above.
 DB_FACTS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
             "lease_count", "key_count", "members")
@@ -107,6 +111,7 @@ def manifest(kind: str, path: str, size: int, sha256: str, tool: str, facts: Map
                tool="etcdops.dr %s %s" % (COLLECTION_VERSION, tool))
     for name in CLUSTER_FACTS + DB_FACTS:
         doc[name] = facts.get(name)
+    doc.update((name, facts[name]) for name in ENCRYPTION_FACTS if facts.get(name) is not None)
     return doc
 
 

@@ -9,6 +9,7 @@ import fnmatch
 import os
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 
@@ -17,11 +18,12 @@ if TYPE_CHECKING:
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
-    pattern=dict(type="str", default="*.db"),
+    pattern=dict(type="list", elements="str", default=["*.db", "*.db.enc"]),
     read_status=dict(type="bool", default=True),
     count_keys=dict(type="bool", default=False),
     etcdutl=dict(type="path"),
     etcdctl=dict(type="path"),
+    decryption_key=dict(type="str", no_log=True),
 )
 
 
@@ -29,11 +31,12 @@ class NoSuchPath(EtcdOpsError):
     """The path to inspect does not exist."""
 
 
-def snapshot_files(path: str, pattern: str) -> list[str]:
-    """`path` itself, or the files in the directory `path` whose names match `pattern`, sorted."""
+def snapshot_files(path: str, patterns: list[str]) -> list[str]:
+    """`path` itself, or the files in the directory `path` whose names match one of `patterns`, sorted."""
     if os.path.isdir(path):
         return sorted(os.path.join(path, name) for name in os.listdir(path)
-                      if fnmatch.fnmatch(name, pattern) and os.path.isfile(os.path.join(path, name)))
+                      if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+                      and os.path.isfile(os.path.join(path, name)))
     return [path]
 
 
@@ -43,16 +46,18 @@ def inspect(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     if not os.path.exists(params["path"]):
         raise NoSuchPath("%s does not exist: give a snapshot file or a directory of them." % params["path"])
+    key = private_key(params["decryption_key"], "decryption_key") if params["decryption_key"] else None
     tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
     reports = []
     for path in snapshot_files(params["path"], params["pattern"]):
-        report = check_file(path, params["count_keys"])
-        if tool and report["status"] in ("ok", "unverified"):
+        report = check_file(path, params["count_keys"], key=key)
+        # etcd's tool reads plaintext only; an encrypted file's trailer and database were checked decrypted.
+        if tool and report["status"] in ("ok", "unverified") and not report["encryption"]:
             read_status(module, report, tool, argv)
         reports.append(report)
     bad = [r["path"] for r in reports if r["status"] != "ok"]
     if not reports:
-        msg = "no file matching %s in %s" % (params["pattern"], params["path"])
+        msg = "no file matching %s in %s" % (" or ".join(params["pattern"]), params["path"])
     elif bad:
         msg = "; ".join("%s is %s: %s" % (r["path"], r["status"].replace("_", " "), "; ".join(r["problems"]))
                         for r in reports if r["status"] != "ok")

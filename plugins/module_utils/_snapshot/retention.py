@@ -14,7 +14,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsyn
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
-_STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db"
+# .db, or .db.enc when encrypted.
+_STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db(?:\.enc)?"
 _AGE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])\s*$")
 _UNIT_SECONDS = dict(s=1, m=60, h=3600, d=86400, w=604800)
 

@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto import stream as _stream
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
 
@@ -51,17 +52,24 @@ class TrailerHash:
 
 
 def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600, uid: int = -1, gid: int = -1,
-                   check: Callable[[str], object] | None = None,
-                   another_name: Callable[[], str] | None = None) -> dict[str, Any]:
+                   check: Callable[[str, Any], object] | None = None,
+                   another_name: Callable[[], str] | None = None,
+                   recipients: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
     """Write the blobs of `messages` (SnapshotResponse) to `destination` through a temp file that is
-    fsynced, given `mode` and owner, and named only if the trailer matches and `check(temp path)` (when given)
-    returns without raising; with `another_name`, an existing file is never replaced (see files.commit). Memory use
-    does not grow with the database. Returns dict(size, sha256, db_sha256, path: the name it took)."""
+    fsynced, given `mode` and owner, and named only if the trailer matches and `check(temp path, source)` (when
+    given) returns without raising; with `another_name`, an existing file is never replaced (see files.commit). With
+    `recipients` (key id, raw X25519 public key) the file is encrypted as it is written (no plaintext reaches the disk)
+    and `source` reads its plaintext back (an _crypto.stream.Opened); else `source` is None. Memory use does not grow
+    with the database. Returns dict(size, sha256: of the file as written, db_sha256, path: the name it took,
+    plaintext_size, plaintext_sha256, encryption: the header's description or None, file_key: the key the file was
+    encrypted with, or None; keep it out of any result)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     hashed = TrailerHash()
+    sealer = _stream.Sealer(handle, recipients) if recipients else None
+    sink = sealer or handle
     try:
         for message in messages:
-            handle.write(message.blob)
+            sink.write(message.blob)
             hashed.update(message.blob)
         if hashed.size <= TRAILER:
             raise BackupFileError("the snapshot stream ended after %d bytes, before any database: the member closed "
@@ -69,13 +77,43 @@ def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600,
         if not hashed.matches():
             raise BackupFileError("the snapshot's sha256 trailer does not match its %d bytes of database: the stream "
                                   "was corrupted or cut; nothing was written." % (hashed.size - TRAILER))
+        if sealer:
+            sealer.close()
         handle.flush()
         if check is not None:
-            check(temp_path)
+            if sealer:
+                with _stream.Opened(temp_path, sealer.file_key, sealer.header) as source:
+                    check(temp_path, source)
+            else:
+                check(temp_path, None)
         if uid != -1 or gid != -1:
             os.fchown(handle.fileno(), uid, gid)
         path = _files.commit(handle, temp_path, destination, another_name)
     except BaseException:
         _files.discard(handle, temp_path)
         raise
-    return dict(size=hashed.size, sha256=hashed.file_sha256(), db_sha256=hashed.tail.hex(), path=path)
+    return dict(size=sealer.size if sealer else hashed.size,
+                sha256=sealer.digest.hexdigest() if sealer else hashed.file_sha256(),
+                db_sha256=hashed.tail.hex(), path=path, plaintext_size=hashed.size,
+                plaintext_sha256=hashed.file_sha256(), encryption=sealer.describe() if sealer else None,
+                file_key=sealer.file_key if sealer else None)
+
+
+def decrypt_to_file(opened: Any, destination: str) -> str:
+    """Write the plaintext of the encrypted snapshot `opened` (an _crypto.stream.Opened) to a new file `destination`,
+    mode 0600, checking every chunk and the sha256 trailer; returns the plaintext's sha256. On any failure the file
+    is removed and BackupFileError or CryptoError says why."""
+    hashed = TrailerHash()
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in opened.plaintext():
+                handle.write(chunk)
+                hashed.update(chunk)
+        if not hashed.matches():
+            raise BackupFileError("%s decrypts to %d bytes whose sha256 trailer does not match the database before it"
+                                  % (opened.path, hashed.size))
+    except BaseException:
+        os.unlink(destination)
+        raise
+    return hashed.file_sha256()

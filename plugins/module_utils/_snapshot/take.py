@@ -12,8 +12,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
     EtcdConnection, EtcdError, check_params, connection_argument_spec, load_library)
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import DirLock, owner_ids, remove_stale_partials
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import public_key
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
-    MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
+    ENCRYPTED_EXTENSION, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
     write_manifest)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
@@ -32,6 +33,8 @@ ARGUMENT_SPEC = connection_argument_spec(
     etcdutl=dict(type="path"),
     etcdctl=dict(type="path"),
     lock_timeout=dict(type="float", default=600),
+    # Public keys are no secret, but a private key given here by mistake must not reach a log.
+    recipients=dict(type="list", elements="str", default=[], no_log=True),
 )
 # What the file's database says of itself, returned as it was checked.
 FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revision", "key_count")
@@ -51,13 +54,14 @@ def _member(params: dict[str, Any]) -> EtcdConnection:
     return EtcdConnection(endpoint, member_params, load_library(params["client_library"]))
 
 
-def check_written(connection: EtcdConnection, status: dict[str, Any], path: str) -> dict[str, Any]:
-    """What the file at `path` holds, checked against the member it was streamed from: the member's own database
-    at a revision between its revisions before (`status`) and after the stream. Returns the file's facts with the
-    live key count at that revision; raises BackupFileError when the file is not what the stream promised."""
+def check_written(connection: EtcdConnection, status: dict[str, Any], path: str, source: Any = None) -> dict[str, Any]:
+    """What the file at `path` holds (read through `source` when it is encrypted, see read_facts), checked against
+    the member it was streamed from: the member's own database at a revision between its revisions before (`status`)
+    and after the stream. Returns the file's facts with the live key count at that revision; raises BackupFileError
+    when the file is not what the stream promised."""
     after = connection.status()
     try:
-        facts = read_facts(path)
+        facts = read_facts(path, source=source)
     except EtcdDbError as exc:
         raise BackupFileError("the snapshot passed its sha256 trailer but is not a readable etcd database: %s; "
                               "nothing was written." % exc.msg) from None
@@ -77,7 +81,7 @@ def check_written(connection: EtcdConnection, status: dict[str, Any], path: str)
         if exc.code != "OUT_OF_RANGE":
             raise
         # Compacted since the snapshot was cut: count in the file instead.
-        facts["key_count"] = read_facts(path, count_keys=True)["key_count"]
+        facts["key_count"] = read_facts(path, count_keys=True, source=source)["key_count"]
     return facts
 
 
@@ -93,15 +97,21 @@ class OnlineSnapshot:
         self.ids = None
         # The file has its final name (a failure after that still changed something).
         self.written = False
+        # (key id, raw public key) of each recipient when the file is encrypted; the key that wrote it.
+        self.recipients = None
+        self.file_key = None
         self.result = dict(
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
             revision=None, revision_before=None, revision_after=None, last_key_revision=None, compact_revision=None,
-            key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None,
+            key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None, encryption=None,
+            plaintext_sha256=None,
             duration_seconds=0.0, throughput_mib_s=None, verified=None, lock_waited_seconds=0.0, removed_partials=[])
 
     def plan(self) -> None:
         """Ask the member, check the destination and free disk, choose the file name."""
         params, result = self.params, self.result
+        self.recipients = [public_key(text, "recipients[%d]" % index)
+                           for index, text in enumerate(params["recipients"])] or None
         # -1: chown leaves that id as it is.
         self.ids = tuple(-1 if given is None else given for given in owner_ids(params["owner"], params["group"]))
         self.connection = _member(params).open()
@@ -111,7 +121,7 @@ class OnlineSnapshot:
                       cluster_id=status["cluster_id"], etcd_version=status["version"],
                       revision_before=status["revision"], size=status["db_size"])
         check_destination(params["dest_dir"], status["db_size"] + TRAILER + MANIFEST_RESERVE)
-        path = new_backup_path(params["dest_dir"], params["prefix"], "db")
+        path = self._free_name()
         result.update(path=path, manifest_path=path + MANIFEST_SUFFIX, changed=True)
 
     def would(self) -> str:
@@ -136,11 +146,12 @@ class OnlineSnapshot:
                     connection.stream("maintenancestub", "Snapshot", connection.rpc.SnapshotRequest(),
                                       timeout=params["snapshot_timeout"]),
                     result["path"], uid=uid, gid=gid,
-                    check=lambda temp: facts.update(check_written(connection, status, temp)),
-                    another_name=self._free_name)
+                    check=lambda temp, source: facts.update(check_written(connection, status, temp, source)),
+                    another_name=self._free_name, recipients=self.recipients)
             except EtcdError as exc:
                 raise EtcdError("the snapshot stream broke: %s; the partial file was removed and nothing was "
                                 "written." % exc.msg.rstrip("."), exc.endpoint, exc.code, exc.details) from None
+            self.file_key = written.pop("file_key")
             result.update(path=written["path"], manifest_path=written["path"] + MANIFEST_SUFFIX)
             self.written = True
             self._finish(written, facts, began)
@@ -148,7 +159,8 @@ class OnlineSnapshot:
             self.verify()
 
     def _free_name(self) -> str:
-        return new_backup_path(self.params["dest_dir"], self.params["prefix"], "db")
+        return new_backup_path(self.params["dest_dir"], self.params["prefix"],
+                               ENCRYPTED_EXTENSION if self.recipients else "db")
 
     def _finish(self, written: dict[str, Any], facts: dict[str, Any], began: float) -> None:
         """Close the connection, record what was written, write the manifest."""
@@ -157,10 +169,14 @@ class OnlineSnapshot:
         self.close()
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
                       **{name: facts[name] for name in FILE_FACTS})
+        encrypted = dict(encryption=written["encryption"], plaintext_sha256=written["plaintext_sha256"],
+                         plaintext_size=written["plaintext_size"]) if written["encryption"] else {}
+        result.update(encryption=written["encryption"], plaintext_sha256=encrypted.get("plaintext_sha256"))
         result["manifest"] = manifest("snapshot", result["path"], written["size"], written["sha256"], "etcd_snapshot",
                                       dict(facts, cluster_id=result["cluster_id"], member_id=result["member_id"],
                                            member_name=result["member_name"], raft_index=status["raft_index"],
-                                           db_size=written["size"] - TRAILER, etcd_version=result["etcd_version"]))
+                                           db_size=written["plaintext_size"] - TRAILER,
+                                           etcd_version=result["etcd_version"], **encrypted))
         write_manifest(result["path"], result["manifest"], uid, gid)
         duration = time.monotonic() - began
         result.update(duration_seconds=round(duration, 3),
@@ -171,9 +187,12 @@ class OnlineSnapshot:
         counted in the file, etcd's own tool - once the connection is closed (the tool is a child process).
         BackupFileError unless it is whole and says what was written; the file is kept for inspection."""
         result = self.result
-        report = check_file(result["path"], count_keys=True)
+        report = check_file(result["path"], count_keys=True, file_key=self.file_key)
         tool, argv = find_tool(self.module, self.params["etcdutl"], self.params["etcdctl"])
-        if not tool:
+        if report["encryption"]:
+            report["notes"].append("etcd's own tool cannot read an encrypted file: the file was decrypted chunk by "
+                                   "chunk with the key that wrote it and its trailer and database checked instead")
+        elif not tool:
             report["notes"].append("no etcdutl or etcdctl on this host (set etcdutl): etcd's own tool did not read "
                                    "the file")
         elif report["status"] in ("ok", "unverified"):

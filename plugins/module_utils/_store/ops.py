@@ -77,7 +77,7 @@ def _read_local(path: str, digest: Any) -> Iterator[bytes]:
 
 
 def backups(files: list[StoredFile], prefix: str) -> list[StoredFile]:
-    """The backups among `files` (<prefix>-<UTC time>[-N].db), newest first."""
+    """The backups among `files` (<prefix>-<UTC time>[-N].db or .db.enc), newest first."""
     found = [(backup_time(f.name, prefix), f) for f in files]
     return [f for when, f in sorted(((w, f) for w, f in found if w), key=lambda item: (item[0], item[1].name),
                                     reverse=True)]

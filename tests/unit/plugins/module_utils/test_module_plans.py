@@ -193,8 +193,8 @@ def test_snapshot_info_inspects_a_dir_and_names_each_bad_file(tmp_path):
     good = snapshot(tmp_path, "a.db")
     bad = tmp_path / "b.db"
     bad.write_bytes(good.read_bytes()[:-100])
-    module = SimpleNamespace(params=dict(path=str(tmp_path), pattern="*.db", read_status=False, count_keys=True,
-                                         etcdutl=None, etcdctl=None))
+    module = SimpleNamespace(params=dict(path=str(tmp_path), pattern=["*.db"], read_status=False, count_keys=True,
+                                         etcdutl=None, etcdctl=None, decryption_key=None))
     result = info.inspect(module)
     assert [r["path"] for r in result["snapshots"]] == [str(good), str(bad)]
     assert result["bad"] == [str(bad)] and result["ok"] is False and result["msg"].startswith(str(bad) + " is ")

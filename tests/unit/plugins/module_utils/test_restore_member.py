@@ -7,11 +7,14 @@ import shutil
 
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import Sealer
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import member as _member
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import (
     ARGUMENT_SPEC, Failed, MemberRestore, Refused)
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
+from ansible_collections.etcdops.dr.tests.unit.crypto_keys import ALICE, BOB, MALLORY
 
 TRAILER = 32
 
@@ -224,3 +227,51 @@ def test_a_refusal_for_disk_lists_what_earlier_restores_left(tmp_path, member, m
         MemberRestore(FakeModule(tmp_path, check_mode=True, **member)).plan()
     assert "not enough free disk" in refused.value.msg
     assert "earlier restores left %s (0 MiB): remove those no longer needed" % kept in refused.value.msg
+
+
+def encrypted(member, tmp_path, *publics):
+    """The member's snapshot encrypted to `publics`, as etcd_snapshot writes it; the plaintext file is removed."""
+    path = member["snapshot"] + ".enc"
+    with open(path, "wb") as out, open(member["snapshot"], "rb") as source:
+        sealer = Sealer(out, [envelope.public_key(pem) for pem in publics], 4096)
+        sealer.write(source.read())
+        sealer.close()
+    os.unlink(member["snapshot"])
+    return dict(member, snapshot=path)
+
+
+def test_an_encrypted_snapshot_is_decrypted_into_staging_for_the_tool_and_the_plaintext_removed(tmp_path, member):
+    member = encrypted(member, tmp_path, ALICE[1], BOB[1])
+    seen = []
+    module = FakeModule(tmp_path, decryption_key=BOB[0], **member)
+    tool = module.run_command
+
+    def run_command(cmd, **kwargs):
+        if cmd[1:3] == ["snapshot", "restore"]:
+            seen.append((cmd[3], oct(os.stat(cmd[3]).st_mode & 0o777)))
+        return tool(cmd, **kwargs)
+    module.run_command = run_command
+    restore = MemberRestore(module)
+    restore.plan()
+    assert restore.result["snapshot"]["verified_by"] == ["layout", "chunks", "trailer"]
+    restore.apply()
+    staging = restore.result["staging_dir"]
+    assert seen == [(os.path.join(staging, "snapshot.db"), "0o600")] and restore.result["restored_revision"] == 4
+    assert not os.path.exists(staging) and ["snapshot", "status"] not in module.commands
+
+
+@pytest.mark.parametrize("case", ["no key", "wrong key", "a flipped bit"])
+def test_an_encrypted_snapshot_that_does_not_open_is_refused_before_anything_changes(tmp_path, member, case):
+    member = encrypted(member, tmp_path, ALICE[1])
+    if case == "a flipped bit":
+        data = bytearray(open(member["snapshot"], "rb").read())
+        data[-100] ^= 1
+        open(member["snapshot"], "wb").write(data)
+    key = dict(zip(["no key", "wrong key", "a flipped bit"], [None, MALLORY[0], ALICE[0]]))[case]
+    restore = MemberRestore(FakeModule(tmp_path, decryption_key=key, **member))
+    with pytest.raises(Refused) as refused:
+        restore.plan()
+    words = {"no key": "no decryption_key was given", "wrong key": "the decryption key given has id",
+             "a flipped bit": "fails its authentication tag"}[case]
+    assert words in refused.value.msg and member["snapshot"] in refused.value.msg
+    assert os.listdir(os.path.join(member["data_dir"], "member")) == ["old"]

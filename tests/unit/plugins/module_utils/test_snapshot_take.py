@@ -1,14 +1,17 @@
 """An online snapshot, plan then apply, against a stand-in for the member's connection (status, members, the
 snapshot stream, key count); the file, its checks, its manifest and the rename are real."""
+import hashlib
 import json
 import os
 import types
 
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope, stream
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import take
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
+from ansible_collections.etcdops.dr.tests.unit.crypto_keys import ALICE, BOB
 
 MEMBER_ID = "8e9e05c52164694d"
 
@@ -130,3 +133,35 @@ def test_a_read_back_that_differs_fails_and_keeps_the_file(tmp_path, monkeypatch
     with pytest.raises(EtcdOpsError, match="failed its check when read back from disk: the database holds key count 3 but the manifest says 99"):
         snapshot.apply()
     assert snapshot.written and os.path.exists(snapshot.result["path"])
+
+
+def test_an_encrypted_snapshot_never_writes_plaintext_and_is_proven_through_its_key(tmp_path, monkeypatch):
+    connection = FakeConnection(snapshot_bytes(tmp_path))
+    monkeypatch.setattr(take, "_member", lambda params: connection)
+    module = ToolModule(tmp_path, recipients=[ALICE[1], BOB[1]])
+    snapshot = take.OnlineSnapshot(module)
+    snapshot.plan()
+    snapshot.apply()
+    result, path = snapshot.result, snapshot.result["path"]
+    assert path.endswith(".db.enc") and (result["revision"], result["key_count"]) == (4, 3)
+    data = open(path, "rb").read()
+    assert data.startswith(b"ETCDOPSE") and b"/registry/a" not in data and oct(os.stat(path).st_mode & 0o777) == "0o600"
+    manifest = json.load(open(path + ".json"))
+    assert manifest["sha256"] == result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["size"] == len(data) and manifest["plaintext_size"] == len(connection.data)
+    assert manifest["plaintext_sha256"] == hashlib.sha256(connection.data).hexdigest()
+    assert manifest["encryption"]["recipients"] == [envelope.public_key(ALICE[1])[0], envelope.public_key(BOB[1])[0]]
+    # Read back with the key that wrote it: chunks, trailer and database; etcd's tool is not run on ciphertext.
+    verified = result["verified"]
+    assert verified["status"] == "ok" and verified["key_count"] == 3 and module.commands == [["version"]]
+    assert verified["verified_by"] == ["layout", "chunks", "trailer", "manifest"]
+    with stream.open_file(path, envelope.private_key(BOB[0])) as opened:
+        assert b"".join(opened.plaintext()) == connection.data
+    assert "file_key" not in result and all(not isinstance(value, bytes) for value in result.values())
+
+
+def test_a_private_key_given_as_recipient_is_refused_before_the_member_is_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(take, "_member", lambda params: pytest.fail("asked the member"))
+    snapshot = take.OnlineSnapshot(ToolModule(tmp_path, recipients=[ALICE[0]]))
+    with pytest.raises(EtcdOpsError, match=r"recipients\[0\] is a PRIVATE key"):
+        snapshot.plan()
