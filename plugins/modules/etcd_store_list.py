@@ -10,8 +10,8 @@ short_description: List the etcd backups on an off-host store, newest first, and
 version_added: 0.1.0
 description:
   - Lists the C(<prefix>-<UTC time>[-N].db) (or encrypted C(.db.enc)) files on O(store), newest first by the time
-    in their name, each with its manifest. A backup without a readable manifest is listed with the reason (RV(backups[].problem)) - it cannot be
-    verified, so a restore does not take it.
+    in their name, each with its manifest. A backup without a readable manifest is listed with the reason
+    (RV(backups[].problem)) - it cannot be verified, so a restore does not take it.
   - With O(verify), that backup (a name, or C(latest) - the newest with a manifest) is read back from the store and
     hashed; the module fails when the bytes are not what its manifest says.
   - Read-only - it never changes the store.

@@ -8,9 +8,9 @@ import shutil
 
 from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair, plaintext_files, write_secrets
 from ansible_collections.etcdops.dr.tests.integration.test_restore import custom_stats, etcd_pids, restorable
-from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS
+from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, store
 
-__all__ = ["restorable"]
+__all__ = ["restorable", "store"]
 
 
 def info(ansible, path, key=None):
@@ -18,14 +18,14 @@ def info(ansible, path, key=None):
     return ansible.module("etcdops.dr.etcd_snapshot_info", args, hosts="localhost", defaults=False).results["localhost"]
 
 
-def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(restorable, ansible, tmp_path):
+def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(store, ansible, tmp_path):
     # Backup to a store and restore from it with a key, with no plaintext anywhere: test_stores.py's first test.
-    bed = restorable
+    bed = ansible.bed
     old, new = key_pair(tmp_path, "old"), key_pair(tmp_path, "new")
     controller = tmp_path / "controller"
     write_secrets(bed, "a", 20)
     first = ansible.playbook("etcdops.dr.backup", env=STATS, extra_vars={
-        "backup_fetch_dir": str(controller), "backup_encryption_recipients": [old[1]]})
+        "backup_fetch_dir": str(controller), "backup_encryption_recipients": [old[1]], "backup_stores": [store]})
     assert first.rc == 0, first.output
     write_secrets(bed, "b", 5)
     # Rotation: the new key joins; this backup opens with either.
@@ -50,8 +50,14 @@ def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(rest
     assert f"encrypted to key ids {old[2]}" in by_new["snapshots"][0]["problems"][0]
     assert old[0] not in by_old["msg"] + str(by_old["snapshots"])
 
-    # The old backup re-encrypted to the new key alone, in place: the new key opens it, the old one no longer does,
-    # and it is the same snapshot; a re-run changes nothing.
+    # The old backup on the store re-encrypted to the new key alone, as docs/encryption.md says: downloaded, then in
+    # place: the new key opens it, the old one no longer does, and it is the same snapshot; a re-run changes nothing.
+    # Then it goes to a new store URL (a store never replaces a backup under its name), verified there.
+    fetched = ansible.module("etcdops.dr.etcd_store_download", {
+        "store": store, "name": os.path.basename(one["file"]), "dest_dir": str(tmp_path / "from-store")},
+        hosts="localhost", defaults=False).results["localhost"]
+    assert fetched["sha256"] == one["sha256"], fetched
+    copies[0] = fetched["dest"]
     args = {"path": str(copies[0]), "recipients": [new[1]], "decryption_key": old[0]}
     rotated = ansible.module("etcdops.dr.etcd_snapshot_reencrypt", args, hosts="localhost",
                              defaults=False).results["localhost"]
@@ -63,7 +69,16 @@ def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(rest
     reread = info(ansible, copies[0], new[0])["snapshots"][0]
     assert reread["status"] == "ok" and reread["plaintext_sha256"] == by_old["snapshots"][0]["plaintext_sha256"]
     assert json.loads(open(str(copies[0]) + ".json").read())["sha256"] == reread["sha256"] == rotated["sha256"]
-    assert plaintext_files(controller) == []
+    rotated_store = dict(store, url=store["url"] + "/rotated")
+    (bed.sftp_store_dir / "rotated").mkdir()
+    sent = ansible.module("etcdops.dr.etcd_store_upload", {"path": str(copies[0]), "store": rotated_store},
+                          hosts="localhost", defaults=False).results["localhost"]
+    assert sent["changed"] and sent["sha256"] == rotated["sha256"], sent
+    listed = ansible.module("etcdops.dr.etcd_store_list", {"store": rotated_store, "verify": "latest"},
+                            hosts="localhost", defaults=False).results["localhost"]
+    assert listed["verified"]["sha256"] == rotated["sha256"], listed
+    assert listed["backups"][0]["manifest"]["encryption"]["recipients"] == [new[2]], listed
+    assert plaintext_files(controller, tmp_path / "from-store", bed.sftp_store_dir) == []
 
 
 def changed_copy(source, directory, change):

@@ -65,9 +65,10 @@ def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600,
     encrypted with, or None; keep it out of any result)."""
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
     hashed = TrailerHash()
-    sealer = _stream.Sealer(handle, recipients) if recipients else None
-    sink = sealer or handle
+    sealer = None
     try:
+        sealer = _stream.Sealer(handle, recipients) if recipients else None
+        sink = sealer or handle
         for message in messages:
             sink.write(message.blob)
             hashed.update(message.blob)
