@@ -17,7 +17,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import O
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_SUFFIX, BackupFileError)
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TrailerHash
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_into
 
 ARGUMENT_SPEC = dict(
     path=dict(type="path", required=True),
@@ -41,18 +41,6 @@ def _manifest(path: str) -> dict[str, Any]:
     return doc
 
 
-def _copy(opened: Opened, sealer: Sealer | None, name: str) -> str:
-    """Decrypt every chunk of `opened` (into `sealer` when given); the plaintext's sha256, its trailer checked."""
-    hashed = TrailerHash()
-    for chunk in opened.plaintext():
-        hashed.update(chunk)
-        if sealer:
-            sealer.write(chunk)
-    if not hashed.matches():
-        raise BackupFileError("%s decrypts to bytes whose sha256 trailer does not match: it is damaged" % name)
-    return hashed.file_sha256()
-
-
 def reencrypt(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     """The module's result. Raises EtcdOpsError (CryptoError, BackupFileError) before anything is changed when the
     file does not open with the key, is not the manifest's snapshot, or a recipient key is unusable."""
@@ -69,7 +57,7 @@ def reencrypt(params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     same_recipients = sorted(header.key_ids) == sorted(wanted)
     with Opened(path, envelope.unlock(header, path, key), header) as opened:
         if same_recipients or check_mode:
-            _same_snapshot(path, _copy(opened, None, path), doc)
+            _same_snapshot(path, decrypt_into(opened), doc)
         else:
             written = _rewrite(path, opened, recipients, doc)
     if same_recipients:
@@ -100,7 +88,7 @@ def _rewrite(path: str, opened: Opened, recipients: list[tuple[str, bytes]], doc
         stat = os.stat(path)
         os.fchown(handle.fileno(), stat.st_uid, stat.st_gid)
         sealer = Sealer(handle, recipients, opened.header.chunk_size)
-        plaintext = _copy(opened, sealer, path)
+        plaintext = decrypt_into(opened, sealer.write)
         sealer.close()
         _same_snapshot(path, plaintext, doc)
         handle.flush()

@@ -100,21 +100,28 @@ def stream_to_file(messages: Iterable[Any], destination: str, mode: int = 0o600,
                 file_key=sealer.file_key if sealer else None)
 
 
-def decrypt_to_file(opened: Any, destination: str) -> str:
-    """Write the plaintext of the encrypted snapshot `opened` (an _crypto.stream.Opened) to a new file `destination`,
-    mode 0600, checking every chunk and the sha256 trailer; returns the plaintext's sha256. On any failure the file
-    is removed and BackupFileError or CryptoError says why."""
+def decrypt_into(opened: Any, write: Callable[[bytes], object] | None = None) -> str:
+    """Every chunk of the encrypted snapshot `opened` (an _crypto.stream.Opened) decrypted and checked, in order, and
+    given to `write` when one is given; returns the plaintext's sha256. BackupFileError when its sha256 trailer does
+    not match, CryptoError when a chunk does not open."""
     hashed = TrailerHash()
+    for chunk in opened.plaintext():
+        hashed.update(chunk)
+        if write is not None:
+            write(chunk)
+    if not hashed.matches():
+        raise BackupFileError("%s decrypts to %d bytes whose sha256 trailer does not match the database before it"
+                              % (opened.path, hashed.size))
+    return hashed.file_sha256()
+
+
+def decrypt_to_file(opened: Any, destination: str) -> str:
+    """decrypt_into a new file `destination`, mode 0600; returns the plaintext's sha256. On any failure the file is
+    removed."""
     fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
-            for chunk in opened.plaintext():
-                handle.write(chunk)
-                hashed.update(chunk)
-        if not hashed.matches():
-            raise BackupFileError("%s decrypts to %d bytes whose sha256 trailer does not match the database before it"
-                                  % (opened.path, hashed.size))
+            return decrypt_into(opened, handle.write)
     except BaseException:
         os.unlink(destination)
         raise
-    return hashed.file_sha256()
