@@ -6,11 +6,21 @@ import json
 import os
 import shutil
 
+import pytest
+
 from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair, plaintext_files, write_secrets
 from ansible_collections.etcdops.dr.tests.integration.test_restore import custom_stats, etcd_pids, restorable
-from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, store
+from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty, store
 
 __all__ = ["restorable", "store"]
+
+
+@pytest.fixture
+def no_backups_left(restorable):
+    """The tests here leave no backup on the hosts for the tests that run after them on the same bed."""
+    yield restorable
+    for member in restorable.members:
+        empty(member.backup_dir)
 
 
 def info(ansible, path, key=None):
@@ -18,7 +28,7 @@ def info(ansible, path, key=None):
     return ansible.module("etcdops.dr.etcd_snapshot_info", args, hosts="localhost", defaults=False).results["localhost"]
 
 
-def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(store, ansible, tmp_path):
+def test_keys_rotate_old_backups_stay_readable_and_are_reencrypted_in_place(store, no_backups_left, ansible, tmp_path):
     # Backup to a store and restore from it with a key, with no plaintext anywhere: test_stores.py's first test.
     bed = ansible.bed
     old, new = key_pair(tmp_path, "old"), key_pair(tmp_path, "new")
@@ -91,8 +101,8 @@ def changed_copy(source, directory, change):
     return path
 
 
-def test_each_bad_encrypted_input_is_refused_before_anything_stops(restorable, ansible, tmp_path):
-    bed = restorable
+def test_each_bad_encrypted_input_is_refused_before_anything_stops(no_backups_left, ansible, tmp_path):
+    bed = no_backups_left
     owner, stranger = key_pair(tmp_path, "owner"), key_pair(tmp_path, "stranger")
     write_secrets(bed, "c", 10)
     controller = tmp_path / "controller"
