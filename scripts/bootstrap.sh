@@ -23,6 +23,8 @@ command -v supervisord >/dev/null 2>&1 || debs+=(supervisor)
 command -v shellcheck >/dev/null 2>&1 || debs+=(shellcheck)
 # The service tests read listening sockets' owners with ss.
 command -v ss >/dev/null 2>&1 || debs+=(iproute2)
+# The drill tests open its HTML report in headless Chromium.
+command -v chromium >/dev/null 2>&1 || debs+=(chromium)
 "$python_bin" -c 'import ensurepip, venv' >/dev/null 2>&1 || debs+=(python3-venv)
 if [ "${#debs[@]}" -gt 0 ]; then
   log "installing Debian packages: ${debs[*]}"

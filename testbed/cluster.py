@@ -84,6 +84,25 @@ def remove_restore_leftovers(bed):
                 path.unlink()
 
 
+def clear_drill_group(bed):
+    """The drill group as a new bed has it: every drill member stopped, no data dir, nothing beside it."""
+    services.supervisorctl(bed, "stop", *[m.service for m in bed.drill_members], check=False)
+    for member in bed.drill_members:
+        for path in [member.data_dir, *member.root.glob("data.*")]:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink()
+
+
+def drill_group_leftovers(bed):
+    """What a drill left in the drill group: running members, data dirs and what restores put beside them."""
+    status = services.supervisorctl(bed, "status", *[m.service for m in bed.drill_members], check=False).stdout
+    running = [line.split()[0] for line in status.splitlines() if " RUNNING " in f" {line} "]
+    files = [str(p) for m in bed.drill_members for p in [m.data_dir, *m.root.glob("data.*")] if p.exists()]
+    return running + files
+
+
 def reset(bed):
     """Delete every key: tests reset data, not processes."""
     etcdctl(bed, "del", "", "--from-key")

@@ -12,7 +12,23 @@ def _tools():
     return {"etcd_etcdctl": str(services.etcd_bin_dir() / "etcdctl")}
 
 
+def _host(member):
+    return {
+        "ansible_host": member.address,
+        "etcd_member_name": member.name,
+        "etcd_client_url": member.client_url,
+        "etcd_peer_url": member.peer_url,
+        "etcd_data_dir": str(member.data_dir),
+        "etcd_config_file": str(member.config_file),
+        "etcd_log_file": str(member.log_file),
+        "etcd_service_name": member.service,
+        "etcd_service_manager": "supervisor",
+    }
+
+
 def inventory(bed):
+    tls = {"etcd_cacert": str(bed.cacert), "etcd_cert": str(bed.client_cert), "etcd_key": str(bed.client_key),
+           **_tools()}
     hosts = {}
     for member in bed.members:
         hosts[member.name] = {
@@ -44,6 +60,9 @@ def inventory(bed):
             # Every host is this machine, so the modules run with the project virtualenv.
             "ansible_python_interpreter": str(layout.VENV_PYTHON),
             "etcd_supervisor_conf": str(bed.supervisor_conf),
+            # The drills' private dir on the hosts and their reports on the controller, inside the bed.
+            "drill_work_dir": str(bed.drill_work_dir),
+            "drill_report_dir": str(bed.report_dir),
             # The backup server's SFTP store, as a backup_stores entry (tests and the demo pass it on).
             "testbed_sftp_store": bed.sftp_store,
             # The S3-compatible store; its key is made when the bed comes up, after this file is written.
@@ -64,6 +83,8 @@ def inventory(bed):
                 },
                 "hosts": hosts,
             },
+            # The drill cluster's hosts (etcdops.dr.drill, drill_mode=cluster).
+            "etcd_drill": {"vars": tls, "hosts": {m.name: _host(m) for m in bed.drill_members}},
             "backup_servers": {"hosts": {"backup1": {
                 "ansible_host": layout.BACKUP_SERVER_ADDRESS,
                 "backup_server_dir": str(bed.backup_server_dir),

@@ -21,6 +21,9 @@ S3_BUCKET = "etcd-backups"
 # A single-member scratch etcd (restore checks, auth tests) listens here.
 SPARE_ADDRESS = "127.0.0.15"
 CLUSTER_TOKEN = "etcdops-testbed"
+# The drill group's hosts (drill cluster mode): three more members, stopped until a drill restores into them.
+DRILL_SIZE = 3
+DRILL_CLUSTER_TOKEN = "etcdops-testbed-drill"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Member:
 class Bed:
     root: pathlib.Path
     members: tuple
+    drill_members: tuple = ()
 
     @property
     def pki(self):
@@ -176,6 +180,19 @@ class Bed:
         return ",".join(f"{m.name}={m.peer_url}" for m in self.members)
 
     @property
+    def drill_initial_cluster(self):
+        return ",".join(f"{m.name}={m.peer_url}" for m in self.drill_members)
+
+    @property
+    def report_dir(self):
+        """Where the drills' reports go on the controller (the tests' and the demo's)."""
+        return self.root / "drill-reports"
+
+    @property
+    def drill_work_dir(self):
+        return self.root / "drill-work"
+
+    @property
     def client_urls(self):
         return [m.client_url for m in self.members]
 
@@ -199,7 +216,15 @@ def bed(root=None, size=3):
         Member(name=f"node{i}", address=member_address(i), root=root / "hosts" / f"node{i}")
         for i in range(1, size + 1)
     )
-    return Bed(root=root, members=members)
+    drill_members = tuple(
+        Member(name=f"drill{i}", address=f"127.0.0.{30 + i}", root=root / "hosts" / f"drill{i}")
+        for i in range(1, layout_drill_size(size) + 1))
+    return Bed(root=root, members=members, drill_members=drill_members)
+
+
+def layout_drill_size(size):
+    """The 3-member bed of the tests and the demo has a drill group; a benchmark's larger bed does not."""
+    return DRILL_SIZE if size == 3 else 0
 
 
 def link_checkout():

@@ -67,20 +67,30 @@ def issue(ca, cert_path, key_path, common_name, *, server=False, client=False, a
 
 
 def create(bed, spare_address):
-    """Create every certificate unless the CA already exists (certificates survive restarts)."""
+    """Create every certificate unless the CA already exists (certificates survive restarts); a member added to the
+    bed since (the drill group) gets its certificates from the existing CA."""
     if bed.cacert.exists():
+        ca = (x509.load_pem_x509_certificate(bed.cacert.read_bytes()),
+              serialization.load_pem_private_key((bed.pki / "ca.key").read_bytes(), None))
+        for member in bed.members + bed.drill_members:
+            if not (member.root / "pki" / "peer.key").exists():
+                _member_certs(ca, member)
         return
     pki = bed.pki
     ca = make_ca(bed.cacert, pki / "ca.key", "etcd-ca")
-    for member in bed.members:
-        names = dict(addresses=(member.address, "127.0.0.1"), dns_names=(member.name, "localhost"))
-        issue(ca, member.root / "pki" / "server.crt", member.root / "pki" / "server.key", member.name,
-              server=True, client=True, **names)
-        issue(ca, member.root / "pki" / "peer.crt", member.root / "pki" / "peer.key", member.name,
-              server=True, client=True, **names)
+    for member in bed.members + bed.drill_members:
+        _member_certs(ca, member)
     issue(ca, bed.client_cert, bed.client_key, "kube-etcd-healthcheck-client", client=True,
           organization="system:masters")
     issue(ca, pki / "scratch" / "server.crt", pki / "scratch" / "server.key", "scratch",
           server=True, addresses=(spare_address,))
     rogue = make_ca(pki / "rogue" / "ca.crt", pki / "rogue" / "ca.key", "not-the-etcd-ca")
     issue(rogue, pki / "rogue" / "client.crt", pki / "rogue" / "client.key", "intruder", client=True)
+
+
+def _member_certs(ca, member):
+    names = dict(addresses=(member.address, "127.0.0.1"), dns_names=(member.name, "localhost"))
+    issue(ca, member.root / "pki" / "server.crt", member.root / "pki" / "server.key", member.name,
+          server=True, client=True, **names)
+    issue(ca, member.root / "pki" / "peer.crt", member.root / "pki" / "peer.key", member.name,
+          server=True, client=True, **names)

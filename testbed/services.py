@@ -34,6 +34,7 @@ def restore_etcdutl():
 
 
 def member_config(bed, member):
+    drill = member in bed.drill_members
     pki = member.root / "pki"
     tls = {"client-cert-auth": True, "trusted-ca-file": str(bed.cacert)}
     return {
@@ -44,8 +45,8 @@ def member_config(bed, member):
         "listen-peer-urls": member.peer_url,
         "initial-advertise-peer-urls": member.peer_url,
         "listen-metrics-urls": f"http://{member.address}:2381",
-        "initial-cluster": bed.initial_cluster,
-        "initial-cluster-token": layout.CLUSTER_TOKEN,
+        "initial-cluster": bed.drill_initial_cluster if drill else bed.initial_cluster,
+        "initial-cluster-token": layout.DRILL_CLUSTER_TOKEN if drill else layout.CLUSTER_TOKEN,
         "initial-cluster-state": "new",
         "client-transport-security": dict(tls, **{"cert-file": str(pki / "server.crt"), "key-file": str(pki / "server.key")}),
         "peer-transport-security": dict(tls, **{"cert-file": str(pki / "peer.crt"), "key-file": str(pki / "peer.key")}),
@@ -101,7 +102,7 @@ def write_ssh(bed):
     _keygen(bed.ssh_key)
     (ssh / "authorized_keys").write_text((ssh / "id_ed25519.pub").read_text())
     host_key = (ssh / "host_ed25519_key.pub").read_text().split()[:2]
-    addresses = [m.address for m in bed.members] + [layout.BACKUP_SERVER_ADDRESS]
+    addresses = [m.address for m in bed.members + bed.drill_members] + [layout.BACKUP_SERVER_ADDRESS]
     bed.known_hosts.write_text("".join(f"[{a}]:{layout.SSH_PORT} {' '.join(host_key)}\n" for a in addresses))
     listen = "".join(f"ListenAddress {a}:{layout.SSH_PORT}\n" for a in addresses)
     # bash sources ~/.bashrc for every command sshd runs unless it is a nested shell (SHLVL): the bed's hosts are
@@ -190,6 +191,12 @@ def write_supervisor(bed, extra_args=None, commands=None):
         programs += _program(member.kube_apiserver_service,
                              f"{layout.VENV_PYTHON} -m http.server {layout.KUBE_APISERVER_PORT} --bind {member.address}",
                              member.root / "kube-apiserver.log", autostart=False)
+    for member in bed.drill_members:
+        # Stopped until a drill restores into them (cluster mode): a start before that would found a new cluster.
+        member.root.mkdir(parents=True, exist_ok=True)
+        member.config_file.write_text(yaml.safe_dump(member_config(bed, member), sort_keys=False))
+        programs += _program(member.service, f"{etcd} --config-file {member.config_file}", member.log_file,
+                             autostart=False)
     bed.supervisor_conf.write_text(
         f"[unix_http_server]\nfile={bed.supervisor_socket}\nchmod=0700\n\n"
         f"[supervisord]\nlogfile={bed.root / 'supervisord.log'}\npidfile={bed.supervisor_pidfile}\n"

@@ -39,6 +39,12 @@ options:
         lease that expires, a client) do not change what is compared with the snapshot. The revision counted at is
         returned in RV(key_count_revision).
     type: int
+  count_resources:
+    description:
+      - Also count the Kubernetes objects per resource type from kube-apiserver's keys under C(/registry/) (keys
+        only, read in pages from the first member that answers), reported in RV(resources).
+    type: bool
+    default: false
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -176,6 +182,17 @@ key_count_revision:
   description: The revision RV(key_count) was counted at; null without O(count_keys=true).
   returned: always
   type: int
+resources:
+  description:
+    - With O(count_resources=true), the number of Kubernetes objects per resource type (V(secrets),
+      V(services/specs), V(apps.openshift.io/deploymentconfigs)...) at RV(resources_revision); null otherwise.
+  returned: always
+  type: dict
+  sample: {"configmaps": 12, "namespaces": 4, "secrets": 9}
+resources_revision:
+  description: The revision RV(resources) was counted at; null without O(count_resources=true).
+  returned: always
+  type: int
 quorum:
   description:
     - Whether more than half of the members answer and follow one leader, so that the cluster works even when
@@ -214,14 +231,16 @@ def main():
     module = AnsibleModule(
         argument_spec=connection_argument_spec(hash_kv=dict(type="bool", default=False),
                                                count_keys=dict(type="bool", default=False),
-                                               count_keys_revision=dict(type="int", no_log=False)),
+                                               count_keys_revision=dict(type="int", no_log=False),
+                                               count_resources=dict(type="bool", default=False)),
         required_together=CONNECTION_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     try:
         connections = connect_all(module.params)
         info = gather(connections, hash_kv=module.params["hash_kv"], count_keys=module.params["count_keys"],
-                      count_keys_revision=module.params["count_keys_revision"])
+                      count_keys_revision=module.params["count_keys_revision"],
+                      count_resources=module.params["count_resources"])
     except EtcdError as exc:
         module.fail_json(msg=exc.msg)
     summary = "cluster %s: %d members, leader %s, %s" % (

@@ -276,8 +276,12 @@ free_bytes:
   description: Free bytes on each filesystem the restore writes to, by directory.
   returned: always
   type: dict
+decrypt_seconds:
+  description: Seconds the decryption of an encrypted snapshot took (0.0 for a plain one).
+  returned: always
+  type: float
 restore_seconds:
-  description: Seconds the restore tool ran.
+  description: Seconds the restore took (the decryption of an encrypted snapshot and the restore tool).
   returned: always
   type: float
 duration_seconds:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdConnection, EtcdError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import resources
 
 
 def _endpoint_entry(url: str) -> dict[str, Any]:
@@ -19,13 +20,14 @@ def _endpoint_entry(url: str) -> dict[str, Any]:
 
 
 def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_keys: bool = False,
-           count_keys_revision: int | None = None) -> dict[str, Any]:
+           count_keys_revision: int | None = None, count_resources: bool = False) -> dict[str, Any]:
     """Ask every endpoint for its status; members and alarms come from the first that answers.
 
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
     result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
                   hash_kv_revision=None, hash_kv_consistent=None, key_count=None, key_count_revision=None,
-                  healthy=False, health_problems=[], quorum=False, missing_members=[])
+                  healthy=False, health_problems=[], quorum=False, missing_members=[], resources=None,
+                  resources_revision=None)
     reachable = []
     try:
         for conn in connections:
@@ -53,6 +55,8 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
             _hash_kv(reachable, result)
         if count_keys:
             _count_keys(reachable, result, count_keys_revision)
+        if count_resources:
+            _count_resources(reachable, result)
     finally:
         for conn in connections:
             conn.close()
@@ -105,6 +109,18 @@ def _count_keys(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: 
     elif counts:
         result["key_count_problem"] = "members hold different numbers of keys at revision %s: %s" % (
             revision, ", ".join("%s %s" % (e["name"], e["key_count"]) for dummy, e in reachable))
+
+
+def _count_resources(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: dict[str, Any]) -> None:
+    # From the first member that answers, at the newest revision every reachable member has.
+    revision = min(entry["revision"] for dummy, entry in reachable)
+    for conn, entry in reachable:
+        try:
+            result["resources"] = resources.count_resources(resources.registry_keys(conn, revision))
+            result["resources_revision"] = revision
+            return
+        except EtcdError as exc:
+            entry["errors"].append(exc.msg)
 
 
 def _problems(result: dict[str, Any], leaders: Counter[str | None]) -> list[str]:

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import collections
+import os
+import subprocess
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -46,10 +48,7 @@ class CommandError(EtcdOpsError):
 def run(module: AnsibleModule, cmd: Sequence[object], check: bool = True, why: str | None = None) -> Completed:
     """Run `cmd` (a list, never a shell string) with LANG=C; raise CommandError on failure if `check`."""
     cmd = [str(part) for part in cmd]
-    if _OPEN_CHANNELS:
-        raise ChannelOpenError("internal error in etcdops.dr: %s was to run while %d gRPC channel(s) to etcd are "
-                               "open, which can kill it (SIGABRT); close the connection first. Please report this."
-                               % (cmd[0], len(_OPEN_CHANNELS)))
+    _no_channel_open(cmd)
     rc, stdout, stderr = module.run_command(cmd, check_rc=False, environ_update={"LANG": "C", "LC_ALL": "C"})
     completed = Completed(cmd, rc, stdout, stderr)
     if check and rc != 0:
@@ -63,3 +62,22 @@ def etcd_tool_candidates(module: AnsibleModule, etcdutl: str | None = None,
     found on PATH (path None when not found)."""
     given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
     return given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
+
+
+def _no_channel_open(cmd: Sequence[str]) -> None:
+    if _OPEN_CHANNELS:
+        raise ChannelOpenError("internal error in etcdops.dr: %s was to run while %d gRPC channel(s) to etcd are "
+                               "open, which can kill it (SIGABRT); close the connection first. Please report this."
+                               % (cmd[0], len(_OPEN_CHANNELS)))
+
+
+def start(cmd: Sequence[object], log_path: str, cwd: str) -> subprocess.Popen[bytes]:
+    """Start a server that runs on (`cmd`, a list) in a session of its own, output appended to `log_path`, with
+    LANG=C and without the host's ETCD_* variables: etcd takes them as flags, and those are the production member's."""
+    cmd = [str(part) for part in cmd]
+    _no_channel_open(cmd)
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("ETCD_")}
+    environ.update(LANG="C", LC_ALL="C")
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                                env=environ, cwd=cwd, start_new_session=True)

@@ -158,7 +158,8 @@ class MemberRestore:
             data_dir=self.data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=self.staging,
             snapshot_revision=None, snapshot=None, checked_file=None, server_version=None, expected_revision=None,
             expected_revision_max=None, restored_revision=None, etcd_running=[], stamp=params["stamp"] or utc_stamp(),
-            required_bytes=None, free_bytes={}, restore_seconds=0.0, duration_seconds=0.0, journal=None)
+            required_bytes=None, free_bytes={}, decrypt_seconds=0.0, restore_seconds=0.0, duration_seconds=0.0,
+            journal=None)
 
     def _clock(self) -> None:
         self.result["duration_seconds"] = round(time.monotonic() - self.began, 3)
@@ -333,6 +334,7 @@ class MemberRestore:
             restore_began = time.monotonic()
             if plaintext:
                 self._decrypt(plaintext)
+                result["decrypt_seconds"] = round(time.monotonic() - restore_began, 3)
             try:
                 why = "%s snapshot restore of %s" % (result["tool"], self.params["snapshot"])
                 run(self.module, result["cmd"], why=why)
