@@ -63,6 +63,7 @@ def inventory(bed):
             # The drills' private dir on the hosts and their reports on the controller, inside the bed.
             "drill_work_dir": str(bed.drill_work_dir),
             "drill_report_dir": str(bed.report_dir),
+            "drill_cache_dir": str(bed.root / "drill-cache"),
             # The backup server's SFTP store, as a backup_stores entry (tests and the demo pass it on).
             "testbed_sftp_store": bed.sftp_store,
             # The S3-compatible store; its key is made when the bed comes up, after this file is written.

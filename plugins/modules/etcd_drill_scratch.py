@@ -48,7 +48,7 @@ options:
     type: path
     default: /var/tmp/etcdops-drill
   address:
-    description: The loopback address the throwaway member listens on (plain HTTP; it is gone when the module ends).
+    description: The loopback address the throwaway member listens on (plain HTTP), only while the module runs.
     type: str
     default: 127.0.0.1
   client_port:
@@ -147,7 +147,7 @@ member:
   type: dict
   contains:
     cluster_id:
-      description: Its cluster id (new: a restore makes a new cluster).
+      description: Its cluster id (a new one, as every restore makes).
       type: str
     revision:
       description: Its revision.
@@ -156,7 +156,7 @@ member:
       description: Live keys it holds.
       type: int
     hash_kv:
-      description: Its KV hash at RV(member.hash_kv_revision).
+      description: Its KV hash at its revision.
       type: int
     resources:
       description: Kubernetes objects per resource type.

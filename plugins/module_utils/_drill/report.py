@@ -61,8 +61,8 @@ def _snapshot_checks(snapshot: dict[str, Any], cluster: dict[str, Any], live: di
     verified_by = snapshot.get("verified_by") or []
     detail = "sha256 %s, verified by %s" % (snapshot.get("sha256"), " and ".join(verified_by) or "nothing")
     if not whole:
-        detail = "the file is %s: %s" % (str(snapshot.get("status")).replace("_", " "),
-                                        "; ".join(snapshot.get("problems") or []))
+        status = str(snapshot.get("status")).replace("_", " ")
+        detail = "the file is %s: %s" % (status, "; ".join(snapshot.get("problems") or []))
     elif not manifest:
         detail += " (no manifest beside it to compare with)"
     checks.append(_check("sha256", "passed" if whole and verified_by else "failed", detail))
