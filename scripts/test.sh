@@ -34,18 +34,15 @@ static_checks() {
 static_checks &
 static_pid=$!
 
-# Three workers (ETCDOPS_TEST_WORKERS), each with a test bed of its own in a network namespace of its own
-# (testbed/netns-python): the tests mostly wait on SSH and etcd (two workers kept the 2 cores about half busy), so a
-# third bed shortens the run. Each starts with a share of the tests and a worker that runs out takes tests from
-# another's queue (worksteal: with whole files handed out, the longest file ran on alone at the end); without root
-# (no unshare --net), one bed in this namespace.
-test_workers=${ETCDOPS_TEST_WORKERS:-3}
+# Two workers, each with a test bed of its own in a network namespace of its own (testbed/netns-python); each starts
+# with half the tests and a worker that runs out takes tests from the other's queue (worksteal: with whole files
+# handed out, the longest file ran on alone at the end); without root (no unshare --net), one bed in this namespace.
 if unshare --net true 2>/dev/null; then
-  workers=(--tx "$test_workers*popen//python=$repo/testbed/netns-python" --dist worksteal)
+  workers=(--tx "2*popen//python=$repo/testbed/netns-python" --dist worksteal)
 else
   workers=()
 fi
-step "unit and integration tests (pytest ${workers[*]:+on $test_workers test beds at once})"
+step "unit and integration tests (pytest ${workers[*]:+on 2 test beds at once})"
 pytest -p no:cacheprovider --durations=25 "${workers[@]}" tests/unit tests/integration || failed+=("pytest")
 python -m testbed down >/dev/null 2>&1 || true
 # Tear-down must leave no process of any test bed behind.

@@ -32,15 +32,7 @@ def inventory(bed):
     hosts = {}
     for member in bed.members:
         hosts[member.name] = {
-            "ansible_host": member.address,
-            "etcd_member_name": member.name,
-            "etcd_client_url": member.client_url,
-            "etcd_peer_url": member.peer_url,
-            "etcd_data_dir": str(member.data_dir),
-            "etcd_config_file": str(member.config_file),
-            "etcd_log_file": str(member.log_file),
-            "etcd_service_name": member.service,
-            "etcd_service_manager": "supervisor",
+            **_host(member),
             "etcd_backup_dir": str(member.backup_dir),
             # Where the kubelet stand-in looks when a test runs the member as a static pod.
             "etcd_manifest_dir": str(member.manifest_dir),
@@ -75,15 +67,7 @@ def inventory(bed):
             },
         },
         "children": {
-            "etcd": {
-                "vars": {
-                    "etcd_cacert": str(bed.cacert),
-                    "etcd_cert": str(bed.client_cert),
-                    "etcd_key": str(bed.client_key),
-                    **_tools(),
-                },
-                "hosts": hosts,
-            },
+            "etcd": {"vars": tls, "hosts": hosts},
             # The drill cluster's hosts (etcdops.dr.drill, drill_mode=cluster).
             "etcd_drill": {"vars": tls, "hosts": {m.name: _host(m) for m in bed.drill_members}},
             "backup_servers": {"hosts": {"backup1": {
@@ -105,6 +89,8 @@ def write(bed):
         "interpreter_python = auto_silent\n"
         "[ssh_connection]\n"
         "pipelining = True\n"
+        # Without Ansible's default -C, as docs/backup.md advises: zlib costs CPU on both ends and gains nothing here.
+        "ssh_args = -o ControlMaster=auto -o ControlPersist=60s\n"
         # The bed's own SSH control sockets: a bed in another network namespace (or the other bed of a second
         # checkout) must never reuse this one's connections, whose names only say host, port and user.
         f"control_path_dir = {bed.root / 'ssh-control'}\n")
