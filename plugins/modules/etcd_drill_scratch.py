@@ -196,9 +196,9 @@ def main():
         if module.check_mode:
             module.exit_json(msg=drill.would(), duration_seconds=drill.duration(), **drill.result)
         drill.run()
-    except EtcdOpsError as exc:
+    except (EtcdOpsError, OSError) as exc:
         left = drill.result["left_behind"]
-        module.fail_json(msg="%s%s" % (exc.msg, " Left behind: %s." % ", ".join(left) if left else (
+        module.fail_json(msg="%s%s" % (getattr(exc, "msg", str(exc)), " Left behind: %s." % ", ".join(left) if left else (
             " The throwaway member was stopped and its run dir removed." if isinstance(exc, DrillError) else "")),
             duration_seconds=drill.duration(), **drill.result)
     member = drill.result["member"]

@@ -84,6 +84,24 @@ def stale_runs(work_dir: str) -> list[str]:
     return stale
 
 
+def processes_of(run_dir: str, proc: str = "/proc") -> list[int]:
+    """Pids of the processes whose command line names `run_dir` (a throwaway member a killed drill left running: it
+    runs in a session of its own, so it outlives its module)."""
+    needle = os.fsencode(run_dir.rstrip("/") + "/")
+    found = []
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(os.path.join(proc, name, "cmdline"), "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        if any(arg.startswith(needle) for arg in argv):
+            found.append(int(name))
+    return found
+
+
 class ScratchDrill:
     """plan() checks everything and decides ports and paths (check mode stops there); run() does the drill and
     always cleans up. `result` holds every return value at any point."""
@@ -239,9 +257,13 @@ class ScratchDrill:
     def _remove_stale(self) -> list[str]:
         removed = []
         for path in stale_runs(self.params["work_dir"]):
-            if path != self.run_dir and not local_member.holders_of(path):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
+            for pid in processes_of(path):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
         return removed
 
     def _start(self) -> None:

@@ -105,3 +105,19 @@ def test_only_run_dirs_of_dead_drills_are_stale(tmp_path):
         (work / name).mkdir(parents=True)
     assert stale_runs(str(work)) == [str(work / ("run-20261126T000000Z-%s" % dead))]
     assert stale_runs(str(tmp_path / "none")) == []
+
+
+def test_a_killed_drills_member_is_stopped_and_its_run_dir_removed(tmp_path, snapshot):
+    module = FakeModule(tmp_path, snapshot=snapshot)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    stale = tmp_path / "drills" / ("run-20261126T000000Z-%s" % dead)
+    (stale / "data").mkdir(parents=True)
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "--data-dir", str(stale / "data")])
+    try:
+        drill = ScratchDrill(module)
+        assert drill._remove_stale() == [str(stale)]   # pylint: disable=protected-access
+        assert orphan.wait(10) == -9 and not stale.exists()
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
