@@ -13,11 +13,11 @@ from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.resources import compare
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
 
 SCHEMA_VERSION = 1
 PHASES = ("fetch", "decrypt", "preflight", "stop", "restore", "start", "verify")
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+PLAIN_SECONDS = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
 
 
 class ReportError(EtcdOpsError):
@@ -25,13 +25,17 @@ class ReportError(EtcdOpsError):
 
 
 def seconds(value: Any, name: str) -> float | None:
-    """Seconds from 900, '900', '15m', '24h', '7d'; None for an empty value."""
+    """Seconds from 900, '900', or an age as retention's max_age takes it ('15m', '24h', '7d', '2w'); None for an
+    empty value."""
     if value in (None, "", 0, "0"):
         return None
-    found = DURATION.match(str(value))
-    if not found:
-        raise ReportError("%s is %r: give seconds (900) or a number with s, m, h or d (15m, 24h, 7d)" % (name, value))
-    return float(found.group(1)) * UNIT_SECONDS[found.group(2)]
+    if PLAIN_SECONDS.match(str(value)):
+        return float(value)
+    try:
+        return parse_max_age(str(value))
+    except RetentionError:
+        raise ReportError("%s is %r: give seconds (900) or a number with s, m, h, d or w (15m, 24h, 7d)"
+                          % (name, value)) from None
 
 
 def _iso_epoch(text: str | None) -> float | None:

@@ -193,9 +193,10 @@ class ScratchDrill:
         taken = []
         for option in ("client_port", "peer_port"):
             port = params[option]
-            if port and local_member.listeners_on([(address, port)]):
+            listeners = local_member.listeners_on([(address, port)]) if port else []
+            if listeners:
                 taken.append("%s %d on %s is taken: %s; give a free port, or 0 for any free one" % (
-                    option, port, address, local_member.describe_listeners(local_member.listeners_on([(address, port)]))))
+                    option, port, address, local_member.describe_listeners(listeners)))
         if taken:
             raise Refused("refusing to drill %s: %s. Nothing was started." % (params["snapshot"], "; ".join(taken)))
         try:
