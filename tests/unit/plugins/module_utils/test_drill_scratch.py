@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.etcdops.dr.plugins.module_utils._drill import scratch as _scratch
 from ansible_collections.etcdops.dr.plugins.module_utils._drill.scratch import (
     ARGUMENT_SPEC, DrillError, ScratchDrill, stale_runs)
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import Refused
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter
 from ansible_collections.etcdops.dr.tests.unit.plugins.module_utils.test_restore_member import (
@@ -86,7 +87,12 @@ def test_a_member_that_exits_is_reported_and_everything_is_removed(tmp_path, sna
             log.write(b"member cannot start: injected\n")
         return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
 
+    def not_serving(params):
+        raise EtcdError("connection refused")
+
     monkeypatch.setattr(_scratch.command_seam, "start", start)
+    # Not the real client: it would load a gRPC library into this test process (test_client loads both, in order).
+    monkeypatch.setattr(_scratch, "connect_all", not_serving)
     module = FakeModule(tmp_path, snapshot=snapshot)
     drill = ScratchDrill(module)
     drill.plan()
