@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -113,6 +114,18 @@ def test_only_run_dirs_of_dead_drills_are_stale(tmp_path):
     assert stale_runs(str(tmp_path / "none")) == []
 
 
+def wait_for_exec(pid, argument):
+    """Popen returns once the child's close-on-exec pipe closes, which the kernel does before it sets the new
+    program's arguments: under load /proc/<pid>/cmdline is still empty for a while (measured: most of 1500 tries)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            if os.fsencode(argument) in handle.read():
+                return
+        time.sleep(0.01)
+    raise AssertionError("process %d never showed %s in its command line" % (pid, argument))
+
+
 def test_a_killed_drills_member_is_stopped_and_its_run_dir_removed(tmp_path, snapshot):
     module = FakeModule(tmp_path, snapshot=snapshot)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
@@ -121,6 +134,7 @@ def test_a_killed_drills_member_is_stopped_and_its_run_dir_removed(tmp_path, sna
     (stale / "data").mkdir(parents=True)
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "--data-dir", str(stale / "data")])
     try:
+        wait_for_exec(orphan.pid, str(stale))
         drill = ScratchDrill(module)
         assert drill._remove_stale() == [str(stale)]   # pylint: disable=protected-access
         assert orphan.wait(10) == -9 and not stale.exists()
