@@ -42,8 +42,9 @@ if unshare --net true 2>/dev/null; then
 else
   workers=()
 fi
+# The unit tests come last: short ones fill the end, when a worker would otherwise wait for the other's long test.
 step "unit and integration tests (pytest ${workers[*]:+on 2 test beds at once})"
-pytest -p no:cacheprovider --durations=25 "${workers[@]}" tests/unit tests/integration || failed+=("pytest")
+pytest -p no:cacheprovider --durations=25 "${workers[@]}" tests/integration tests/unit || failed+=("pytest")
 python -m testbed down >/dev/null 2>&1 || true
 # Tear-down must leave no process of any test bed behind.
 if leftovers=$(pgrep -af "$repo/.testbed"); then
