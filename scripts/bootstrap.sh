@@ -81,6 +81,19 @@ if [ ! -x "$restore_tools/usr/bin/etcdutl" ]; then
     0875921bb0d023f2af9b8e15cdfbe417a03e65731345fb832c40f9c2dd72967b "$restore_tools"
 fi
 
+# The AWX example (docs/awx/configure_awx.yml) is checked with awx.awx installed: its syntax check and ansible-lint
+# read the modules' argument specs. awx.awx comes from PyPI's `ansible` package, which ships it; only that collection
+# is unpacked from the wheel, into .venv/awx-collections.
+awx_wheel=ansible==12.3.0
+awx_collections=.venv/awx-collections
+if [ ! -f "$awx_collections/ansible_collections/awx/awx/MANIFEST.json" ]; then
+  log "unpacking awx.awx from PyPI's $awx_wheel into $awx_collections"
+  wheel_dir=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$wheel_dir" "$awx_wheel"
+  .venv/bin/python scripts/unpack_collection.py "$wheel_dir"/ansible-*.whl awx.awx "$awx_collections"
+  rm -rf "$wheel_dir"
+fi
+
 # ansible-test sanity pins tool versions that conflict with ansible-lint's, so it gets its own
 # venv, with the pins taken from the ansible-test that is installed (they always match it).
 ansible_core=$(grep '^ansible-core==' requirements-dev.txt)
