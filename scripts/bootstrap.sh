@@ -19,6 +19,8 @@ fi
 debs=()
 [ -x /usr/sbin/sshd ] || debs+=(openssh-server)
 command -v supervisord >/dev/null 2>&1 || debs+=(supervisor)
+# The test bed's non-root login user becomes root with sudo, as an AWX machine credential does.
+command -v sudo >/dev/null 2>&1 || debs+=(sudo)
 # ansible-test sanity runs shellcheck on the shell scripts.
 command -v shellcheck >/dev/null 2>&1 || debs+=(shellcheck)
 # The service tests read listening sockets' owners with ss.

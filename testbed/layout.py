@@ -11,6 +11,8 @@ CHECKOUT_COLLECTIONS_ROOT = REPO / ".build" / "pyroot"
 CLIENT_PORT = 2379
 PEER_PORT = 2380
 SSH_PORT = 2222
+# A non-root SSH login with sudo, as AWX's usual machine credential (the bed's hosts are this machine).
+LOGIN_USER = "etcdops-login"
 KUBE_APISERVER_PORT = 6443
 BACKUP_SERVER_ADDRESS = "127.0.0.14"
 # The backup server's SFTP store: an sshd of its own (its own host key, an SFTP-only login).

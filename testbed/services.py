@@ -111,14 +111,42 @@ def write_ssh(bed):
     (ssh / "sshd_config").write_text(
         listen
         + f"HostKey {ssh / 'host_ed25519_key'}\n"
-        + f"AuthorizedKeysFile {ssh / 'authorized_keys'}\n"
+        # sshd reads the keys as the user logging in: the login user's own file, in its home.
+        + f"AuthorizedKeysFile {ssh / 'authorized_keys'} .ssh/authorized_keys\n"
         + f"PidFile {ssh / 'sshd.pid'}\n"
         + "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         + "UsePAM no\nStrictModes no\nPrintMotd no\nMaxStartups 100\nMaxSessions 100\nSetEnv SHLVL=1\n"
         + "Subsystem sftp internal-sftp\n")
     _write_sftp_server(bed)
+    ensure_login_user((ssh / "id_ed25519.pub").read_text())
     # sshd refuses to start without its privilege separation directory.
     pathlib.Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+
+
+def ensure_login_user(public_key):
+    """The machine-wide non-root login user with password-less sudo, which logs in with the bed's key (each bed's
+    key is added to its authorized_keys). Left in place by `down` and `purge`: the beds of a run share it."""
+    if subprocess.run(["id", "-u", layout.LOGIN_USER], capture_output=True, check=False).returncode != 0:
+        # Password "*": no password login, but not locked ("!"), which sshd without PAM refuses even with a key.
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", layout.LOGIN_USER],
+                       check=True, capture_output=True)
+    home = pathlib.Path(os.path.expanduser("~" + layout.LOGIN_USER))
+    keys = home / ".ssh" / "authorized_keys"
+    keys.parent.mkdir(mode=0o700, exist_ok=True)
+    known = keys.read_text().splitlines() if keys.exists() else []
+    if public_key.strip() not in known:
+        with open(keys, "a", encoding="utf-8") as handle:
+            handle.write(public_key.strip() + "\n")
+    subprocess.run(["chown", "-R", f"{layout.LOGIN_USER}:", str(keys.parent)], check=True)
+    keys.chmod(0o600)
+    sudoers = pathlib.Path("/etc/sudoers.d/etcdops-testbed")
+    rule = f"{layout.LOGIN_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"
+    if not sudoers.exists() or sudoers.read_text() != rule:
+        staged = sudoers.with_name(".etcdops-testbed.new")
+        staged.write_text(rule)
+        staged.chmod(0o440)
+        subprocess.run(["visudo", "-c", "-q", "-f", str(staged)], check=True)
+        os.rename(staged, sudoers)
 
 
 def _write_sftp_server(bed):

@@ -28,6 +28,10 @@ ARGUMENT_SPEC = dict(
 )
 
 
+# Where a copy the login user can read is made when the task becomes another user: disk-backed by convention.
+HANDOVER_PARENT = "/var/tmp"
+
+
 def _seal(path: str) -> None:
     """Make a fetched file private and durable before it gets its final name."""
     os.chmod(path, 0o600)
@@ -68,6 +72,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
+        self._task_vars = task_vars
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         src = self._remote_expand_user(args["src"])
         dest = os.path.join(args["dest_dir"], os.path.basename(src))
@@ -154,11 +159,17 @@ class ActionModule(ActionBase):
         """Stage the file and its manifest in a private dir, verify both, then rename the file and then the
         manifest into place (a manifest never stands without its file)."""
         staging = tempfile.mkdtemp(prefix=".etcdops-fetch.", dir=os.path.dirname(dest))
+        handover = None
         try:
+            login = self._login_user_if_become_differs()
+            if login:
+                handover = self._hand_over(login, ([src] if with_file else []) + (
+                    [src + MANIFEST_SUFFIX] if with_manifest else []))
+                src = os.path.join(handover, os.path.basename(src))
             ready = []
             if with_file:
                 staged = os.path.join(staging, os.path.basename(dest))
-                self._fetch(src, staged)
+                self._connection.fetch_file(src, staged)
                 actual = _files.file_sha256(staged)
                 if actual != expected:
                     raise BackupFileError("the fetched file's sha256 is %s, not %s: the transfer was cut or "
@@ -166,7 +177,7 @@ class ActionModule(ActionBase):
                 ready.append((staged, dest))
             if with_manifest:
                 staged = os.path.join(staging, os.path.basename(dest) + MANIFEST_SUFFIX)
-                self._fetch(src + MANIFEST_SUFFIX, staged)
+                self._connection.fetch_file(src + MANIFEST_SUFFIX, staged)
                 try:
                     with open(staged, "rb") as handle:
                         recorded = json.load(handle).get("sha256")
@@ -182,11 +193,40 @@ class ActionModule(ActionBase):
             _files.fsync_dir(os.path.dirname(dest))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            if handover:
+                self._builtin("ansible.builtin.file", dict(path=handover, state="absent"))
 
-    def _fetch(self, src: str, staged: str) -> None:
+    def _login_user_if_become_differs(self) -> str | None:
+        """The SSH login user when the task becomes another user (AWX's usual machine credential: a login user
+        with sudo): the file transfer runs as the login user and cannot read the backup, root-owned 0600."""
+        become = self._connection.become
+        if not become:
+            return None
+        done = self._low_level_execute_command("id -un", sudoable=False)
+        login = done.get("stdout", "").strip()
+        if done.get("rc") != 0 or not login:
+            raise AnsibleError("cannot tell the login user on the host (id -un: %s)" % (done.get("stderr") or "").strip())
+        return None if login == (become.get_option("become_user") or "root") else login
+
+    def _hand_over(self, login: str, paths: list[str]) -> str:
+        """Copies of `paths` the login user can read, in a private dir on the host (0700; the files 0600, both
+        owned by that user) under the host's /var/tmp (on disk, unlike a tmpfs /tmp). The caller removes it."""
+        made = self._builtin("ansible.builtin.tempfile", dict(state="directory", path=HANDOVER_PARENT,
+                                                             prefix="etcdops-fetch."))
+        handover = made["path"]
         try:
-            self._connection.fetch_file(src, staged)
-        except AnsibleError as exc:
-            raise AnsibleError("%s%s" % (exc.message, "; with become, the file is read as the login user: give "
-                                         "that user read access (backup_owner), or log in as its owner"
-                                         if self._connection.become else "")) from None
+            for path in paths:
+                self._builtin("ansible.builtin.copy", dict(src=path, remote_src=True, mode="0600", owner=login,
+                                                           dest=os.path.join(handover, os.path.basename(path))))
+            self._builtin("ansible.builtin.file", dict(path=handover, state="directory", mode="0700", owner=login))
+        except AnsibleError:
+            self._builtin("ansible.builtin.file", dict(path=handover, state="absent"))
+            raise
+        return handover
+
+    def _builtin(self, module: str, args: dict[str, Any]) -> dict[str, Any]:
+        done = self._execute_module(module_name=module, module_args=args, task_vars=self._task_vars)
+        if done.get("failed"):
+            raise AnsibleError("%s on the host failed while handing the file to the login user: %s" % (
+                module, done.get("msg")))
+        return done

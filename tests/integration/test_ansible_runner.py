@@ -1,7 +1,11 @@
-"""The playbooks as AWX runs them: through ansible-runner with a private data dir and AWX's default of 5 forks. The
-job's status and per-host stats, and the set_stats summary in the playbook_on_stats event's artifact_data (what AWX
-shows as the job's artifacts), for health, backup and restore, and for a job that fails."""
+"""The playbooks as AWX runs them: through ansible-runner with a private data dir, AWX's default of 5 forks, and
+AWX's usual machine credential - a non-root SSH login that becomes root with sudo. The job's status and per-host
+stats, and the set_stats summary in the playbook_on_stats event's artifact_data (what AWX shows as the job's
+artifacts), for health, backup (with a controller copy), cold backup and restore, and for a job that fails; the
+backups stay root-owned 0600 on the hosts and nothing is left in the hosts' /var/tmp."""
+import glob
 import os
+import stat
 
 import ansible_runner
 import pytest
@@ -17,9 +21,21 @@ def ansible_on_path(monkeypatch):
 
 def run_job(bed, data_dir, playbook, **extravars):
     data_dir.mkdir(exist_ok=True)
+    # AWX passes the machine credential's user with -u, which the bed's inventory (ansible_user: root) would
+    # override: here it is an extra var. --become is what the credential's privilege escalation adds.
     return ansible_runner.run(private_data_dir=str(data_dir), playbook=playbook, inventory=str(bed.inventory),
-                              envvars={"ANSIBLE_CONFIG": str(bed.ansible_cfg)}, extravars=extravars, forks=5,
-                              quiet=True)
+                              envvars={"ANSIBLE_CONFIG": str(bed.ansible_cfg)}, cmdline="--become",
+                              extravars=dict(extravars, ansible_user=layout.LOGIN_USER), forks=5, quiet=True)
+
+
+def assert_root_only(path):
+    info = os.stat(path)
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o600), (path, info.st_uid, oct(info.st_mode))
+
+
+def handovers():
+    """What a fetch under become left in the hosts' /var/tmp (the hosts are this machine)."""
+    return glob.glob("/var/tmp/etcdops-fetch.*")
 
 
 def artifacts(job):
@@ -40,11 +56,26 @@ def test_health_backup_and_restore_jobs_report_as_awx_shows_them(clean_backups, 
     # Every task of the health play runs once, on the first host.
     assert set(health.stats["processed"]) == {"node1"} and health.stats["failures"] == {} and health.stats["dark"] == {}
 
-    backup = run_job(bed, tmp_path / "backup", "etcdops.dr.backup")
+    before = handovers()
+    controller = tmp_path / "controller-backups"
+    backup = run_job(bed, tmp_path / "backup", "etcdops.dr.backup", backup_fetch_dir=str(controller))
     assert (backup.status, backup.rc) == ("successful", 0)
     summary = artifacts(backup)["etcd_backup"]
     assert summary["key_count"] == 5 and summary["source_host"] in hosts and len(summary["sha256"]) == 64
     assert sum(backup.stats["changed"].values()) >= 1 and backup.stats["failures"] == {}
+    # Written as root on the host; the controller's copy belongs to the controller's user. No manual backup_owner.
+    assert_root_only(summary["file"])
+    assert_root_only(summary["file"] + ".json")
+    copy = controller / os.path.basename(summary["file"])
+    assert (os.stat(copy).st_uid, stat.S_IMODE(os.stat(copy).st_mode)) == (os.getuid(), 0o600)
+    assert sorted(p.name for p in controller.iterdir()) == [copy.name, copy.name + ".json"]
+    assert handovers() == before
+
+    cold = run_job(bed, tmp_path / "cold", "etcdops.dr.cold_backup")
+    assert (cold.status, cold.rc) == ("successful", 0), open(cold.stdout.name, encoding="utf-8").read()
+    cold_copies = glob.glob(str(bed.member("node1").backup_dir / "etcd-cold-*.db"))
+    assert len(cold_copies) == 1
+    assert_root_only(cold_copies[0])
 
     cluster.etcdctl(bed, "put", "runner/after", "lost by the restore")
     refused = run_job(bed, tmp_path / "refused", "etcdops.dr.restore", restore_snapshot="/nonexistent/snapshot.db",
@@ -61,3 +92,4 @@ def test_health_backup_and_restore_jobs_report_as_awx_shows_them(clean_backups, 
     assert sorted(restored["members"]) == sorted(m.name for m in bed.members)
     assert restore.stats["failures"] == {} and set(restore.stats["processed"]) == hosts
     assert cluster.etcdctl(bed, "get", "runner/after").stdout == ""
+    assert handovers() == before
