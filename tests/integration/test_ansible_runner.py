@@ -1,7 +1,7 @@
 """The playbooks as AWX runs them: through ansible-runner with a private data dir, AWX's default of 5 forks, and
 AWX's usual machine credential - a non-root SSH login that becomes root with sudo. The job's status and per-host
 stats, and the set_stats summary in the playbook_on_stats event's artifact_data (what AWX shows as the job's
-artifacts), for health, backup (with a controller copy), cold backup and restore, and for a job that fails; the
+artifacts), for health, backup (with a controller copy), a drill, cold backup and restore, and for a job that fails; the
 backups stay root-owned 0600 on the hosts and nothing is left in the hosts' /var/tmp."""
 import glob
 import os
@@ -9,6 +9,7 @@ import stat
 
 import ansible_runner
 import pytest
+import yaml
 
 from testbed import cluster, layout
 
@@ -45,7 +46,7 @@ def artifacts(job):
     return stats_events[0]["event_data"].get("artifact_data") or {}
 
 
-def test_health_backup_and_restore_jobs_report_as_awx_shows_them(clean_backups, tmp_path):
+def test_jobs_as_awx_runs_them_with_a_non_root_login_report_as_awx_shows_them(clean_backups, tmp_path):
     bed = clean_backups
     for number in range(5):
         cluster.etcdctl(bed, "put", f"runner/{number}", "before the backup")
@@ -71,6 +72,16 @@ def test_health_backup_and_restore_jobs_report_as_awx_shows_them(clean_backups, 
     assert sorted(p.name for p in controller.iterdir()) == [copy.name, copy.name + ".json"]
     assert handovers() == before
 
+    # The newest backup (the one just taken) drilled on another host than its own: it goes through the controller,
+    # under become too.
+    other = sorted(hosts - {summary["source_host"]})[0]
+    drill = run_job(bed, tmp_path / "drill", "etcdops.dr.drill", drill_host=other)
+    assert (drill.status, drill.rc) == ("successful", 0), open(drill.stdout.name, encoding="utf-8").read()
+    drilled = artifacts(drill)["etcd_drill"]
+    assert drilled["result"] == "passed" and drilled["mode"] == "scratch" and drilled["failures"] == []
+    assert os.path.basename(drilled["snapshot"]) == os.path.basename(summary["file"])
+    assert handovers() == before
+
     cold = run_job(bed, tmp_path / "cold", "etcdops.dr.cold_backup")
     assert (cold.status, cold.rc) == ("successful", 0), open(cold.stdout.name, encoding="utf-8").read()
     cold_copies = glob.glob(str(bed.member("node1").backup_dir / "etcd-cold-*.db"))
@@ -93,3 +104,29 @@ def test_health_backup_and_restore_jobs_report_as_awx_shows_them(clean_backups, 
     assert restore.stats["failures"] == {} and set(restore.stats["processed"]) == hosts
     assert cluster.etcdctl(bed, "get", "runner/after").stdout == ""
     assert handovers() == before
+
+
+def test_a_seven_member_restore_under_awxs_five_forks_is_refused_with_the_forks_to_set(live, tmp_path):
+    """AWX's default of 5 forks and a 7-member inventory: the restore says so and how to fix it, before anything is
+    reached or stopped (the four added members' addresses have no SSH server)."""
+    bed = live
+    inventory = yaml.safe_load(bed.inventory.read_text())
+    members = inventory["all"]["children"]["etcd"]["hosts"]
+    template = members["node3"]
+    for number in range(4, 8):
+        members[f"node{number}"] = dict(template, ansible_host=f"127.0.0.{12 + number}",
+                                        etcd_member_name=f"node{number}",
+                                        etcd_client_url=f"https://127.0.0.{12 + number}:2379",
+                                        etcd_peer_url=f"https://127.0.0.{12 + number}:2380")
+    seven = tmp_path / "seven-members.yml"
+    seven.write_text(yaml.safe_dump(inventory))
+    pids = {m.name: cluster.listener_pid(m) for m in bed.members}
+    (tmp_path / "job").mkdir()
+    job = ansible_runner.run(private_data_dir=str(tmp_path / "job"), playbook="etcdops.dr.restore",
+                             inventory=str(seven), envvars={"ANSIBLE_CONFIG": str(bed.ansible_cfg)}, forks=5,
+                             extravars={"restore_snapshot": "/var/backups/etcd/snapshot.db"}, quiet=True)
+    output = open(job.stdout.name, encoding="utf-8").read()
+    assert (job.status, job.rc) == ("failed", 2), output
+    assert ("forks is 5, fewer than the 7 members: a member that starts waits for quorum, so all must start at once; "
+            "run with --forks 7 or more (ansible.cfg, or the AWX job template). Nothing was stopped.") in output
+    assert job.stats["dark"] == {} and {m.name: cluster.listener_pid(m) for m in bed.members} == pids
