@@ -36,6 +36,19 @@ options:
     description:
       - Private key of O(cert).
     type: path
+  cacert_pem:
+    description:
+      - The text of O(cacert) (PEM), for TLS material that is not on the host, such as an AWX credential's.
+      - Kept in this module's memory (a memfd), never written to disk. Mutually exclusive with O(cacert).
+    type: str
+  cert_pem:
+    description:
+      - The text of O(cert) (PEM). Mutually exclusive with O(cert).
+    type: str
+  key_pem:
+    description:
+      - The text of O(key) (PEM); never logged. Mutually exclusive with O(key).
+    type: str
   user:
     description:
       - User name, for clusters with etcd authentication enabled. Requires O(password).

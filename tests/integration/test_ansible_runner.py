@@ -59,8 +59,15 @@ def test_jobs_as_awx_runs_them_with_a_non_root_login_report_as_awx_shows_them(cl
 
     before = handovers()
     controller = tmp_path / "controller-backups"
-    backup = run_job(bed, tmp_path / "backup", "etcdops.dr.backup", backup_fetch_dir=str(controller))
+    # The client TLS material as an AWX credential injects it (docs/awx.md): PEM text in extra vars, no paths.
+    key_text = bed.client_key.read_text()
+    tls = dict(etcd_cacert=None, etcd_cert=None, etcd_key=None, etcd_cacert_pem=bed.cacert.read_text(),
+               etcd_cert_pem=bed.client_cert.read_text(), etcd_key_pem=key_text)
+    backup = run_job(bed, tmp_path / "backup", "etcdops.dr.backup", backup_fetch_dir=str(controller), **tls)
     assert (backup.status, backup.rc) == ("successful", 0)
+    key_body = key_text.strip().splitlines()[1]
+    assert key_body not in open(backup.stdout.name, encoding="utf-8").read()
+    assert not any(key_body in str(event) for event in backup.events)
     summary = artifacts(backup)["etcd_backup"]
     assert summary["key_count"] == 5 and summary["source_host"] in hosts and len(summary["sha256"]) == 64
     assert sum(backup.stats["changed"].values()) >= 1 and backup.stats["failures"] == {}

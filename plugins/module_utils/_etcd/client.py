@@ -32,6 +32,10 @@ CONNECTION_ARGUMENT_SPEC = dict(
     cacert=dict(type="path"),
     cert=dict(type="path"),
     key=dict(type="path", no_log=False),
+    # The same TLS material as PEM text (an AWX credential's fields): kept in memory, never written to disk.
+    cacert_pem=dict(type="str"),
+    cert_pem=dict(type="str"),
+    key_pem=dict(type="str", no_log=True),
     user=dict(type="str"),
     password=dict(type="str", no_log=True),
     dial_timeout=dict(type="float", default=5),
@@ -113,14 +117,40 @@ def parse_endpoint(url: str | None) -> tuple[str, str, int]:
     return parts.scheme, parts.hostname, port
 
 
+PEM_OPTIONS = {"cacert": "cacert_pem", "cert": "cert_pem", "key": "key_pem"}
+
+
+def use_pem_text(params: dict[str, Any]) -> None:
+    """Give each PEM text option to the client as a file that exists only in this process's memory (a memfd, read
+    through /proc/self/fd): the client libraries read paths, and a key written to disk could outlive a killed run."""
+    for path_option, pem_option in PEM_OPTIONS.items():
+        text = params.get(pem_option)
+        if not text:
+            continue
+        if params.get(path_option):
+            raise EtcdError("both %s and %s are set: give the file or its PEM text, not both." % (
+                path_option, pem_option))
+        if "-----BEGIN " not in text:
+            raise EtcdError("%s is not PEM text (no -----BEGIN line): give the whole file's content, or use %s "
+                            "for a path." % (pem_option, path_option))
+        fd = os.memfd_create("etcdops-" + path_option, os.MFD_CLOEXEC)
+        os.write(fd, text.encode() if text.endswith("\n") else (text + "\n").encode())
+        params[path_option] = "/proc/self/fd/%d" % fd
+        params[pem_option] = None   # checked again later (service control, then the client): one memfd is enough
+    if bool(params.get("cert")) != bool(params.get("key")):
+        raise EtcdError("a client certificate needs its key: give cert (or cert_pem) and key (or key_pem) together.")
+
+
 def check_params(params: dict[str, Any]) -> None:
     """Fail on option combinations or files that cannot work, before any connection is made."""
+    use_pem_text(params)
     for url in params["endpoints"]:
         scheme, dummy, dummy = parse_endpoint(url)
         if scheme == "https" and not params.get("cacert"):
             raise EtcdError(
                 "endpoint %s uses TLS but cacert is not set: set cacert to the CA certificate that signed the "
-                "etcd server certificates (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)." % url, endpoint=url)
+                "etcd server certificates (kubeadm: /etc/kubernetes/pki/etcd/ca.crt), or cacert_pem to its text."
+                % url, endpoint=url)
     for option in ("cacert", "cert", "key"):
         path = params.get(option)
         if path and not os.path.isfile(path):

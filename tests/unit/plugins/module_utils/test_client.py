@@ -1,5 +1,6 @@
 """Error mapping of the shared etcd client layer, through its one seam: the client library object
 whose gRPC stubs send the requests (faked here), and the TCP dial before it."""
+import os
 import socket
 import types
 
@@ -180,6 +181,35 @@ def test_missing_certificate_file_is_named(tmp_path):
     with pytest.raises(_client.EtcdError) as err:
         _client.check_params(dict(PARAMS, cacert=str(ca), cert=str(tmp_path / "nope.crt"), key=str(ca)))
     assert "cert file %s does not exist" % (tmp_path / "nope.crt") in err.value.msg
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
+
+
+def test_pem_text_is_given_to_the_client_as_an_in_memory_file_checked_once():
+    params = dict(PARAMS, cacert_pem=PEM, cert_pem=PEM, key_pem=PEM.replace("CERTIFICATE", "PRIVATE KEY"))
+    _client.check_params(params)
+    for option in ("cacert", "cert", "key"):
+        path = params[option]
+        assert path.startswith("/proc/self/fd/") and params[option + "_pem"] is None
+        target = os.readlink(path)
+        assert target.startswith("/memfd:etcdops-%s" % option), target
+        with open(path, encoding="ascii") as handle:
+            assert handle.read().endswith("-----END %s-----\n" % ("PRIVATE KEY" if option == "key" else "CERTIFICATE"))
+    first = {option: params[option] for option in ("cacert", "cert", "key")}
+    _client.check_params(params)   # a second check (service control, then the client) keeps the same files
+    assert {option: params[option] for option in ("cacert", "cert", "key")} == first
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (dict(cacert="/etc/ca.crt", cacert_pem=PEM), "both cacert and cacert_pem are set"),
+    (dict(cacert_pem="/etc/kubernetes/pki/etcd/ca.crt"), "cacert_pem is not PEM text (no -----BEGIN line)"),
+    (dict(cacert_pem=PEM, cert_pem=PEM), "a client certificate needs its key"),
+])
+def test_wrong_pem_text_is_refused_before_connecting(extra, expected):
+    with pytest.raises(_client.EtcdError) as err:
+        _client.check_params(dict(PARAMS, **extra))
+    assert expected in err.value.msg
 
 
 def test_missing_library_names_the_package(monkeypatch):
