@@ -26,9 +26,11 @@ static_checks() {
   (cd "$copy" && "$repo/.venv-sanity/bin/ansible-test" sanity --local --python 3.11 --color no) \
     >"$static_log/sanity" 2>&1 || echo sanity >>"$static_log/failed"
   rm -rf "$sanity_root"
-  # ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout.
+  # ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout, and awx.awx (the AWX
+  # example in docs/awx) through the copy bootstrap unpacked.
   { checkout_collections=$(python -m testbed link-checkout) &&
-    ANSIBLE_COLLECTIONS_PATH="$checkout_collections" ansible-lint --profile production --offline --nocolor; } \
+    ANSIBLE_COLLECTIONS_PATH="$checkout_collections:$repo/.venv/awx-collections" \
+      ansible-lint --profile production --offline --nocolor; } \
     >"$static_log/lint" 2>&1 || echo ansible-lint >>"$static_log/failed"
 }
 static_checks &

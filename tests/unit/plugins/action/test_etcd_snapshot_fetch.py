@@ -117,9 +117,9 @@ def test_a_cut_transfer_still_removes_the_hosts_copy_and_names_nothing(tmp_path,
     action = action_on(Connection(Become("root"), cut=True), tmp_path)
     with pytest.raises(AnsibleError, match="cut"):
         action._fetch_verified(src, dest, digest)   # pylint: disable=protected-access
-    assert action.calls[-1] == ("ansible.builtin.file", dict(path=str(tmp_path / "var-tmp" / "etcdops-fetch.x"),
-                                                              state="absent"))
-    assert not os.path.exists(tmp_path / "var-tmp" / "etcdops-fetch.x") and os.listdir(os.path.dirname(dest)) == []
+    handover = str(tmp_path / "var-tmp" / "etcdops-fetch.x")
+    assert action.calls[-1] == ("ansible.builtin.file", dict(path=handover, state="absent"))
+    assert not os.path.exists(handover) and os.listdir(os.path.dirname(dest)) == []
 
 
 @pytest.mark.parametrize("become, login", [(None, "root"), (Become("root"), "root"), (Become("etcd"), "etcd")])
