@@ -157,14 +157,20 @@ def test_backups_go_to_the_store_verified_with_retention_and_a_destroyed_cluster
     # The disaster: more writes, then every member and every host's backups gone. Only the stores have the backup:
     # the cluster comes back from each one's newest, decrypted with the private key.
     downloaded = tmp_path / "restore-controller"
-    for source, restore_store in (("s3", s3_store), ("sftp", store)):
+    # From S3 each host downloads it (restore_store_download_on=hosts); from SFTP the controller does, once.
+    for source, restore_store, download_on in (("s3", s3_store, "hosts"), ("sftp", store, "controller")):
         write_secrets(bed, "after", 5)
         destroy(bed)
         for member in bed.members:
             empty(member.backup_dir)
         run = restore_from(ansible, restore_store, restore_decryption_key=private,
-                           restore_controller_dir=str(downloaded))
+                           restore_controller_dir=str(downloaded), restore_store_download_on=download_on)
         assert run.rc == 0, (source, run.output)
+        if download_on == "hosts":
+            assert "Bring the snapshot from the store to every host" in run.stdout
+            assert not downloaded.exists(), "nothing came through the controller"
+            # The copies each host brought, and their manifests, are removed once the restore is proven.
+            assert [p.name for m in bed.members for p in (m.backup_dir / "restore").iterdir()] == []
         restored = custom_stats(run)["etcd_restore"]
         assert restored["sha256"] == taken[2]["sha256"], (source, restored)
         assert keys(bed) == expected, source
@@ -316,3 +322,9 @@ def test_a_full_store_a_cut_upload_and_an_altered_file_leave_nothing_wrong(store
     listed = ansible.module("etcdops.dr.etcd_store_list", {"store": s3_store, "verify": "latest"},
                             hosts="node1").results["node1"]
     assert listed.get("failed") and "altered or damaged on the store" in listed["msg"], listed
+    # Each host downloading it (restore_store_download_on=hosts): every host refuses it, keeps nothing of it.
+    refused = restore_from(ansible, s3_store, restore_store_download_on="hosts")
+    assert refused.rc != 0 and "altered or damaged on the store" in refused.stdout, refused.output
+    assert etcd_pids(bed) == pids and len(keys(bed)) == 10
+    assert [p.name for m in bed.members if (m.backup_dir / "restore").is_dir()
+            for p in (m.backup_dir / "restore").iterdir()] == [], "nothing of the altered file is kept on the hosts"
