@@ -17,6 +17,7 @@ ways cost, not a network where the hosts sit nearer the store than the controlle
     .venv/bin/python bench/store_download.py [--size-mb 400] [--rounds 3]
 """
 import argparse
+import os
 import shutil
 import statistics
 
@@ -61,9 +62,9 @@ def clean(bed, work):
 
 def run(bed, playbook, extra_vars, work):
     clean(bed, work)
+    env = {"ANSIBLE_CONFIG": str(bed.ansible_cfg), "PATH": "/usr/bin:/bin", "HOME": os.path.expanduser("~")}
     seconds, dummy, dummy = timed([str(layout.VENV_PYTHON.parent / "ansible-playbook"), str(playbook), "-e",
-                                   "@" + str(extra_vars)], env={"ANSIBLE_CONFIG": str(bed.ansible_cfg),
-                                                                 "PATH": "/usr/bin:/bin", "HOME": "/root"})
+                                   "@" + str(extra_vars)], env=env)
     return seconds
 
 

@@ -211,8 +211,8 @@ class ActionModule(ActionBase):
     def _hand_over(self, login: str, paths: list[str]) -> str:
         """Copies of `paths` the login user can read, in a private dir on the host (0700; the files 0600, both
         owned by that user) under the host's /var/tmp (on disk, unlike a tmpfs /tmp). The caller removes it."""
-        made = self._builtin("ansible.builtin.tempfile", dict(state="directory", path=HANDOVER_PARENT,
-                                                             prefix="etcdops-fetch."))
+        made = self._builtin("ansible.builtin.tempfile",
+                             dict(state="directory", path=HANDOVER_PARENT, prefix="etcdops-fetch."))
         handover = made["path"]
         try:
             for path in paths:
