@@ -1,4 +1,5 @@
 """sshd and the etcd members, all run by one supervisord that the test bed owns."""
+import fcntl
 import os
 import pathlib
 import shlex
@@ -125,7 +126,14 @@ def write_ssh(bed):
 
 def ensure_login_user(public_key):
     """The machine-wide non-root login user with password-less sudo, which logs in with the bed's key (each bed's
-    key is added to its authorized_keys). Left in place by `down` and `purge`: the beds of a run share it."""
+    key is added to its authorized_keys). Left in place by `down` and `purge`: the beds of a run share it, and
+    come up at the same time (one per test worker): one at a time here."""
+    with open("/tmp/etcdops-testbed-login.lock", "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _ensure_login_user(public_key)
+
+
+def _ensure_login_user(public_key):
     if subprocess.run(["id", "-u", layout.LOGIN_USER], capture_output=True, check=False).returncode != 0:
         # Password "*": no password login, but not locked ("!"), which sshd without PAM refuses even with a key.
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", "--password", "*", layout.LOGIN_USER],
