@@ -141,6 +141,12 @@ def use_pem_text(params: dict[str, Any]) -> None:
         raise EtcdError("a client certificate needs its key: give cert (or cert_pem) and key (or key_pem) together.")
 
 
+def tls_source(params: dict[str, Any], option: str) -> str | None:
+    """What to call the TLS file of `option` in a message: its path, or the PEM option it came from."""
+    path = params.get(option)
+    return "the text of %s" % PEM_OPTIONS[option] if path and path.startswith("/proc/self/fd/") else path
+
+
 def check_params(params: dict[str, Any]) -> None:
     """Fail on option combinations or files that cannot work, before any connection is made."""
     use_pem_text(params)
@@ -174,14 +180,14 @@ def explain_rpc_error(endpoint: str, exc: Exception, params: dict[str, Any]) -> 
     if "certificate verify failed" in low or "certificate_verify_failed" in low:
         why = ("the server's TLS certificate is not signed by the CA in cacert (%s): set cacert to the CA that "
                "signed the etcd server certificates (kubeadm: /etc/kubernetes/pki/etcd/ca.crt), and check that "
-               "the certificate is valid for this host name or address" % params.get("cacert"))
+               "the certificate is valid for this host name or address" % tls_source(params, "cacert"))
     elif "certificate required" in low or ("handshake" in low and not params.get("cert")):
         why = ("the server requires a client certificate and none was accepted: set cert and key "
                "(kubeadm: /etc/kubernetes/pki/etcd/healthcheck-client.crt and .key)")
     elif any(s in low for s in ("unknown ca", "bad certificate", "certificate unknown", "unsupported certificate",
                                 "handshake")):
         why = ("the server rejected the client certificate %s: it must be signed by the CA that etcd trusts for "
-               "clients (--trusted-ca-file) and allow client authentication" % params.get("cert"))
+               "clients (--trusted-ca-file) and allow client authentication" % tls_source(params, "cert"))
     elif "wrong version number" in low or "record layer" in low or ("http2" in low and "frame" in low):
         why = "TLS and plain-text do not match: the endpoint scheme (https:// or http://) must match how etcd listens"
     elif endpoint.startswith("http://") and "socket closed" in low:

@@ -69,7 +69,11 @@ TLS = "failed to connect to all addresses; last error: UNKNOWN: ipv4:10.0.0.1:23
 @pytest.mark.parametrize("details, params, expected", [
     (TLS + "SSL_ERROR_SSL: CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate", {"cacert": "/ca.crt"},
      "not signed by the CA in cacert (/ca.crt)"),
+    (TLS + "SSL_ERROR_SSL: CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate",
+     {"cacert": "/proc/self/fd/5"}, "not signed by the CA in cacert (the text of cacert_pem)"),
     (TLS + "SSLV3_ALERT_BAD_CERTIFICATE", {}, "requires a client certificate"),
+    (TLS + "SSLV3_ALERT_BAD_CERTIFICATE", {"cert": "/proc/self/fd/6", "key": "/proc/self/fd/7"},
+     "rejected the client certificate the text of cert_pem"),
     (TLS + "SSLV3_ALERT_BAD_CERTIFICATE", {"cert": "/c.crt", "key": "/c.key"}, "rejected the client certificate /c.crt"),
     (TLS + "TLSV1_ALERT_UNKNOWN_CA", {"cert": "/c.crt", "key": "/c.key"}, "rejected the client certificate"),
     ("ipv4:10.0.0.1:2379: Failed to connect to remote host: Connection refused", {}, "connection refused"),
