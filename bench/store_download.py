@@ -1,5 +1,6 @@
 """Benchmark: a restore's snapshot from a store to every member - downloaded once on the controller and copied to the
-hosts (what the restore role does), against each host downloading it itself, in one run on the same store object.
+hosts (the restore role's default), against each host downloading it itself (restore_store_download_on: hosts), in
+one run on the same store object.
 
 Brings up a bed of its own under .bench/bed (the test bed's addresses: stop the test bed first, or run this in a
 network namespace of its own: unshare -n), puts a backup of --size-mb MB of random bytes (incompressible) with its
@@ -10,7 +11,7 @@ the three hosts, each ending with a copy verified against the manifest's sha256 
   host (0600), and the host's sha256 of its copy (ansible.builtin.stat);
 - on every host: etcd_store_download on each host at once (each verified as it arrives).
 
-Prints each run, the medians, and the ratio (each host downloading / once and spread: above 1 means the restore's
+Prints each run, the medians, and the ratio (each host downloading / once and spread: above 1 means the controller's
 way is faster here). All hosts, the controller and the store are this one machine: the ratio weighs the CPU both
 ways cost, not a network where the hosts sit nearer the store than the controller does, or farther.
 
