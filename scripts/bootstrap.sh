@@ -96,6 +96,16 @@ if [ ! -f "$awx_collections/ansible_collections/awx/awx/MANIFEST.json" ]; then
   rm -rf "$wheel_dir"
 fi
 
+# The host-preparation tests (etcdops.dr.prepare) install the hosts' Python client from a wheelhouse, as an air-gapped
+# site does: the wheels of requirements.txt for this machine's Python, fetched here while there is a network.
+wheelhouse=.venv/wheelhouse
+if [ ! -f "$wheelhouse/.complete" ]; then
+  log "downloading the wheels of requirements.txt into $wheelhouse"
+  rm -rf "$wheelhouse"
+  .venv/bin/pip download -q --disable-pip-version-check --only-binary=:all: -d "$wheelhouse" -r requirements.txt
+  touch "$wheelhouse/.complete"
+fi
+
 # ansible-test sanity pins tool versions that conflict with ansible-lint's, so it gets its own
 # venv, with the pins taken from the ansible-test that is installed (they always match it).
 ansible_core=$(grep '^ansible-core==' requirements-dev.txt)
