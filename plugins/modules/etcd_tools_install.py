@@ -110,10 +110,9 @@ def main():
     try:
         install.run()
     except (ToolsError, OSError) as exc:
-        result = dict(install.result, changed=False)
-        result["msg"] = "etcd tools not installed: %s; %s is unchanged." % (getattr(exc, "msg", None) or exc,
-                                                                            install.dest_dir)
-        module.fail_json(**result)
+        install.result.update(changed=False, msg="etcd tools not installed: %s; %s is unchanged." % (
+            getattr(exc, "msg", None) or exc, install.dest_dir))
+        module.fail_json(**install.result)
     module.exit_json(**install.result)
 
 
