@@ -185,9 +185,10 @@ def test_wrong_inputs_are_refused_before_anything_changes(live, ansible, tmp_pat
     assert run.rc != 0 and "no member of the cluster told its version" in run.output, run.output
     assert "give prepare_etcd_version" in run.output and not tools_dir.exists()
 
-    # With the version given, the same run installs the tools.
+    # With the version given, the same run installs the tools (the archive named relative to the working directory).
     run = ansible.playbook("etcdops.dr.prepare", "-i", str(inventory), "--limit", "node1",
-                           extra_vars=dict(base, prepare_etcd_tools_src=src, prepare_etcd_tools_sha256=sha256,
+                           extra_vars=dict(base, prepare_etcd_tools_src=os.path.relpath(src),
+                                           prepare_etcd_tools_sha256=sha256,
                                            prepare_etcd_version="3.5.0", **unreachable))
     assert run.rc == 0, run.output
     record = json.loads((tools_dir / ".etcdops-dr-tools.json").read_text())
