@@ -9,6 +9,8 @@ import datetime
 import hashlib
 import json
 import os
+import queue
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +24,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._store.base import Stor
 # A temporary file of an upload older than this was left by a run that died: the next upload removes it.
 STALE_PARTIAL_SECONDS = 3600
 CHUNK = 1024 * 1024
+# Chunks read ahead of the sending (at most this many MiB held).
+READ_AHEAD_CHUNKS = 4
 
 STORE_OPTIONS = dict(
     url=dict(type="str", required=True),
@@ -74,6 +78,51 @@ def _read_local(path: str, digest: Any) -> Iterator[bytes]:
                 return
             digest.update(chunk)
             yield chunk
+
+
+def _read_ahead(path: str, digest: Any) -> Iterator[bytes]:
+    """The file's chunks, read and hashed into `digest` by a thread of its own, up to READ_AHEAD_CHUNKS ahead:
+    reading and hashing release the GIL, so they overlap with a sending done by one Python thread (SFTP: paramiko's
+    packet loop; 7% faster, bench/store.py). `digest` holds the whole file once the last chunk was taken."""
+    chunks: queue.Queue[bytes] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+    stop = threading.Event()
+    failure: list[OSError] = []
+
+    def put(chunk: bytes) -> None:
+        while not stop.is_set():
+            try:
+                chunks.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read() -> None:
+        try:
+            with open(path, "rb") as handle:
+                while not stop.is_set():
+                    chunk = handle.read(CHUNK)
+                    digest.update(chunk)
+                    put(chunk)
+                    if not chunk:
+                        return
+        except OSError as exc:
+            failure.append(exc)
+            put(b"")
+
+    reader = threading.Thread(target=read, name="read %s" % os.path.basename(path), daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk = chunks.get()
+            if not chunk:
+                break
+            yield chunk
+    finally:
+        # Also when the sending failed: the reader stops within 0.1 s of its current read.
+        stop.set()
+        reader.join()
+    if failure:
+        raise failure[0]
 
 
 def backups(files: list[StoredFile], prefix: str) -> list[StoredFile]:
@@ -144,7 +193,8 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     # off, leaves nothing under the final names. The manifest gets its name last: a backup is listed as whole only
     # once its manifest is there.
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
-    staged = store.stage(name, _read_local(path, digest), size, lambda: _sent(digest, sha256, path))
+    chunks = _read_ahead(path, digest) if store.read_ahead else _read_local(path, digest)
+    staged = store.stage(name, chunks, size, lambda: _sent(digest, sha256, path))
     try:
         staged_manifest = store.stage(name + MANIFEST_SUFFIX, iter([manifest]), len(manifest),
                                       lambda: manifest_sha256)

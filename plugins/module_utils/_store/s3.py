@@ -46,6 +46,8 @@ class S3Store:
     the problem and the fix."""
 
     CHECKSUM = "S3's SHA-256 checksum"
+    # Parts go out on threads of their own already; a reading thread more only competed with them (bench/store.py).
+    read_ahead = False
 
     def __init__(self, url: StoreUrl, options: dict[str, Any]) -> None:
         self.url = url

@@ -12,6 +12,7 @@ import os
 import posixpath
 import socket
 import stat
+import struct
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +22,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._store.url import Store
 
 try:
     import paramiko
-    from paramiko.sftp import CMD_EXTENDED, CMD_READ, CMD_STATUS, int64
+    from paramiko.sftp import CMD_EXTENDED, CMD_READ, CMD_STATUS, CMD_WRITE, int64
     HAS_PARAMIKO = True
 except ImportError:
     HAS_PARAMIKO = False
@@ -39,6 +40,9 @@ REQUEST_SIZE = 32 * 1024 - 128
 # Larger reads and writes where the server says it takes them (OpenSSH's limits@openssh.com: 255 KiB): a third less
 # CPU here for the same bytes (fewer SFTP requests and replies to build and parse).
 LARGEST_REQUEST = 255 * 1024
+# Write requests sent before the oldest one's status is read (the server's channel window, 2 MiB for OpenSSH, bounds
+# the bytes on the way).
+WRITES_IN_FLIGHT = 64
 # Temporary names: .<name>.partial-<random>; never a backup's name, so a listing never takes one for a backup.
 PARTIAL = ".partial-"
 
@@ -67,6 +71,8 @@ class SftpStore:
     store, the problem and the fix."""
 
     verified_by = "read back from the store and hashed"
+    # The upload's file is read and hashed by a thread of its own while this one sends (ops._read_ahead).
+    read_ahead = True
 
     def __init__(self, url: StoreUrl, options: dict[str, Any]) -> None:
         self.url = url
@@ -309,22 +315,56 @@ class SftpStore:
             pass
 
     def _write(self, name: str, chunks: Iterator[bytes]) -> None:
-        """Write `chunks` to `name` (a temporary name), 0600, pipelined."""
+        """Write `chunks` to `name` (a temporary name), 0600, pipelined: up to WRITES_IN_FLIGHT requests are sent
+        before the oldest one's status is read, and any status but OK fails the write."""
         written = 0
         try:
             with self.sftp.open(self._path(name), "wb") as handle:
-                handle.set_pipelined(True)
-                handle.MAX_REQUEST_SIZE = self.write_size
                 self.sftp.chmod(self._path(name), 0o600)
+                replies = _Replies()
+                pending: collections.deque[int] = collections.deque()
                 for chunk in chunks:
-                    handle.write(chunk)
-                    written += len(chunk)
+                    view = memoryview(chunk)
+                    for start in range(0, len(view), self.write_size):
+                        piece = view[start:start + self.write_size]
+                        pending.append(self._send_write(handle.handle, written, piece, replies))
+                        written += len(piece)
+                        while len(pending) > WRITES_IN_FLIGHT:
+                            self._take_status(pending.popleft(), replies)
+                while pending:
+                    self._take_status(pending.popleft(), replies)
         except OSError as exc:
             free = self.free_bytes()
             hint = (" (%d bytes free there now: the server's disk is most likely full)" % free
                     if free is not None and free < 1024 * 1024 else "")
             raise StoreError("%s: writing %s failed after %d bytes: %s%s" % (
                 self.url, name, written, exc or type(exc).__name__, hint)) from None
+
+    def _send_write(self, handle: bytes, offset: int, data: memoryview, replies: _Replies) -> int:
+        """Send one SFTP write request; returns its number (its status reaches `replies`). paramiko's SFTPFile.write
+        copies each request several times (into a Message, into the packet, then the rest of the packet at each
+        32 KiB channel slice): here the request is built once and handed to the channel as a memoryview, which cut
+        the sending time by about a tenth (bench/store.py)."""
+        sftp = self.sftp
+        with sftp._lock:
+            number = sftp.request_number
+            sftp._expecting[number] = replies
+            sftp.request_number += 1
+        # uint32 length, byte type, uint32 request id, string handle, uint64 offset, string data (draft-ietf-secsh-
+        # filexfer-02, SSH_FXP_WRITE).
+        packet = b"".join((struct.pack(">IBII", 1 + 4 + 4 + len(handle) + 8 + 4 + len(data), CMD_WRITE, number,
+                                       len(handle)), handle, struct.pack(">QI", offset, len(data)), data))
+        sftp.sock.sendall(memoryview(packet))
+        return number
+
+    def _take_status(self, number: int, replies: _Replies) -> None:
+        """Wait for write request `number`'s status; raises OSError unless it is OK."""
+        while number not in replies.got:
+            self.sftp._read_response()
+        kind, msg = replies.got.pop(number)
+        if kind != CMD_STATUS:
+            raise OSError("the server answered a write with SFTP message type %d, not a status" % kind)
+        self.sftp._convert_status(msg)
 
     def commit(self, temp_name: str, name: str, sha256: str | None = None) -> None:
         """Give the temporary file (verified by stage()) its final name; refused when that name is taken (SFTP's

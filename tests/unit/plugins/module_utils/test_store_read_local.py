@@ -1,0 +1,45 @@
+"""The local backup read for an SFTP upload: read and hashed by a thread of its own, ahead of the sending."""
+import hashlib
+import os
+import threading
+
+import pytest
+
+from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
+
+
+def readers():
+    return [t for t in threading.enumerate() if t.name.startswith("read ")]
+
+
+def test_every_byte_comes_in_order_and_the_digest_holds_the_whole_file(tmp_path):
+    data = os.urandom(ops.CHUNK * (ops.READ_AHEAD_CHUNKS + 3) + 12345)
+    path = tmp_path / "snapshot.db"
+    path.write_bytes(data)
+    digest = hashlib.sha256()
+    chunks = list(ops._read_ahead(str(path), digest))
+    assert b"".join(chunks) == data and max(len(c) for c in chunks) == ops.CHUNK
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert readers() == []
+
+
+def test_an_empty_file_gives_no_chunk(tmp_path):
+    path = tmp_path / "empty.db"
+    path.write_bytes(b"")
+    assert list(ops._read_ahead(str(path), hashlib.sha256())) == []
+
+
+def test_a_sending_that_stops_early_stops_the_reader_with_few_chunks_read(tmp_path):
+    path = tmp_path / "snapshot.db"
+    path.write_bytes(os.urandom(ops.CHUNK * (ops.READ_AHEAD_CHUNKS + 20)))
+    chunks = ops._read_ahead(str(path), hashlib.sha256())
+    next(chunks)
+    assert len(readers()) == 1
+    chunks.close()
+    assert readers() == []
+
+
+def test_a_file_that_cannot_be_read_fails_the_sending_with_its_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        list(ops._read_ahead(str(tmp_path / "gone.db"), hashlib.sha256()))
+    assert readers() == []
