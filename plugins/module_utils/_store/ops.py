@@ -86,7 +86,7 @@ def _read_ahead(path: str, digest: Any) -> Iterator[bytes]:
     packet loop; 7% faster, bench/store.py). `digest` holds the whole file once the last chunk was taken."""
     chunks: queue.Queue[bytes] = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
     stop = threading.Event()
-    failure: list[OSError] = []
+    failure: list[BaseException] = []
 
     def put(chunk: bytes) -> None:
         while not stop.is_set():
@@ -101,12 +101,15 @@ def _read_ahead(path: str, digest: Any) -> Iterator[bytes]:
             with open(path, "rb") as handle:
                 while not stop.is_set():
                     chunk = handle.read(CHUNK)
-                    digest.update(chunk)
-                    put(chunk)
                     if not chunk:
                         return
-        except OSError as exc:
+                    digest.update(chunk)
+                    put(chunk)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            # Raised where the chunks are taken, as a read there would raise it.
             failure.append(exc)
+        finally:
+            # The end, also after a failure: the sending never waits for a reader that is gone.
             put(b"")
 
     reader = threading.Thread(target=read, name="read %s" % os.path.basename(path), daemon=True)

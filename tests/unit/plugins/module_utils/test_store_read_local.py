@@ -43,3 +43,25 @@ def test_a_file_that_cannot_be_read_fails_the_sending_with_its_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         list(ops._read_ahead(str(tmp_path / "gone.db"), hashlib.sha256()))
     assert readers() == []
+
+
+class FailingDigest:
+    """A digest that fails on its second chunk, as any error in the reading thread would."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def update(self, chunk):
+        self.calls += 1
+        if self.calls == 2:
+            raise ValueError("the digest broke")
+
+
+def test_any_error_of_the_reader_reaches_the_sending_instead_of_a_wait(tmp_path):
+    path = tmp_path / "snapshot.db"
+    path.write_bytes(os.urandom(ops.CHUNK * 3))
+    chunks = ops._read_ahead(str(path), FailingDigest())
+    assert len(next(chunks)) == ops.CHUNK
+    with pytest.raises(ValueError, match="the digest broke"):
+        next(chunks)
+    assert readers() == []
