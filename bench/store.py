@@ -1,7 +1,9 @@
 """Benchmark: sending a backup to the SFTP store - etcd_store_upload's code path (paramiko), run as Ansible runs it -
 against OpenSSH's `sftp` client putting the same file to the same server, in one run; and the module's peak RSS.
 Then the same module sending to the bed's S3 store (moto's server) against a plain boto3 `upload_file` of the same
-file (its defaults: 8 MiB parts, 10 threads; no checksum asked), ratio boto3's time / the module's (target >= 0.9).
+file (its defaults: 8 MiB parts, 10 threads; no checksum asked), ratio boto3's time / the module's (target >= 0.9),
+and against `upload_file` asking for the SHA-256 checksum per part that the module sends and S3 checks (the same
+verification work on both sides, which on this machine shares the cores with the S3 server).
 
 Brings up a bed of its own under .bench/bed (the test bed's addresses: stop the test bed first, or run this in a
 network namespace of its own: unshare -n), writes a file of --size-mb MB of random bytes (incompressible) with a
@@ -79,7 +81,8 @@ import boto3, json, sys
 store = json.loads(sys.argv[1])
 client = boto3.session.Session().client("s3", endpoint_url=store["endpoint_url"], region_name=store["region"],
                                         aws_access_key_id=store["access_key"], aws_secret_access_key=store["secret_key"])
-client.upload_file(sys.argv[2], "etcd-backups", "cluster-a/boto3.db")
+extra = {"ChecksumAlgorithm": "SHA256"} if sys.argv[3:] == ["sha256"] else None
+client.upload_file(sys.argv[2], "etcd-backups", "cluster-a/boto3.db", ExtraArgs=extra)
 client.delete_object(Bucket="etcd-backups", Key="cluster-a/boto3.db")
 """
 
@@ -102,15 +105,19 @@ def run_module_s3(bed, path, work):
     return seconds, rss, result["send_seconds"] + result["read_back_seconds"], result["verified_by"]
 
 
-def run_boto3(bed, path):
-    seconds, rss, dummy = timed([str(layout.VENV_PYTHON), "-c", PLAIN_BOTO3, json.dumps(bed.s3_store), str(path)])
+def run_boto3(bed, path, *checksum):
+    """boto3's upload_file of `path`; with "sha256", asking for the SHA-256 checksum per part that the module sends
+    (and S3 checks) too."""
+    seconds, rss, dummy = timed([str(layout.VENV_PYTHON), "-c", PLAIN_BOTO3, json.dumps(bed.s3_store), str(path),
+                                 *checksum])
     return seconds, rss
 
 
-def alternating(rounds, one, other):
-    """(round number from 1, tool) for `rounds` rounds of both tools, the first going first every other round."""
+def alternating(rounds, *tools):
+    """(round number from 1, tool) for `rounds` rounds of every tool, a different one going first each round."""
     for number in range(rounds):
-        for tool in (one, other) if number % 2 == 0 else (other, one):
+        first = number % len(tools)
+        for tool in tools[first:] + tools[:first]:
             yield number + 1, tool
 
 
@@ -154,8 +161,8 @@ def main():
         print(f"  module, whole run           {whole:6.2f} s (sending, reading back and hashing, renaming)")
         print(f"  ratio (OpenSSH time / module sending time): {theirs / send:.2f}")
         print(f"  module peak RSS: {min(rss_seen):.1f}-{max(rss_seen):.1f} MiB")
-        mine, theirs_s3, mine_rss, theirs_rss = [], [], [], []
-        for round_number, tool in alternating(options.rounds, "module", "boto3"):
+        mine, theirs_s3, theirs_sha256, mine_rss, theirs_rss = [], [], [], [], []
+        for round_number, tool in alternating(options.rounds, "module", "boto3", "boto3 sha256"):
             if tool == "module":
                 whole, rss, sending, verified_by = run_module_s3(bed, path, work)
                 mine.append(whole)
@@ -163,17 +170,24 @@ def main():
                 print(f"round {round_number}: module to S3 {whole:6.2f} s ({size / whole:6.1f} MiB/s; sending "
                       f"and checking {sending:.2f} s, verified by {verified_by}), peak RSS {rss:5.1f} MiB",
                       flush=True)
-            else:
+            elif tool == "boto3":
                 seconds, rss = run_boto3(bed, path)
                 theirs_s3.append(seconds)
                 theirs_rss.append(rss)
                 print(f"round {round_number}: boto3 upload_file {seconds:6.2f} s ({size / seconds:6.1f} MiB/s),"
                       f" peak RSS {rss:5.1f} MiB", flush=True)
-        mine_median, theirs_median = statistics.median(mine), statistics.median(theirs_s3)
+            else:
+                seconds, dummy = run_boto3(bed, path, "sha256")
+                theirs_sha256.append(seconds)
+                print(f"round {round_number}: boto3 upload_file with SHA-256 per part {seconds:6.2f} s "
+                      f"({size / seconds:6.1f} MiB/s)", flush=True)
+        mine_median, theirs_median, sha256_median = (statistics.median(v) for v in (mine, theirs_s3, theirs_sha256))
         print(f"\nS3, {size:.0f} MiB, {options.rounds} rounds, medians (whole processes):")
         print(f"  boto3 upload_file           {theirs_median:6.2f} s ({size / theirs_median:6.1f} MiB/s)")
+        print(f"  boto3, SHA-256 per part     {sha256_median:6.2f} s ({size / sha256_median:6.1f} MiB/s)")
         print(f"  module                      {mine_median:6.2f} s ({size / mine_median:6.1f} MiB/s)")
         print(f"  ratio (boto3 time / module time): {theirs_median / mine_median:.2f}")
+        print(f"  ratio (boto3 with the module's SHA-256 per part / module): {sha256_median / mine_median:.2f}")
         print(f"  peak RSS: module {min(mine_rss):.1f}-{max(mine_rss):.1f} MiB, boto3 {min(theirs_rss):.1f}-"
               f"{max(theirs_rss):.1f} MiB")
         if options.rss_size_mb:
