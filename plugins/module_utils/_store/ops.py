@@ -197,7 +197,11 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     # once its manifest is there.
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
     chunks = _read_ahead(path, digest) if store.read_ahead else _read_local(path, digest)
-    staged = store.stage(name, chunks, size, lambda: _sent(digest, sha256, path))
+    try:
+        staged = store.stage(name, chunks, size, lambda: _sent(digest, sha256, path))
+    finally:
+        # Also after a failed sending: the reading thread stops and the file is closed now, not at exit.
+        chunks.close()
     try:
         staged_manifest = store.stage(name + MANIFEST_SUFFIX, iter([manifest]), len(manifest),
                                       lambda: manifest_sha256)

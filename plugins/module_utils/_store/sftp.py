@@ -22,10 +22,14 @@ from ansible_collections.etcdops.dr.plugins.module_utils._store.url import Store
 
 try:
     import paramiko
-    from paramiko.sftp import CMD_EXTENDED, CMD_READ, CMD_STATUS, CMD_WRITE, int64
+    from paramiko.sftp import CMD_EXTENDED, CMD_READ, CMD_STATUS, CMD_WRITE, SFTPError, int64
     HAS_PARAMIKO = True
+    # What a failed SFTP operation raises: socket errors and timeouts (OSError), a connection that dropped while a
+    # reply was awaited (paramiko's SSHException, EOFError), a reply that makes no sense (SFTPError).
+    _FAILED = (OSError, EOFError, paramiko.SSHException, SFTPError)
 except ImportError:
     HAS_PARAMIKO = False
+    _FAILED = (OSError, EOFError)
 
 # Large windows keep the link busy while the server acknowledges; without them paramiko waits on every 2 MiB.
 WINDOW = 64 * 1024 * 1024
@@ -222,7 +226,7 @@ class SftpStore:
         """Fail unless the store's dir exists and is a dir."""
         try:
             mode = self.sftp.stat(self.url.path).st_mode
-        except OSError as exc:
+        except _FAILED as exc:
             raise StoreError("%s: dir %s on %s cannot be used (%s): create it on the server (writable by %s), or "
                              "fix the URL" % (self.url, self.url.path, self.url.host, exc, self.url.user)) from None
         if not stat.S_ISDIR(mode or 0):
@@ -242,14 +246,14 @@ class SftpStore:
         try:
             return [StoredFile(entry.filename, entry.st_size or 0, entry.st_mtime or 0)
                     for entry in self.sftp.listdir_attr(self.url.path) if stat.S_ISREG(entry.st_mode or 0)]
-        except OSError as exc:
+        except _FAILED as exc:
             raise self._fail("listing %s" % self.url.path, exc) from None
 
     def read_small(self, name: str, limit: int = 1024 * 1024) -> bytes:
         try:
             with self.sftp.open(self._path(name), "rb") as handle:
                 return handle.read(limit)
-        except OSError as exc:
+        except _FAILED as exc:
             raise self._fail("reading %s" % name, exc) from None
 
     def read_chunks(self, name: str, size: int) -> Iterator[bytes]:
@@ -282,7 +286,7 @@ class SftpStore:
                     if len(data) < length:
                         # A short read: the file ended early (it changed); the hash tells.
                         return
-        except OSError as exc:
+        except _FAILED as exc:
             raise self._fail("reading %s" % name, exc) from None
 
     def stage(self, name: str, chunks: Iterator[bytes], size: int, sha256: Callable[[], str]) -> str:
@@ -343,7 +347,7 @@ class SftpStore:
                             self._take_status(pending.popleft(), replies)
                 while pending:
                     self._take_status(pending.popleft(), replies)
-        except OSError as exc:
+        except _FAILED as exc:
             free = self.free_bytes()
             hint = (" (%d bytes free there now: the server's disk is most likely full)" % free
                     if free is not None and free < 1024 * 1024 else "")
@@ -381,7 +385,7 @@ class SftpStore:
         rename never replaces)."""
         try:
             self.sftp.rename(self._path(temp_name), self._path(name))
-        except OSError as exc:
+        except _FAILED as exc:
             raise self._fail("renaming %s to %s" % (temp_name, name), exc) from None
 
     def stale(self, files: list[StoredFile], older_than: float) -> list[str]:
@@ -397,5 +401,5 @@ class SftpStore:
             self.sftp.remove(self._path(name))
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except _FAILED as exc:
             raise self._fail("removing %s" % name, exc) from None

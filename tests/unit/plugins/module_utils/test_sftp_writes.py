@@ -5,6 +5,7 @@ import struct
 import threading
 import types
 
+import paramiko
 import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._store import sftp as _sftp
@@ -124,3 +125,14 @@ def test_without_paramikos_request_state_its_own_pipelined_writes_are_used():
     store(session, write_size=1000)._write(".a.db.partial-1", iter([b"ab", b"cd"]))
     assert session.opened.written == [b"ab", b"cd"] and session.opened.pipelined
     assert session.opened.MAX_REQUEST_SIZE == 1000 and session.sock.sent == b""
+
+
+def test_a_connection_that_drops_while_a_status_is_awaited_fails_the_upload_with_its_message():
+    session = Session()
+
+    def dropped():
+        raise paramiko.SSHException("Server connection dropped: ")
+    session._read_response = dropped
+    with pytest.raises(StoreError) as failed:
+        store(session, write_size=1000)._write(".a.db.partial-1", iter([b"x" * 70000]))
+    assert "writing .a.db.partial-1 failed after 65000 bytes: Server connection dropped" in failed.value.msg

@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
+from ansible_collections.etcdops.dr.plugins.module_utils._store.url import parse
 
 
 def readers():
@@ -65,3 +66,31 @@ def test_any_error_of_the_reader_reaches_the_sending_instead_of_a_wait(tmp_path)
     with pytest.raises(ValueError, match="the digest broke"):
         next(chunks)
     assert readers() == []
+
+
+class FailingStore:
+    """A store whose sending fails after the first chunk, as a cut connection would."""
+
+    read_ahead = True
+    url = parse("sftp://backup@127.0.0.1/srv/backups")
+
+    def stage(self, name, chunks, size, sha256):
+        next(chunks)
+        assert len(readers()) == 1
+        raise ops.StoreError("the link was cut")
+
+
+def test_a_failed_sending_stops_the_reader_at_once(tmp_path):
+    path = tmp_path / "etcd-snapshot-20261101T000000Z.db"
+    path.write_bytes(os.urandom(ops.CHUNK * (ops.READ_AHEAD_CHUNKS + 20)))
+    (tmp_path / (path.name + ".json")).write_text("{}")
+    store = FailingStore()
+    store.check_dir = lambda: None
+    store.list = lambda: []
+    store.stale = lambda files, older_than: []
+    store.free_bytes = lambda: None
+    store.host_key_added = None
+    with pytest.raises(ops.StoreError, match="the link was cut") as failed:
+        ops.upload(store, str(path), "0" * 64, check_mode=False)
+    # While the failure (and its traceback, which holds upload's frame) is still at hand, as in the module.
+    assert readers() == [] and failed.traceback
