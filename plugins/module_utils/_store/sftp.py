@@ -47,7 +47,8 @@ LARGEST_REQUEST = 255 * 1024
 # Write requests sent before the oldest one's status is read (the server's channel window, 2 MiB for OpenSSH, bounds
 # the bytes on the way).
 WRITES_IN_FLIGHT = 64
-# What SFTPClient keeps of its requests (paramiko 1.x to 4.x), which _send_write takes part in.
+# What SFTPClient keeps of its requests (the same names from paramiko 1.x to 5.1, tested here), which _send_write
+# takes part in.
 _REQUEST_STATE = ("_lock", "request_number", "_expecting")
 # Temporary names: .<name>.partial-<random>; never a backup's name, so a listing never takes one for a backup.
 PARTIAL = ".partial-"
