@@ -274,9 +274,7 @@ class SftpStore:
                                                                  length), length))
                         asked += length
                     number, length = pending.popleft()
-                    while number not in replies.got:
-                        self.sftp._read_response()
-                    kind, msg = replies.got.pop(number)
+                    kind, msg = self._reply(number, replies)
                     if kind == CMD_STATUS:
                         try:
                             self.sftp._convert_status(msg)
@@ -372,11 +370,16 @@ class SftpStore:
         sftp.sock.sendall(memoryview(packet))
         return number
 
-    def _take_status(self, number: int, replies: _Replies) -> None:
-        """Wait for write request `number`'s status; raises OSError unless it is OK."""
+    def _reply(self, number: int, replies: _Replies) -> tuple[int, Any]:
+        """(type, message) of the reply to request `number`, reading replies (to this or earlier requests) until it
+        is there."""
         while number not in replies.got:
             self.sftp._read_response()
-        kind, msg = replies.got.pop(number)
+        return replies.got.pop(number)
+
+    def _take_status(self, number: int, replies: _Replies) -> None:
+        """Wait for write request `number`'s status; raises OSError unless it is OK."""
+        kind, msg = self._reply(number, replies)
         if kind != CMD_STATUS:
             raise OSError("the server answered a write with SFTP message type %d, not a status" % kind)
         self.sftp._convert_status(msg)
