@@ -1,9 +1,9 @@
 """Benchmark: sending a backup to the SFTP store - etcd_store_upload's code path (paramiko), run as Ansible runs it -
 against OpenSSH's `sftp` client putting the same file to the same server, in one run; and the module's peak RSS.
 Then the same module sending to the bed's S3 store (moto's server) against a plain boto3 `upload_file` of the same
-file (its defaults: 8 MiB parts, 10 threads; no checksum asked), ratio boto3's time / the module's (target >= 0.9),
-and against `upload_file` asking for the SHA-256 checksum per part that the module sends and S3 checks (the same
-verification work on both sides, which on this machine shares the cores with the S3 server).
+file (its defaults: 8 MiB parts, 10 threads, boto3's default CRC32 per part), ratio boto3's time / the module's
+(target >= 0.9), and against `upload_file` asking for the SHA-256 checksum per part that the module sends and S3
+checks (the same verification work on both sides, which on this machine shares the cores with the S3 server).
 
 Brings up a bed of its own under .bench/bed (the test bed's addresses: stop the test bed first, or run this in a
 network namespace of its own: unshare -n), writes a file of --size-mb MB of random bytes (incompressible) with a
