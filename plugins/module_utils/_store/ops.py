@@ -196,7 +196,7 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     # off, leaves nothing under the final names. The manifest gets its name last: a backup is listed as whole only
     # once its manifest is there.
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
-    chunks = _read_ahead(path, digest) if store.read_ahead else _read_local(path, digest)
+    chunks = _told_as_local(_read_ahead(path, digest) if store.read_ahead else _read_local(path, digest), path)
     try:
         staged = store.stage(name, chunks, size, lambda: _sent(digest, sha256, path))
     finally:
@@ -229,6 +229,16 @@ def _stored(store: Any, name: str, size: int) -> tuple[str, int]:
         digest.update(chunk)
         read += len(chunk)
     return digest.hexdigest(), read
+
+
+def _told_as_local(chunks: Iterator[bytes], path: str) -> Iterator[bytes]:
+    """`chunks`, with a failed read of the local file reported as that: the stores take an OSError while they send
+    for a failed write to the store."""
+    try:
+        yield from chunks
+    except OSError as exc:
+        raise StoreError("reading the local backup %s failed (%s): nothing was stored under its name; check the file "
+                         "and this host's disk, then run again" % (path, exc)) from None
 
 
 def _sent(digest: Any, sha256: str, path: str) -> str:

@@ -1,6 +1,7 @@
 """SFTP writes: each SSH_FXP_WRITE request framed as the protocol says, at most WRITES_IN_FLIGHT of them waiting for
 their status, a failed status failing the upload; paramiko's own writes where its request state is not there. The
 SFTP session is a fake: integration tests send to the bed's real sshd."""
+import hashlib
 import struct
 import threading
 import types
@@ -8,6 +9,7 @@ import types
 import paramiko
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
 from ansible_collections.etcdops.dr.plugins.module_utils._store import sftp as _sftp
 from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
 from ansible_collections.etcdops.dr.plugins.module_utils._store.url import parse
@@ -51,6 +53,7 @@ class Session:
         self.fail_request = fail_request
         self.most_waiting = 0
         self.chmod_mode = None
+        self.removed = []
 
     def open(self, path, mode):
         assert mode == "wb"
@@ -71,6 +74,9 @@ class Session:
 
     def _request(self, *args):
         raise OSError("no statvfs here")
+
+    def remove(self, path):
+        self.removed.append(path)
 
 
 def store(session, write_size):
@@ -136,3 +142,16 @@ def test_a_connection_that_drops_while_a_status_is_awaited_fails_the_upload_with
     with pytest.raises(StoreError) as failed:
         store(session, write_size=1000)._write(".a.db.partial-1", iter([b"x" * 70000]))
     assert "writing .a.db.partial-1 failed after 65000 bytes: Server connection dropped" in failed.value.msg
+
+
+def test_a_local_file_that_cannot_be_read_is_told_as_that_and_the_partial_file_removed(tmp_path):
+    session = Session()
+    unreadable = tmp_path / "etcd-snapshot-20261101T000000Z.db"
+    unreadable.mkdir()
+    chunks = ops._told_as_local(ops._read_ahead(str(unreadable), hashlib.sha256()), str(unreadable))
+    with pytest.raises(StoreError) as failed:
+        store(session, write_size=1000).stage(unreadable.name, chunks, 0, lambda: "0" * 64)
+    # Not "writing ... failed": the store was fine, the local disk or file was not.
+    assert failed.value.msg.startswith("reading the local backup %s failed (" % unreadable)
+    assert "Is a directory" in failed.value.msg and "writing" not in failed.value.msg
+    assert len(session.removed) == 1 and session.removed[0].startswith("/srv/backups/." + unreadable.name + ".partial-")

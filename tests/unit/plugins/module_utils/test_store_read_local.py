@@ -1,6 +1,7 @@
 """The local backup read for an SFTP upload: read and hashed by a thread of its own, ahead of the sending."""
 import hashlib
 import os
+import re
 import threading
 
 import pytest
@@ -80,17 +81,44 @@ class FailingStore:
         raise ops.StoreError("the link was cut")
 
 
-def test_a_failed_sending_stops_the_reader_at_once(tmp_path):
-    path = tmp_path / "etcd-snapshot-20261101T000000Z.db"
-    path.write_bytes(os.urandom(ops.CHUNK * (ops.READ_AHEAD_CHUNKS + 20)))
-    (tmp_path / (path.name + ".json")).write_text("{}")
-    store = FailingStore()
+def with_an_empty_dir(store):
+    """`store`, answering what upload() asks before it sends: its dir is there, empty, with room enough."""
     store.check_dir = lambda: None
     store.list = lambda: []
     store.stale = lambda files, older_than: []
     store.free_bytes = lambda: None
     store.host_key_added = None
+    return store
+
+
+def test_a_failed_sending_stops_the_reader_at_once(tmp_path):
+    path = tmp_path / "etcd-snapshot-20261101T000000Z.db"
+    path.write_bytes(os.urandom(ops.CHUNK * (ops.READ_AHEAD_CHUNKS + 20)))
+    (tmp_path / (path.name + ".json")).write_text("{}")
+    store = with_an_empty_dir(FailingStore())
     with pytest.raises(ops.StoreError, match="the link was cut") as failed:
         ops.upload(store, str(path), "0" * 64, check_mode=False)
     # While the failure (and its traceback, which holds upload's frame) is still at hand, as in the module.
     assert readers() == [] and failed.traceback
+
+
+class ReadingStore(FailingStore):
+    """A store that takes every chunk it is given."""
+
+    def stage(self, name, chunks, size, sha256):
+        for dummy in chunks:
+            pass
+        raise AssertionError("the local file was read to its end")
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_a_local_read_error_fails_the_upload_as_a_read_of_the_local_file(tmp_path, read_ahead):
+    path = tmp_path / "etcd-snapshot-20261101T000000Z.db"
+    path.mkdir()
+    (tmp_path / (path.name + ".json")).write_text("{}")
+    store = with_an_empty_dir(ReadingStore())
+    store.read_ahead = read_ahead
+    expected = "^reading the local backup %s failed \\(.*Is a directory" % re.escape(str(path))
+    with pytest.raises(ops.StoreError, match=expected):
+        ops.upload(store, str(path), "0" * 64, check_mode=False)
+    assert readers() == []
