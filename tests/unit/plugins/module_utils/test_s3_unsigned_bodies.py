@@ -6,11 +6,10 @@ import io
 import os
 
 import pytest
+from botocore import awsrequest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._store import s3
 from ansible_collections.etcdops.dr.plugins.module_utils._store.url import parse
-
-botocore_awsrequest = pytest.importorskip("botocore.awsrequest")
 
 
 class _Body(io.BytesIO):
@@ -21,7 +20,7 @@ class _Body(io.BytesIO):
 
 
 def _reply(request, status=200, body=b"", headers=None):
-    return botocore_awsrequest.AWSResponse(request.url, status, headers or {}, _Body(body))
+    return awsrequest.AWSResponse(request.url, status, headers or {}, _Body(body))
 
 
 def _store_that_records(sent):
