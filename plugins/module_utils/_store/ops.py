@@ -5,6 +5,7 @@
 newest first, apply retention, and bring one back to a local dir, verified against its manifest."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -98,12 +99,10 @@ def _read_ahead(path: str, digest: Any) -> Iterator[bytes]:
 
     def read() -> None:
         try:
-            with open(path, "rb") as handle:
-                while not stop.is_set():
-                    chunk = handle.read(CHUNK)
-                    if not chunk:
+            with contextlib.closing(_read_local(path, digest)) as local:
+                for chunk in local:
+                    if stop.is_set():
                         return
-                    digest.update(chunk)
                     put(chunk)
         except BaseException as exc:  # pylint: disable=broad-exception-caught
             # Raised where the chunks are taken, as a read there would raise it.
