@@ -256,7 +256,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import CONNECTION_REQUIRED_TOGETHER
-from ansible_collections.etcdops.dr.plugins.module_utils._host.member_service import ARGUMENT_SPEC, MemberService
+from ansible_collections.etcdops.dr.plugins.module_utils._service.member import ARGUMENT_SPEC, MemberService
 
 
 def main():

@@ -100,7 +100,7 @@ dest_dir:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host.etcd_tools import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.tools_install import (
     ARGUMENT_SPEC, ToolsError, ToolsInstall)
 
 

@@ -96,7 +96,7 @@ listening:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.kube_apiserver import (
+from ansible_collections.etcdops.dr.plugins.module_utils._service.kube_apiserver import (
     ARGUMENT_SPEC, KubeApiserver, KubeApiserverError)
 
 

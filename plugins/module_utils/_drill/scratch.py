@@ -23,7 +23,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member, run as command_seam
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import tail_file
+from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import tail_file
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import Failed, MemberRestore, Refused
 
 if TYPE_CHECKING:

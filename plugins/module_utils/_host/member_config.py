@@ -28,7 +28,6 @@ except ImportError:
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import default_conf
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -352,6 +351,23 @@ def running_sources(addresses: Sequence[tuple[str | None, int | None]],
 
 
 # ---- supervisor ---------------------------------------------------------------------------------------------------
+
+# Where supervisorctl looks without -c, after <its prefix>/etc/supervisord.conf and <its prefix>/supervisord.conf.
+SUPERVISOR_CONF_PATHS = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
+
+
+def default_conf(supervisorctl: str | None = None) -> tuple[str | None, list[str]]:
+    """(path or None, the paths looked at): the supervisord configuration supervisorctl reads without -c."""
+    candidates = []
+    if supervisorctl:
+        prefix = os.path.dirname(os.path.dirname(supervisorctl))
+        candidates += [os.path.join(prefix, "etc", "supervisord.conf"), os.path.join(prefix, "supervisord.conf")]
+    candidates += list(SUPERVISOR_CONF_PATHS)
+    for path in candidates:
+        if os.path.exists(path):
+            return path, candidates
+    return None, candidates
+
 
 class _Expansions(dict):
     def __missing__(self, key: str) -> NoReturn:

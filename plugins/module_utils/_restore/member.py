@@ -14,6 +14,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import open_file
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts, restored_revision
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import version_text, version_tuple
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
@@ -22,8 +23,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap 
     RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, failed_name, kept_name, prepare_staging,
     replace_dir, set_ownership, staging_dir, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
-    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems, version_text,
-    version_tuple)
+    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_to_file
 

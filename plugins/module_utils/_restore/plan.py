@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version, version_text
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -24,27 +25,10 @@ FLAG_SINCE = {
 FLAG_NAMES = {"bump_revision": "--bump-revision/--mark-compacted", "initial_memory_map_size": "--initial-memory-map-size"}
 # `etcdctl snapshot restore` was removed in 3.6 (etcd PR #13809); etcdutl does it since 3.5.
 ETCDCTL_RESTORE_UNTIL = (3, 6, 0)
-VERSION_LINE = re.compile(r"^(etcdutl|etcdctl) version:\s*v?(\d+)\.(\d+)\.(\d+)", re.MULTILINE)
 
 
 class RestorePlanError(EtcdOpsError):
     """The restore cannot be planned as asked (tool, flags, members); msg says how to fix it."""
-
-
-def version_text(version: tuple[int, ...] | None) -> str:
-    return ".".join(str(part) for part in version) if version else "unknown"
-
-
-def version_tuple(text: str | None) -> tuple[int, ...] | None:
-    """(3, 5, 16) from "3.5.16", "v3.5.16" or "3.5.16-rc.0"; None when `text` is not such a version."""
-    found = re.match(r"^\s*v?(\d+)\.(\d+)\.(\d+)", text or "")
-    return tuple(int(part) for part in found.groups()) if found else None
-
-
-def parse_version(stdout: str | None) -> tuple[int, ...] | None:
-    """(3, 5, 16) from `etcdutl version` / `etcdctl version` output, or None."""
-    found = VERSION_LINE.search(stdout or "")
-    return tuple(int(part) for part in found.group(2, 3, 4)) if found else None
 
 
 def _tool_version(module: AnsibleModule, name: str, path: str) -> tuple[int, ...] | None:

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host.etcd_tools import (
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.tools_install import (
     RECORD_NAME, ToolsError, ToolsInstall, architecture_problem, version_problem)
 
 

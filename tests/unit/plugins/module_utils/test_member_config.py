@@ -7,7 +7,6 @@ import pytest
 import yaml
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config as _member_config
-from ansible_collections.etcdops.dr.plugins.module_utils._host import supervisor as _supervisor
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import (
     Unreadable, collect, command_settings, parse_flags, parse_systemctl_show, running_sources, static_pod_source,
     supervisor_program, supervisor_source, systemd_source)
@@ -227,7 +226,7 @@ def test_supervisor_conf_defaults_to_where_supervisorctl_looks(tmp_path, monkeyp
     (tmp_path / "etc" / "supervisord.conf").write_text("[program:etcd]\ncommand=etcd --name n1\n")
     source = supervisor_source("etcd", None, str(tmp_path / "bin" / "supervisorctl"))
     assert source["name"] == "n1" and str(tmp_path / "etc" / "supervisord.conf") in source["source"]
-    monkeypatch.setattr(_supervisor, "SUPERVISOR_CONF_PATHS", (str(tmp_path / "none.conf"),))
+    monkeypatch.setattr(_member_config, "SUPERVISOR_CONF_PATHS", (str(tmp_path / "none.conf"),))
     with pytest.raises(Unreadable, match="no supervisord configuration at .*none.conf .set supervisor_conf"):
         supervisor_source("etcd", None, None)
 

@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host import kube_apiserver, local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
+from ansible_collections.etcdops.dr.plugins.module_utils._service import kube_apiserver
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal, rollback
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import cold_copy, info
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError

@@ -1,8 +1,9 @@
 """Choosing the restore tool, refusing flags it is too old for, and the exact command for one member."""
 import pytest
 
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
-    RestorePlanError, find_restore_tool, member_problems, parse_version, restore_command, tool_problems)
+    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems)
 
 MEMBER = dict(name="node1", initial_advertise_peer_urls=["https://10.0.0.1:2380"],
               initial_cluster="node1=https://10.0.0.1:2380,node2=https://10.0.0.2:2380",

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import service as _service
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import ServiceError, StaticPod, Supervisor, Systemd
+from ansible_collections.etcdops.dr.plugins.module_utils._service import backends as _service
+from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import ServiceError, StaticPod, Supervisor, Systemd
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service_control import plan
+from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import plan
 from ansible_collections.etcdops.dr.tests.unit.supervisord_double import Supervisord
 
 

@@ -7,9 +7,9 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.etcdops.dr.plugins.module_utils._host import service as _service
-from ansible_collections.etcdops.dr.plugins.module_utils._host import member_service as _member_service
-from ansible_collections.etcdops.dr.plugins.module_utils._host import service_control as _service_control
+from ansible_collections.etcdops.dr.plugins.module_utils._service import backends as _service
+from ansible_collections.etcdops.dr.plugins.module_utils._service import member as _member_service
+from ansible_collections.etcdops.dr.plugins.module_utils._service import waits as _service_control
 from ansible_collections.etcdops.dr.plugins.modules import etcd_service
 from ansible_collections.etcdops.dr.tests.unit.supervisord_double import Supervisord
 

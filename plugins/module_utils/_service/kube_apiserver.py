@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select
+from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import select
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule

@@ -13,8 +13,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import connection_argument_spec
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service import select, tail_file
-from ansible_collections.etcdops.dr.plugins.module_utils._host.service_control import (
+from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import select, tail_file
+from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import (
     HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
 
 if TYPE_CHECKING:

@@ -16,8 +16,6 @@ from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
-# Where supervisorctl looks without -c, after <its prefix>/etc/supervisord.conf and <its prefix>/supervisord.conf.
-SUPERVISOR_CONF_PATHS = ("/etc/supervisord.conf", "/etc/supervisor/supervisord.conf")
 DEFAULT_SERVER_URL = "http://localhost:9001"
 
 # supervisor's xmlrpc.Faults
@@ -28,19 +26,6 @@ NOT_RUNNING = 70
 
 class SupervisorError(EtcdOpsError):
     """supervisord cannot be found or reached, or refused a call; msg says which and how to fix it."""
-
-
-def default_conf(supervisorctl: str | None = None) -> tuple[str | None, list[str]]:
-    """(path or None, the paths looked at): the supervisord configuration supervisorctl reads without -c."""
-    candidates = []
-    if supervisorctl:
-        prefix = os.path.dirname(os.path.dirname(supervisorctl))
-        candidates += [os.path.join(prefix, "etc", "supervisord.conf"), os.path.join(prefix, "supervisord.conf")]
-    candidates += list(SUPERVISOR_CONF_PATHS)
-    for path in candidates:
-        if os.path.exists(path):
-            return path, candidates
-    return None, candidates
 
 
 def server_of(conf: str) -> tuple[str, str | None, str | None]:

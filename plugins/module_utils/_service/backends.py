@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import (
-    ALREADY_STARTED, BAD_NAME, NOT_RUNNING, Supervisord, SupervisorError, default_conf)
+from ansible_collections.etcdops.dr.plugins.module_utils._service.supervisor import (
+    ALREADY_STARTED, BAD_NAME, NOT_RUNNING, Supervisord, SupervisorError)
+from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import default_conf
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import parse_version, version_text, version_tuple
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version, version_text, version_tuple
 
 if TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
