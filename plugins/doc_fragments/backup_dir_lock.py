@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The lock every module writing backups holds on its destination dir (_host.files.DirLock).
+    # The lock every module writing backups holds on its destination dir (_host.files.DirLock); its option spec is
+    # _argspec.BACKUP_DIR_LOCK.
     DOCUMENTATION = r"""
 options:
   lock_timeout:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The connection options every etcdops.dr module that talks to etcd shares, and the action group
-    # through which module_defaults sets them once.
+    # The connection options every etcdops.dr module that talks to etcd shares (their spec: _argspec.CONNECTION), and
+    # the action group through which module_defaults sets them once.
     DOCUMENTATION = r"""
 attributes:
   action_group:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # One off-host backup store (_store.ops.STORE_OPTIONS): its URL and how to reach it.
+    # One off-host backup store (_argspec.STORE_OPTIONS): its URL and how to reach it.
     DOCUMENTATION = r"""
 requirements:
   - paramiko >= 3.4 on the host the module runs on (for sftp:// stores)

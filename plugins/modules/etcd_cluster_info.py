@@ -220,33 +220,12 @@ client_library:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
-    CONNECTION_REQUIRED_TOGETHER, EtcdError, connect_all, connection_argument_spec)
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import ARGUMENT_SPEC, ClusterInfo
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=connection_argument_spec(hash_kv=dict(type="bool", default=False),
-                                               count_keys=dict(type="bool", default=False),
-                                               count_keys_revision=dict(type="int", no_log=False),
-                                               count_resources=dict(type="bool", default=False)),
-        required_together=CONNECTION_REQUIRED_TOGETHER,
-        supports_check_mode=True,
-    )
-    try:
-        connections = connect_all(module.params)
-        info = gather(connections, hash_kv=module.params["hash_kv"], count_keys=module.params["count_keys"],
-                      count_keys_revision=module.params["count_keys_revision"],
-                      count_resources=module.params["count_resources"])
-    except EtcdError as exc:
-        module.fail_json(msg=exc.msg)
-    summary = "cluster %s: %d members, leader %s, %s" % (
-        info["cluster_id"], len(info["members"]), (info["leader"] or {}).get("name"),
-        "healthy" if info["healthy"] else "unhealthy: " + "; ".join(info["health_problems"]))
-    module.exit_json(changed=False, msg=summary, client_library=connections[0].library_name, **info)
+    run_module(ARGUMENT_SPEC, ClusterInfo)
 
 
 if __name__ == "__main__":

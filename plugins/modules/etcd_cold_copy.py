@@ -125,23 +125,12 @@ removed_partials:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.cold_copy import ARGUMENT_SPEC, ColdCopy
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    copy = ColdCopy(module.params)
-    try:
-        copy.plan()
-        if module.check_mode:
-            module.exit_json(msg=copy.would(), **copy.result)
-        copy.apply()
-    except (EtcdOpsError, OSError) as exc:
-        module.fail_json(msg=copy.failed(exc), **copy.result)
-    module.exit_json(msg=copy.done(), **copy.result)
+    run_module(ARGUMENT_SPEC, ColdCopy)
 
 
 if __name__ == "__main__":

@@ -84,44 +84,12 @@ textfile:
   type: str
 """
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._drill import report as drill_report
-from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
-
-VIEWS = (("json", ".json", drill_report.as_json), ("markdown", ".md", drill_report.markdown),
-         ("html", ".html", drill_report.page))
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._drill.report import ARGUMENT_SPEC, DrillReport
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        drill=dict(type="dict", required=True), dest_dir=dict(type="path", required=True),
-        name=dict(type="str", required=True), max_rto=dict(type="str"), max_rpo=dict(type="str"),
-        cluster=dict(type="str", default="etcd")), supports_check_mode=True)
-    params = module.params
-    if "/" in params["name"] or params["name"] in ("", ".", ".."):
-        module.fail_json(msg="name %r must be a plain file name (no /): the reports go into dest_dir" % params["name"])
-    try:
-        doc = drill_report.build(params["drill"], params["max_rto"], params["max_rpo"])
-    except (drill_report.ReportError, KeyError, TypeError, ValueError) as exc:
-        module.fail_json(msg="the drill's measurements cannot make a report: %s" % getattr(exc, "msg", repr(exc)))
-    textfile = drill_report.textfile(doc, params["cluster"])
-    base = os.path.join(params["dest_dir"], params["name"])
-    files = {kind: base + suffix for kind, suffix, dummy in VIEWS}
-    files["textfile"] = base + ".prom"
-    if not module.check_mode:
-        try:
-            os.makedirs(params["dest_dir"], mode=0o755, exist_ok=True)
-            for kind, suffix, render in VIEWS:
-                write_atomic(base + suffix, render(doc).encode("utf-8"), mode=0o644)
-            write_atomic(files["textfile"], textfile.encode("utf-8"), mode=0o644)
-        except OSError as exc:
-            module.fail_json(msg="cannot write the drill's reports into %s: %s; give a dest_dir this user can write"
-                             % (params["dest_dir"], exc), report=doc)
-    module.exit_json(changed=not module.check_mode, report=doc, passed=doc["result"] == "passed",
-                     summary=drill_report.summary(doc), files=files, textfile=textfile)
+    run_module(ARGUMENT_SPEC, DrillReport)
 
 
 if __name__ == "__main__":

@@ -182,32 +182,12 @@ log_tail:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._drill.scratch import ARGUMENT_SPEC, DrillError, ScratchDrill
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._drill.scratch import ARGUMENT_SPEC, ScratchDrill
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    drill = ScratchDrill(module)
-    try:
-        drill.plan()
-        if module.check_mode:
-            module.exit_json(msg=drill.would(), duration_seconds=drill.duration(), **drill.result)
-        drill.run()
-    except (EtcdOpsError, OSError) as exc:
-        left = drill.result["left_behind"]
-        module.fail_json(msg="%s%s" % (getattr(exc, "msg", str(exc)), " Left behind: %s." % ", ".join(left) if left else (
-            " The throwaway member was stopped and its run dir removed." if isinstance(exc, DrillError) else "")),
-            duration_seconds=drill.duration(), **drill.result)
-    member = drill.result["member"]
-    if drill.result["left_behind"]:
-        module.fail_json(msg="the drill ran but could not clean up: %s" % ", ".join(drill.result["left_behind"]),
-                         duration_seconds=drill.duration(), **drill.result)
-    module.exit_json(msg="restored %s and served it from a throwaway etcd %s: revision %s, %s keys; stopped and "
-                         "removed" % (module.params["snapshot"], drill.result["etcd_version"], member["revision"],
-                                      member["key_count"]), duration_seconds=drill.duration(), **drill.result)
+    run_module(ARGUMENT_SPEC, ScratchDrill)
 
 
 if __name__ == "__main__":

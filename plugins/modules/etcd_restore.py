@@ -290,23 +290,12 @@ duration_seconds:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import (
-    ARGUMENT_SPEC, Failed, MemberRestore, Refused)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import ARGUMENT_SPEC, MemberRestore
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    restore = MemberRestore(module)
-    try:
-        restore.plan()
-        if module.check_mode:
-            module.exit_json(msg=restore.would(), **restore.result)
-        restore.apply()
-    except (Refused, Failed) as exc:
-        module.fail_json(msg=exc.msg, **restore.result)
-    module.exit_json(msg=restore.done(), **restore.result)
+    run_module(ARGUMENT_SPEC, MemberRestore)
 
 
 if __name__ == "__main__":

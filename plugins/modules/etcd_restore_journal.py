@@ -100,34 +100,12 @@ path:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
-
-FIELDS = ("snapshot", "sha256", "member", "wal_dir", "cluster_token", "kubernetes", "live_revision")
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.journal import ARGUMENT_SPEC, JournalStep
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        data_dir=dict(type="path", required=True),
-        run_id=dict(type="str", required=True),
-        step=dict(type="str", required=True, choices=["planned", "started", "verified"]),
-        snapshot=dict(type="path"),
-        sha256=dict(type="str"),
-        member=dict(type="str"),
-        wal_dir=dict(type="path"),
-        # A name the members share, not a secret.
-        cluster_token=dict(type="str", no_log=False),
-        kubernetes=dict(type="bool"),
-        live_revision=dict(type="int"),
-    ), supports_check_mode=True)
-    params = module.params
-    try:
-        outcome = journal.advance(params["data_dir"], params["run_id"], params["step"],
-                                  {name: params[name] for name in FIELDS}, module.check_mode)
-    except journal.JournalError as exc:
-        module.fail_json(msg=exc.msg, path=journal.journal_path(params["data_dir"]), **exc.details)
-    module.exit_json(**outcome)
+    run_module(ARGUMENT_SPEC, JournalStep)
 
 
 if __name__ == "__main__":

@@ -84,23 +84,12 @@ journal_recorded:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.leftovers import (
-    ARGUMENT_SPEC, Leftovers, LeftoversError)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.leftovers import ARGUMENT_SPEC, Leftovers
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    leftovers = Leftovers(module.params)
-    try:
-        leftovers.record_verified(module.check_mode)
-        leftovers.plan()
-        if leftovers.remove and not module.check_mode:
-            leftovers.apply()
-    except LeftoversError as exc:
-        module.fail_json(msg=exc.msg, **leftovers.result)
-    module.exit_json(msg=leftovers.summary(module.check_mode), **leftovers.result)
+    run_module(ARGUMENT_SPEC, Leftovers)
 
 
 if __name__ == "__main__":

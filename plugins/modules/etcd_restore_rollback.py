@@ -110,28 +110,12 @@ kubernetes:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.journal import JournalError
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.rollback import (
-    ARGUMENT_SPEC, Rollback, RollbackRefused)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.rollback import ARGUMENT_SPEC, Rollback
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    rollback = Rollback(module.params)
-    try:
-        rollback.plan(module.check_mode)
-        if not rollback.result["changed"]:
-            module.exit_json(msg=rollback.nothing_to_do(), **rollback.result)
-        if module.check_mode:
-            module.exit_json(msg=rollback.would(), **rollback.result)
-        rollback.apply()
-    except RollbackRefused as exc:
-        module.fail_json(msg=exc.msg, **rollback.result)
-    except (OSError, JournalError) as exc:
-        module.fail_json(msg=rollback.failed(exc), **rollback.result)
-    module.exit_json(msg=rollback.done(), **rollback.result)
+    run_module(ARGUMENT_SPEC, Rollback)
 
 
 if __name__ == "__main__":

@@ -252,25 +252,12 @@ member_config_unread:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import CONNECTION_REQUIRED_TOGETHER
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
 from ansible_collections.etcdops.dr.plugins.module_utils._service.member import ARGUMENT_SPEC, MemberService
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_together=CONNECTION_REQUIRED_TOGETHER,
-                           supports_check_mode=True)
-    service = MemberService(module)
-    try:
-        service.plan()
-        if module.check_mode:
-            module.exit_json(msg=service.would(), **service.result)
-        service.apply()
-    except (EtcdOpsError, OSError) as exc:
-        module.fail_json(msg=service.failed(exc), **service.result)
-    module.exit_json(msg=service.done(), **service.result)
+    run_module(ARGUMENT_SPEC, MemberService)
 
 
 if __name__ == "__main__":

@@ -207,32 +207,12 @@ removed_partials:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import CONNECTION_REQUIRED_TOGETHER
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.take import ARGUMENT_SPEC, OnlineSnapshot
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_together=CONNECTION_REQUIRED_TOGETHER,
-                           supports_check_mode=True)
-    snapshot = OnlineSnapshot(module)
-    try:
-        snapshot.plan()
-        if module.check_mode:
-            module.exit_json(msg=snapshot.would(), **snapshot.result)
-        snapshot.apply()
-    except EtcdOpsError as exc:
-        snapshot.result["changed"] = snapshot.written
-        module.fail_json(msg=exc.msg, **snapshot.result)
-    except OSError as exc:
-        snapshot.result["changed"] = snapshot.written
-        module.fail_json(msg="writing the snapshot into %s failed: %s; no file took the final name." % (
-            module.params["dest_dir"], exc), **snapshot.result)
-    finally:
-        snapshot.close()
-    module.exit_json(msg=snapshot.done(), **snapshot.result)
+    run_module(ARGUMENT_SPEC, OnlineSnapshot)
 
 
 if __name__ == "__main__":

@@ -187,19 +187,12 @@ bad:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.info import ARGUMENT_SPEC, inspect
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.info import ARGUMENT_SPEC, SnapshotInfo
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = inspect(module)
-    except EtcdOpsError as exc:
-        module.fail_json(msg=exc.msg, snapshots=[], ok=False, bad=[])
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, SnapshotInfo)
 
 
 if __name__ == "__main__":

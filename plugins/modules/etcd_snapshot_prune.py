@@ -80,22 +80,12 @@ reasons:
   sample: {/var/backups/etcd/etcd-snapshot-20261101T000000Z.db: not among the 24 newest and older than 7d}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import (
-    ARGUMENT_SPEC, Prune, RetentionError)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import ARGUMENT_SPEC, Prune
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    prune = Prune(module.params)
-    try:
-        prune.decide()
-        if prune.remove and not module.check_mode:
-            prune.apply()
-    except RetentionError as exc:
-        module.fail_json(msg=exc.msg, **prune.result)
-    module.exit_json(msg=prune.summary(module.check_mode), **prune.result)
+    run_module(ARGUMENT_SPEC, Prune)
 
 
 if __name__ == "__main__":

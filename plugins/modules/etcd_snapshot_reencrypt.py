@@ -89,23 +89,12 @@ plaintext_sha256:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.reencrypt import ARGUMENT_SPEC, reencrypt
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.reencrypt import ARGUMENT_SPEC, Reencrypt
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = reencrypt(module.params, module.check_mode)
-    except EtcdOpsError as exc:
-        module.fail_json(msg="%s. Nothing was changed." % exc.msg.rstrip("."), path=module.params["path"])
-    except OSError as exc:
-        module.fail_json(msg="re-encrypting %s failed: %s. The backup opens with its old or its new keys (the new "
-                             "file takes its name whole or not at all); a re-run finishes the job." % (
-                                 module.params["path"], exc), path=module.params["path"])
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, Reencrypt)
 
 
 if __name__ == "__main__":

@@ -69,34 +69,12 @@ manifest:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
-from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._store.download import ARGUMENT_SPEC, StoreDownload
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
-        name=dict(type="str", required=True),
-        dest_dir=dict(type="path", required=True),
-        prefix=dict(type="str", default="etcd-snapshot"),
-    ), supports_check_mode=True)
-    params = module.params
-    module.no_log_values.update(ops.url_secrets(params["store"]))
-    try:
-        with ops.open_store(params["store"]) as store:
-            store.check_dir()
-            entry = ops.choose(store, ops.listing(store, params["prefix"], manifests=False), params["name"])
-            result = ops.download(store, entry, params["dest_dir"], module.check_mode)
-    except StoreError as exc:
-        module.fail_json(msg=exc.msg)
-    except OSError as exc:
-        module.fail_json(msg="writing to %s failed (%s): choose a dir with room for the backup; nothing was kept"
-                         % (params["dest_dir"], exc))
-    module.exit_json(msg="%s %s from %s to %s (sha256 %s, as its manifest says)" % (
-        ("would bring" if module.check_mode else "brought") if result["changed"] else "found", result["name"],
-        result["store"], result["dest"], result["sha256"]), **result)
+    run_module(ARGUMENT_SPEC, StoreDownload)
 
 
 if __name__ == "__main__":

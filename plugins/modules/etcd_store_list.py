@@ -80,37 +80,12 @@ verified:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
-from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._store.listing import ARGUMENT_SPEC, StoreList
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
-        prefix=dict(type="str", default="etcd-snapshot"),
-        verify=dict(type="str"),
-        manifests=dict(type="bool", default=True),
-    ), supports_check_mode=True)
-    params = module.params
-    module.no_log_values.update(ops.url_secrets(params["store"]))
-    verified = None
-    try:
-        with ops.open_store(params["store"]) as store:
-            store.check_dir()
-            found = ops.listing(store, params["prefix"], params["manifests"])
-            if params["verify"]:
-                entry = ops.choose(store, found, params["verify"])
-                verified = dict(entry, sha256=ops.verify(store, entry))
-    except StoreError as exc:
-        module.fail_json(msg=exc.msg)
-    whole = [entry for entry in found if entry["manifest"] or entry["manifest_present"] and not params["manifests"]]
-    summary = "%d backups on %s (%d with a manifest)%s%s" % (
-        len(found), store.url, len(whole),
-        "; newest %s" % whole[0]["name"] if whole else "",
-        "; %s read back, sha256 %s as its manifest says" % (verified["name"], verified["sha256"]) if verified else "")
-    module.exit_json(changed=False, backups=found, verified=verified, msg=summary)
+    run_module(ARGUMENT_SPEC, StoreList)
 
 
 if __name__ == "__main__":

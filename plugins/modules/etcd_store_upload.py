@@ -101,62 +101,12 @@ stale_partials_removed:
   elements: str
 """
 
-import json
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
-from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
-from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._store.upload import ARGUMENT_SPEC, StoreUpload
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        path=dict(type="path", required=True),
-        sha256=dict(type="str"),
-        store=dict(type="dict", required=True, options=ops.STORE_OPTIONS),
-        prefix=dict(type="str", default="etcd-snapshot"),
-        keep_last=dict(type="int", default=0),
-        max_age=dict(type="str", default=""),
-    ), supports_check_mode=True)
-    params = module.params
-    module.no_log_values.update(ops.url_secrets(params["store"]))
-    path = params["path"]
-    try:
-        max_age = parse_max_age(params["max_age"])
-        if params["keep_last"] < 0:
-            raise RetentionError("keep_last is %d: give 0 (no count limit) or the number of backups to keep"
-                                 % params["keep_last"])
-        if not os.path.isfile(path) or not os.path.isfile(path + MANIFEST_SUFFIX):
-            module.fail_json(msg="%s: give a backup file with its manifest %s beside it (as etcd_snapshot writes "
-                                 "them); nothing was sent" % (path, os.path.basename(path) + MANIFEST_SUFFIX))
-        with open(path + MANIFEST_SUFFIX) as handle:
-            manifest = json.load(handle)
-        sha256 = (params["sha256"] or manifest.get("sha256") or "").lower()
-        if not sha256:
-            module.fail_json(msg="%s: its manifest records no sha256 and none was given (sha256): nothing was sent"
-                             % path)
-        with ops.open_store(params["store"]) as store:
-            result = ops.upload(store, path, sha256, module.check_mode)
-            result["retention"] = ops.apply_retention(store, params["prefix"], params["keep_last"], max_age,
-                                                      [os.path.basename(path)], module.check_mode)
-    except (StoreError, RetentionError) as exc:
-        module.fail_json(msg=exc.msg)
-    except ValueError as exc:
-        module.fail_json(msg="%s's manifest is not JSON (%s): nothing was sent" % (path, exc))
-    result["changed"] = result["changed"] or bool(result["retention"]["removed"])
-    removed = result["retention"]["removed"]
-    if result["changed"] and not result["verified_by"].startswith("already"):
-        what = "%s %s to %s (%s)" % ("would send" if module.check_mode else "sent", os.path.basename(path),
-                                     result["store"], result["verified_by"])
-    else:
-        what = "%s is on %s already (%s)" % (os.path.basename(path), result["store"], result["verified_by"])
-    module.exit_json(msg="%s%s" % (
-        what,
-        "; retention %s %s" % ("would remove" if module.check_mode else "removed", ", ".join(removed))
-        if removed else ""), **result)
+    run_module(ARGUMENT_SPEC, StoreUpload)
 
 
 if __name__ == "__main__":

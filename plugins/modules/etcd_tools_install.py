@@ -98,22 +98,12 @@ dest_dir:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.tools_install import (
-    ARGUMENT_SPEC, ToolsError, ToolsInstall)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.tools_install import ARGUMENT_SPEC, ToolsInstall
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    install = ToolsInstall(module)
-    try:
-        install.run()
-    except (ToolsError, OSError) as exc:
-        install.result.update(changed=False, msg="etcd tools not installed: %s; %s is unchanged." % (
-            getattr(exc, "msg", None) or exc, install.dest_dir))
-        module.fail_json(**install.result)
-    module.exit_json(**install.result)
+    run_module(ARGUMENT_SPEC, ToolsInstall)
 
 
 if __name__ == "__main__":

@@ -93,26 +93,12 @@ listening:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._service.kube_apiserver import (
-    ARGUMENT_SPEC, KubeApiserver, KubeApiserverError)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module
+from ansible_collections.etcdops.dr.plugins.module_utils._service.kube_apiserver import ARGUMENT_SPEC, KubeApiserver
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    apiserver = KubeApiserver(module)
-    try:
-        apiserver.plan()
-        if module.check_mode or not apiserver.result["changed"]:
-            module.exit_json(msg=apiserver.unchanged(), **apiserver.result)
-        apiserver.apply()
-    except KubeApiserverError as exc:
-        module.fail_json(msg=exc.msg, **apiserver.result)
-    except EtcdOpsError as exc:
-        module.fail_json(msg="kube-apiserver: %s" % exc.msg, **apiserver.result)
-    module.exit_json(msg=apiserver.done(), **apiserver.result)
+    run_module(ARGUMENT_SPEC, KubeApiserver)
 
 
 if __name__ == "__main__":

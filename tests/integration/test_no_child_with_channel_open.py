@@ -12,6 +12,7 @@ from testbed import layout, services
 RUNS = 200
 PROBE = r"""
 import json, subprocess, sys
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client as _client
 from ansible_collections.etcdops.dr.plugins.module_utils._host import run as _run
 
@@ -28,7 +29,7 @@ class Host:
         return done.returncode, done.stdout, done.stderr
 
 
-params = {name: option.get("default") for name, option in _client.CONNECTION_ARGUMENT_SPEC.items()}
+params = CONNECTION.defaults()
 params.update(endpoints=[url], cacert=cacert, cert=cert, key=key, client_library=library)
 connection = _client.EtcdConnection(url, params, _client.load_library(library)).open()
 report = {"revision": connection.status()["revision"]}

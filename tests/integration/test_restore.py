@@ -339,9 +339,9 @@ def test_the_module_refuses_a_member_whose_etcd_still_runs(restorable, ansible):
 
 
 def checked_sources(run, host):
-    """The sources of etcd's configuration the preflight checked on `host` (the labels of its assert's loop)."""
-    task = run.stdout.split("Stop unless every source of etcd's configuration names this member", 1)[1]
-    return re.findall(r"^ok: \[%s\] => \(item=(.*)\) *$" % re.escape(host), task.split("TASK [", 1)[0], re.M)
+    """The sources of etcd's configuration the preflight checked on `host` (its decision lists each one)."""
+    task = run.stdout.split("Stop unless every member can be restored", 1)[1].split("TASK [", 1)[0]
+    return re.findall(r'^ *"%s: etcd\'s configuration checked: (.*?)",?$' % re.escape(host), task, re.M)
 
 
 def test_without_etcd_config_file_the_preflight_checks_the_running_etcd_and_its_program(

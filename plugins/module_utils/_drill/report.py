@@ -8,12 +8,18 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.resources import compare
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 SCHEMA_VERSION = 1
 PHASES = ("fetch", "decrypt", "preflight", "stop", "restore", "start", "verify")
@@ -334,3 +340,68 @@ def textfile(doc: dict[str, Any], cluster: str) -> str:
 
 def as_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+# The report's views written beside each other: (kind, file suffix, render).
+VIEWS = (("json", ".json", as_json), ("markdown", ".md", markdown), ("html", ".html", page))
+
+ARGUMENT_SPEC = ArgumentSpec(dict(
+    drill=dict(type="dict", required=True),
+    dest_dir=dict(type="path", required=True),
+    name=dict(type="str", required=True),
+    max_rto=dict(type="str"),
+    max_rpo=dict(type="str"),
+    cluster=dict(type="str", default="etcd"),
+))
+
+
+class DrillReport:
+    """The etcd_drill_report module: plan() judges the drill and renders the report (check mode stops there);
+    apply() writes its views into dest_dir. Every run writes them: `changed` is true unless in check mode."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.doc: dict[str, Any] | None = None
+        # Empty until the report is built: a drill that cannot make one returns the message alone.
+        self.result: dict[str, Any] = {}
+
+    def plan(self) -> None:
+        """Raises ReportError for a name that is not a plain file name or measurements that make no report."""
+        params = self.params
+        if "/" in params["name"] or params["name"] in ("", ".", ".."):
+            raise ReportError("name %r must be a plain file name (no /): the reports go into dest_dir"
+                              % params["name"])
+        try:
+            doc = self.doc = build(params["drill"], params["max_rto"], params["max_rpo"])
+        except (ReportError, KeyError, TypeError, ValueError) as exc:
+            raise ReportError("the drill's measurements cannot make a report: %s" % getattr(exc, "msg", repr(exc))
+                              ) from None
+        base = os.path.join(params["dest_dir"], params["name"])
+        files = {kind: base + suffix for kind, suffix, dummy in VIEWS}
+        files["textfile"] = base + ".prom"
+        self.result.update(changed=not self.host.check_mode, report=doc, passed=doc["result"] == "passed",
+                           summary=summary(doc), files=files, textfile=textfile(doc, params["cluster"]))
+
+    def would(self) -> str:
+        return self.result["summary"]
+
+    def apply(self) -> None:
+        """Raises OSError when dest_dir cannot be written."""
+        files = self.result["files"]
+        os.makedirs(self.params["dest_dir"], mode=0o755, exist_ok=True)
+        for kind, dummy, render in VIEWS:
+            write_atomic(files[kind], render(self.doc).encode("utf-8"), mode=0o644)
+        write_atomic(files["textfile"], self.result["textfile"].encode("utf-8"), mode=0o644)
+
+    def done(self) -> str:
+        return self.result["summary"]
+
+    def failed(self, exc: Exception) -> str:
+        # A report that cannot be written returns the report alone; one that cannot be made, nothing.
+        self.result.clear()
+        if isinstance(exc, EtcdOpsError):
+            return exc.msg
+        self.result["report"] = self.doc
+        return "cannot write the drill's reports into %s: %s; give a dest_dir this user can write" % (
+            self.params["dest_dir"], exc)

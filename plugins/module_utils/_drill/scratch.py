@@ -17,9 +17,9 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
-    CONNECTION_ARGUMENT_SPEC, EtcdError, connect_all)
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError, connect_all
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member, run as command_seam
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
@@ -27,9 +27,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._service.backends impor
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import Failed, MemberRestore, Refused
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     snapshot=dict(type="path", required=True),
     sha256=dict(type="str"),
     manifest=dict(type="dict"),
@@ -44,7 +44,7 @@ ARGUMENT_SPEC = dict(
     etcdctl=dict(type="path"),
     start_timeout=dict(type="float", default=60),
     count_resources=dict(type="bool", default=True),
-)
+))
 RUN_PREFIX = "run-"
 MEMBER_NAME = "drill"
 # etcd's default backend quota; a larger database gets room above its size, or the member would raise NOSPACE.
@@ -53,18 +53,6 @@ DEFAULT_QUOTA = 2 * 1024 ** 3
 
 class DrillError(EtcdOpsError):
     """The drill failed; msg says why and that nothing was left behind (or what was)."""
-
-
-class _RestoreModule:
-    """The module as MemberRestore sees it: the drill's own options for the restore, the same command seam."""
-
-    def __init__(self, module: AnsibleModule, params: dict[str, Any]) -> None:
-        self._module = module
-        self.params = params
-        self.check_mode = module.check_mode
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
 
 
 def free_port(address: str) -> int:
@@ -102,13 +90,17 @@ def processes_of(run_dir: str, proc: str = "/proc") -> list[int]:
     return found
 
 
+class CleanupFailed(DrillError):
+    """The drill ran, but the throwaway member or its run dir could not be removed."""
+
+
 class ScratchDrill:
-    """plan() checks everything and decides ports and paths (check mode stops there); run() does the drill and
+    """plan() checks everything and decides ports and paths (check mode stops there); apply() does the drill and
     always cleans up. `result` holds every return value at any point."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.began = time.monotonic()
         self.stamp = utc_stamp()
         self.run_dir = os.path.join(params["work_dir"], "%s%s-%d" % (RUN_PREFIX, self.stamp, os.getpid()))
@@ -149,8 +141,9 @@ class ScratchDrill:
             wal_dir=None, client_urls=[result["client_url"]], bump_revision=0, server_version=params["server_version"],
             initial_memory_map_size=None, etcdutl=params["etcdutl"], etcdctl=params["etcdctl"], owner=None,
             group=None, mode=None, stamp=self.stamp, count_keys=True, decryption_key=params["decryption_key"])
-        self.restore = MemberRestore(_RestoreModule(self.module, restore_params))
-        if not self.module.check_mode:
+        # The same host, in the same mode: in check mode the restore's checks also run etcd's tool on the file.
+        self.restore = MemberRestore(restore_params, self.host)
+        if not self.host.check_mode:
             # MemberRestore wants the data dir's parent: the run dir, private (the snapshot holds Secrets).
             os.makedirs(params["work_dir"], mode=0o700, exist_ok=True)
             os.mkdir(self.run_dir, 0o700)
@@ -165,7 +158,7 @@ class ScratchDrill:
 
     def _data_dir(self) -> str:
         # Check mode creates no run dir: the restore's checks look beside where it would be.
-        if not self.module.check_mode:
+        if not self.host.check_mode:
             return os.path.join(self.run_dir, "data")
         return self.run_dir if os.path.isdir(self.params["work_dir"]) else self.params["work_dir"]
 
@@ -174,10 +167,10 @@ class ScratchDrill:
         params = self.params
         candidates = [params["etcd"]] if params["etcd"] else [
             os.path.join(os.path.dirname(tool), "etcd") for tool in (params["etcdutl"], params["etcdctl"]) if tool]
-        candidates.append(self.module.get_bin_path("etcd"))
+        candidates.append(self.host.get_bin_path("etcd"))
         for path in candidates:
             if path and os.path.isfile(path) and os.access(path, os.X_OK):
-                done = command_seam.run(self.module, [path, "--version"], why="etcd at %s does not run" % path)
+                done = command_seam.run(self.host, [path, "--version"], why="etcd at %s does not run" % path)
                 line = done.stdout.splitlines()[0] if done.stdout else ""
                 return path, line.rsplit(":", 1)[-1].strip() or None
             if params["etcd"]:
@@ -224,14 +217,20 @@ class ScratchDrill:
             "tool_version")})
 
     def would(self) -> str:
+        self.result["duration_seconds"] = self.duration()
         return "would restore %s into %s with %s %s, start etcd %s on %s, read it, stop it and remove it" % (
             self.params["snapshot"], self.run_dir, self.result["tool"], self.result["tool_version"],
             self.result["etcd_version"], self.result["client_url"])
 
-    # -- run ------------------------------------------------------------------------------------------------------
-    def run(self) -> None:
+    # -- apply ----------------------------------------------------------------------------------------------------
+    def apply(self) -> None:
         """Restore, start, read; whatever happens, stop the member and remove the run dir (DrillError says why it
-        failed)."""
+        failed; CleanupFailed when all went well but the cleanup)."""
+        self._drill()
+        if self.result["left_behind"]:
+            raise CleanupFailed("the drill ran but could not clean up: %s" % ", ".join(self.result["left_behind"]))
+
+    def _drill(self) -> None:
         phases = self.result["phases"]
         self.result["removed_stale"] = self._remove_stale()
         try:
@@ -286,7 +285,7 @@ class ScratchDrill:
                          % (self.params["start_timeout"], last) + self._log_excerpt())
 
     def _client_params(self) -> dict[str, Any]:
-        params = {name: option.get("default") for name, option in CONNECTION_ARGUMENT_SPEC.items()}
+        params = CONNECTION.defaults()
         params.update(endpoints=[self.result["client_url"]], dial_timeout=1.0, command_timeout=30.0)
         return params
 
@@ -323,6 +322,25 @@ class ScratchDrill:
         shutil.rmtree(self.run_dir, ignore_errors=True)
         if os.path.lexists(self.run_dir):
             self.result["left_behind"].append(self.run_dir)
+
+    def done(self) -> str:
+        self.result["duration_seconds"] = self.duration()
+        return "restored %s and served it from a throwaway etcd %s: revision %s, %s keys; stopped and removed" % (
+            self.params["snapshot"], self.result["etcd_version"], self.result["member"]["revision"],
+            self.result["member"]["key_count"])
+
+    def failed(self, exc: Exception) -> str:
+        """The failure's message with what was left behind, or that nothing was."""
+        self.result["duration_seconds"] = self.duration()
+        message = getattr(exc, "msg", str(exc))
+        if isinstance(exc, CleanupFailed):
+            return message
+        left = self.result["left_behind"]
+        if left:
+            return "%s Left behind: %s." % (message, ", ".join(left))
+        if isinstance(exc, DrillError):
+            return message + " The throwaway member was stopped and its run dir removed."
+        return message
 
     def duration(self) -> float:
         return round(time.monotonic() - self.began, 3)

@@ -27,23 +27,6 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 LIBRARIES = ("pyetcd", "etcd3")
 PACKAGES = {"pyetcd": "etcd-sdk-python", "etcd3": "etcd3"}
 
-CONNECTION_ARGUMENT_SPEC = dict(
-    endpoints=dict(type="list", elements="str", default=["https://127.0.0.1:2379"]),
-    cacert=dict(type="path"),
-    cert=dict(type="path"),
-    key=dict(type="path", no_log=False),
-    # The same TLS material as PEM text (an AWX credential's fields): kept in memory, never written to disk.
-    cacert_pem=dict(type="str"),
-    cert_pem=dict(type="str"),
-    key_pem=dict(type="str", no_log=True),
-    user=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    dial_timeout=dict(type="float", default=5),
-    command_timeout=dict(type="float", default=15),
-    client_library=dict(type="str", choices=["auto", "pyetcd", "etcd3"], default="auto"),
-)
-CONNECTION_REQUIRED_TOGETHER = [("cert", "key"), ("user", "password")]
-
 # etcd's AlarmType enum (rpc.proto).
 ALARM_NAMES = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
 
@@ -64,13 +47,6 @@ class ClientLibraryMissing(EtcdError):
 
     def __init__(self, msg: str, packages: str = "etcd-sdk-python or etcd3", **kwargs: Any) -> None:
         super().__init__(missing_required_lib(packages) + " " + msg, **kwargs)
-
-
-def connection_argument_spec(**extra: Any) -> dict[str, Any]:
-    """The shared connection options, plus the module's own."""
-    spec = {name: dict(option) for name, option in CONNECTION_ARGUMENT_SPEC.items()}
-    spec.update(extra)
-    return spec
 
 
 def load_library(choice: str = "auto") -> tuple[str, ModuleType, ModuleType]:

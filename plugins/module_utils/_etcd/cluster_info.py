@@ -6,10 +6,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdConnection, EtcdError
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdConnection, EtcdError, connect_all
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import resources
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import ReadOnly
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
+    hash_kv=dict(type="bool", default=False),
+    count_keys=dict(type="bool", default=False),
+    count_keys_revision=dict(type="int", no_log=False),
+    count_resources=dict(type="bool", default=False),
+)))
 
 
 def _endpoint_entry(url: str) -> dict[str, Any]:
@@ -141,3 +153,28 @@ def _problems(result: dict[str, Any], leaders: Counter[str | None]) -> list[str]
     if result["hash_kv_consistent"] is False:
         problems.append("members' KV hashes differ at revision %s" % result["hash_kv_revision"])
     return problems
+
+
+class ClusterInfo(ReadOnly):
+    """The cluster as every endpoint sees it, as the etcd_cluster_info module returns it: asked in plan()."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.result: dict[str, Any] = dict(changed=False)
+
+    def plan(self) -> None:
+        """Raises EtcdError when no endpoint answers or the client cannot be loaded."""
+        params = self.params
+        connections = connect_all(params)
+        info = gather(connections, hash_kv=params["hash_kv"], count_keys=params["count_keys"],
+                      count_keys_revision=params["count_keys_revision"], count_resources=params["count_resources"])
+        self.result.update(client_library=connections[0].library_name, **info)
+        self.message = "cluster %s: %d members, leader %s, %s" % (
+            info["cluster_id"], len(info["members"]), (info["leader"] or {}).get("name"),
+            "healthy" if info["healthy"] else "unhealthy: " + "; ".join(info["health_problems"]))
+
+    def failed(self, exc: Exception) -> str:
+        # A failure returns its message alone.
+        self.result.clear()
+        return getattr(exc, "msg", None) or str(exc)

@@ -17,21 +17,22 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version, version_text, version_tuple
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     src=dict(type="path"),
     sha256=dict(type="str", required=True),
     dest_dir=dict(type="path", required=True),
     etcd_version=dict(type="str"),
     tools=dict(type="list", elements="str", default=["etcdutl", "etcdctl"], choices=["etcdutl", "etcdctl"]),
-)
+))
 
 # What the last install from an archive put in dest_dir: the archive's sha256 and each tool's.
 RECORD_NAME = ".etcdops-dr-tools.json"
@@ -113,16 +114,21 @@ def version_problem(name: str, found: tuple[int, ...] | None, etcd_version: str 
 
 
 class ToolsInstall:
-    """One host's install: decide (both modes), then apply. `result` holds the module's return values."""
+    """One host's install. plan() checks the sha256 and what dest_dir holds; when the tools must be installed, check
+    mode stages and checks them in the module's temp dir there and then, while apply() stages them beside their final
+    names and names them (install(): the one function of both modes). `result` holds the module's return values."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.sha256 = (self.params["sha256"] or "").strip().lower()
         self.dest_dir = self.params["dest_dir"]
         self.result: dict[str, Any] = dict(changed=False, installed=False, tools={}, etcd_version=self.params[
             "etcd_version"], dest_dir=self.dest_dir)
         self._staged: dict[str, str] = {}
+        # The tools are to be installed from src (plan() found them missing or not the archive's).
+        self.pending = False
+        self.message = ""
 
     def _path(self, name: str) -> str:
         return os.path.join(self.dest_dir, name)
@@ -137,7 +143,7 @@ class ToolsInstall:
 
     def _version(self, name: str, path: str, source: str) -> tuple[int, ...]:
         try:
-            found = parse_version(run(self.module, [path, "version"], why="%s from %s does not run" % (
+            found = parse_version(run(self.host, [path, "version"], why="%s from %s does not run" % (
                 name, source)).stdout)
         except CommandError as exc:
             raise ToolsError(exc.msg) from None
@@ -173,7 +179,7 @@ class ToolsInstall:
         if actual != self.sha256:
             raise ToolsError("%s has sha256 %s, not the expected %s: a wrong or damaged download; compare it with the "
                              "release's SHA256SUMS" % (src, actual, self.sha256))
-        staging_dir = self.module.tmpdir if self.module.check_mode else self.dest_dir
+        staging_dir = self.host.tmpdir if self.host.check_mode else self.dest_dir
         try:
             for name, handle in source_members(src, self.params["tools"]):
                 if name in self._staged:
@@ -204,7 +210,7 @@ class ToolsInstall:
     def _new_record(self) -> dict[str, Any]:
         return dict(source_sha256=self.sha256, tools={name: info["sha256"] for name, info in self.result["tools"].items()})
 
-    def apply(self, record: dict[str, Any] | None) -> None:
+    def name_staged(self, record: dict[str, Any] | None) -> None:
         """Give each staged tool its final name (unless the same file is there) and write the new record."""
         for name, info in sorted(self.result["tools"].items()):
             if info["changed"]:
@@ -221,42 +227,66 @@ class ToolsInstall:
                 pass
         self._staged.clear()
 
-    def run(self) -> None:
-        self._run()
-        # As facts, the names the other roles read (and an AWX job template with fact storage keeps).
-        self.result["ansible_facts"] = {"etcd_" + name: info["path"] for name, info in self.result["tools"].items()}
-
-    def _run(self) -> None:
+    def plan(self) -> None:
+        """Refuse a malformed sha256; find whether dest_dir holds the archive's tools already; in check mode, stage
+        and check them as apply() would. Raises ToolsError, OSError."""
         if not re.match(r"^[0-9a-f]{64}$", self.sha256):
             raise ToolsError("sha256 %r is not a sha256 (64 hex digits): give the archive's line from the release's "
                              "SHA256SUMS" % self.params["sha256"])
         if self.check_installed():
-            self.result["msg"] = "%s from the archive with sha256 %s already in %s" % (
+            self.message = "%s from the archive with sha256 %s already in %s" % (
                 ", ".join(sorted(self.result["tools"])), self.sha256, self.dest_dir)
             return
         if self.params["src"] is None:
-            self.result["msg"] = "the tools from the archive with sha256 %s are not in %s (give src to install them)" % (
+            self.message = "the tools from the archive with sha256 %s are not in %s (give src to install them)" % (
                 self.sha256, self.dest_dir)
             return
+        self.pending = True
+        if self.host.check_mode:
+            self.install()
+
+    def would(self) -> str:
+        return self._finish()
+
+    def apply(self) -> None:
+        if self.pending:
+            self.install()
+
+    def done(self) -> str:
+        return self._finish()
+
+    def failed(self, exc: Exception) -> str:
+        self.result["changed"] = False
+        return "etcd tools not installed: %s; %s is unchanged." % (getattr(exc, "msg", None) or exc, self.dest_dir)
+
+    def _finish(self) -> str:
+        # As facts, the names the other roles read (and an AWX job template with fact storage keeps).
+        self.result["ansible_facts"] = {"etcd_" + name: info["path"] for name, info in self.result["tools"].items()}
+        return self.message
+
+    def install(self) -> None:
+        """Stage and check the tools from src, and in check mode say what would change; else name them. A failure
+        leaves dest_dir as it was."""
+        check_mode = self.host.check_mode
         missing_dir = not os.path.isdir(self.dest_dir)
-        if missing_dir and not self.module.check_mode:
+        if missing_dir and not check_mode:
             os.makedirs(self.dest_dir, 0o755)
         try:
             self.stage()
             record = self._new_record()
             new_record = None if self._record() == record else record
             changed = missing_dir or bool(new_record) or any(info["changed"] for info in self.result["tools"].values())
-            if not self.module.check_mode:
-                self.apply(new_record)
+            if not check_mode:
+                self.name_staged(new_record)
         except BaseException:
             self.discard_staged()
-            if missing_dir and not self.module.check_mode:
+            if missing_dir and not check_mode:
                 os.rmdir(self.dest_dir)
             raise
         self.discard_staged()
-        self.result.update(changed=changed, installed=not self.module.check_mode)
+        self.result.update(changed=changed, installed=not check_mode)
         done = ", ".join("%s %s" % (name, info["version"]) for name, info in sorted(self.result["tools"].items()))
-        verb = ("would install" if self.module.check_mode else "installed") if changed else "already had"
-        self.result["msg"] = "%s %s from %s in %s%s" % (
+        verb = ("would install" if check_mode else "installed") if changed else "already had"
+        self.message = "%s %s from %s in %s%s" % (
             verb, done, self.params["src"], self.dest_dir,
             "" if self.params["etcd_version"] else "; their version was not compared with the cluster's (no etcd_version)")

@@ -30,7 +30,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.run import Comman
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 PROC = _local_member.PROC
 
@@ -556,9 +556,9 @@ def expand_exec_args(argv: Iterable[str], environment: Mapping[str, str]) -> lis
     return expanded
 
 
-def systemd_source(module: AnsibleModule, systemctl: str, unit: str) -> dict[str, Any]:
+def systemd_source(host: HostContext, systemctl: str, unit: str) -> dict[str, Any]:
     where = "systemd unit %s" % unit
-    done = run(module, [systemctl, "show", SYSTEMD_PROPERTIES, unit], why="reading the command of " + where)
+    done = run(host, [systemctl, "show", SYSTEMD_PROPERTIES, unit], why="reading the command of " + where)
     commands, environment, files = parse_systemctl_show(done.stdout)
     # EnvironmentFile= overrides Environment=, later files override earlier ones (systemd.exec).
     for path, ignore_errors in files:
@@ -629,18 +629,18 @@ def static_pod_source(manifest: str, held: str | None = None) -> dict[str, Any]:
 
 # ---- all of them --------------------------------------------------------------------------------------------------
 
-def definition_source(module: AnsibleModule, backend: Any) -> dict[str, Any]:
+def definition_source(host: HostContext, backend: Any) -> dict[str, Any]:
     """The source dict of what the manager starts: the backend's supervisor program, systemd unit or manifest."""
     if backend.name == "supervisor":
         return supervisor_source(backend.program, backend.conf)
     if backend.name == "systemd":
-        return systemd_source(module, backend.systemctl(), backend.unit)
+        return systemd_source(host, backend.systemctl(), backend.unit)
     if backend.name == "static_pod":
         return static_pod_source(backend.manifest, backend.held)
     raise Unreadable("%s: reading its configuration is not supported" % backend.describe())
 
 
-def collect(module: AnsibleModule, backend: Any, addresses: Sequence[tuple[str | None, int | None]],
+def collect(host: HostContext, backend: Any, addresses: Sequence[tuple[str | None, int | None]],
             config_file: str | None = None, proc: str = PROC) -> tuple[list[dict[str, Any]], str | None, list[str]]:
     """(sources, missing, unread) for this host's member.
 
@@ -658,7 +658,7 @@ def collect(module: AnsibleModule, backend: Any, addresses: Sequence[tuple[str |
     why += [not_running] if not_running else []
     readers = []
     if backend is not None:
-        readers.append(lambda: definition_source(module, backend))
+        readers.append(lambda: definition_source(host, backend))
     if config_file:
         readers.append(lambda: file_source(config_file))
     for read in readers:

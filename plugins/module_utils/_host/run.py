@@ -7,8 +7,8 @@ from __future__ import annotations
 import collections
 import os
 import subprocess
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
@@ -45,23 +45,52 @@ class CommandError(EtcdOpsError):
         self.completed = completed
 
 
-def run(module: AnsibleModule, cmd: Sequence[object], check: bool = True, why: str | None = None) -> Completed:
+class HostContext:
+    """What a runner needs of the host it runs on, apart from its options: the command seam (`run_command`, called
+    only by run() below), tool lookup, check mode, and the values to mask in what the module returns. Built by
+    _runner.run_module from the AnsibleModule; unit tests give a fake with the same methods."""
+
+    def __init__(self, module: AnsibleModule, check_mode: bool | None = None) -> None:
+        self._module = module
+        self.check_mode = module.check_mode if check_mode is None else check_mode
+
+    def checking(self) -> HostContext:
+        """The same host for a runner that must only plan (a preflight runs its checks outside check mode too)."""
+        return HostContext(self._module, check_mode=True)
+
+    def run_command(self, cmd: list[str], **kwargs: Any) -> tuple[int, str, str]:
+        return self._module.run_command(cmd, **kwargs)
+
+    def get_bin_path(self, name: str, required: bool = False) -> str | None:
+        return self._module.get_bin_path(name, required=required)
+
+    @property
+    def tmpdir(self) -> str:
+        return self._module.tmpdir
+
+    def no_log(self, values: Iterable[str]) -> None:
+        """Mask `values` (secrets the options carry inside a larger value, such as a password in a URL)."""
+        self._module.no_log_values.update(value for value in values if value)
+
+
+def run(host: HostContext | AnsibleModule, cmd: Sequence[object], check: bool = True,
+        why: str | None = None) -> Completed:
     """Run `cmd` (a list, never a shell string) with LANG=C; raise CommandError on failure if `check`."""
     cmd = [str(part) for part in cmd]
     _no_channel_open(cmd)
-    rc, stdout, stderr = module.run_command(cmd, check_rc=False, environ_update={"LANG": "C", "LC_ALL": "C"})
+    rc, stdout, stderr = host.run_command(cmd, check_rc=False, environ_update={"LANG": "C", "LC_ALL": "C"})
     completed = Completed(cmd, rc, stdout, stderr)
     if check and rc != 0:
         raise CommandError(completed, why)
     return completed
 
 
-def etcd_tool_candidates(module: AnsibleModule, etcdutl: str | None = None,
+def etcd_tool_candidates(host: HostContext | AnsibleModule, etcdutl: str | None = None,
                          etcdctl: str | None = None) -> Sequence[tuple[str, str | None]]:
     """[(name, path)] of etcd's tools to try, in order: the ones given (etcdutl first), else etcdutl and etcdctl as
     found on PATH (path None when not found)."""
     given = [(name, path) for name, path in (("etcdutl", etcdutl), ("etcdctl", etcdctl)) if path]
-    return given or [(name, module.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
+    return given or [(name, host.get_bin_path(name)) for name in ("etcdutl", "etcdctl")]
 
 
 def _no_channel_open(cmd: Sequence[str]) -> None:

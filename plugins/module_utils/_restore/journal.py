@@ -14,10 +14,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 SUFFIX = ".etcdops-restore.json"
 STEPS = ("planned", "stopped", "staged", "swapped", "started", "verified", "rolled_back")
@@ -84,10 +88,14 @@ def record(data_dir: str, run_id: str, step: str, **fields: Any) -> dict[str, An
         raise JournalError("unknown restore step %r" % step)
     entry = planned_entry(data_dir, run_id, step, fields)
     try:
-        write_atomic(journal_path(data_dir), (json.dumps(entry, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        _write(data_dir, entry)
     except OSError as exc:
         raise JournalError("writing the restore journal %s failed: %s" % (journal_path(data_dir), exc)) from None
     return entry
+
+
+def _write(data_dir: str, entry: dict[str, Any]) -> None:
+    write_atomic(journal_path(data_dir), (json.dumps(entry, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def planned_entry(data_dir: str, run_id: str, step: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +113,22 @@ def planned_entry(data_dir: str, run_id: str, step: str, fields: dict[str, Any])
     entry["step"] = step
     entry["steps"] = entry["steps"] + [dict(step=step, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))]
     return entry
+
+
+def note_failure(data_dir: str, run_id: str, step: str, msg: str) -> bool:
+    """Add the failure of `step` to run `run_id`'s entry (`failures`, kept through the rollback), for the operator
+    and a post-mortem. Best effort: a journal that cannot be read or written, or that belongs to another run, is left
+    as it is (the play's failure message carries the cause anyway). Returns whether it was recorded."""
+    try:
+        entry = read(data_dir)
+        if not entry or entry["run_id"] != run_id:
+            return False
+        failure = dict(step=step, msg=msg, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        entry = dict(entry, failures=entry.get("failures", []) + [failure])
+        _write(data_dir, entry)
+    except (JournalError, OSError):
+        return False
+    return True
 
 
 def advance(data_dir: str, run_id: str, step: str, fields: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -128,3 +152,56 @@ def advance(data_dir: str, run_id: str, step: str, fields: dict[str, Any], check
     return dict(changed=True, msg="%s %s step %s of run %s%s" % (
         "would record in" if check_mode else "recorded in", path, step, run_id, taking_over),
         journal=entry, previous=previous, path=path)
+
+
+# What etcd_restore_journal records with a step (the restore role records its plan with them).
+FIELDS = ("snapshot", "sha256", "member", "wal_dir", "cluster_token", "kubernetes", "live_revision")
+ARGUMENT_SPEC = ArgumentSpec(dict(
+    data_dir=dict(type="path", required=True),
+    run_id=dict(type="str", required=True),
+    step=dict(type="str", required=True, choices=["planned", "started", "verified"]),
+    snapshot=dict(type="path"),
+    sha256=dict(type="str"),
+    member=dict(type="str"),
+    wal_dir=dict(type="path"),
+    # A name the members share, not a secret.
+    cluster_token=dict(type="str", no_log=False),
+    kubernetes=dict(type="bool"),
+    live_revision=dict(type="int"),
+))
+
+
+class JournalStep:
+    """One step recorded in a member's journal, as the etcd_restore_journal module does it."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.result: dict[str, Any] = dict(changed=False, journal=None, previous=None,
+                                           path=journal_path(params["data_dir"]))
+        self.message = ""
+
+    def _advance(self, check_mode: bool) -> str:
+        params = self.params
+        outcome = advance(params["data_dir"], params["run_id"], params["step"],
+                          {name: params.get(name) for name in FIELDS}, check_mode)
+        message = outcome.pop("msg")
+        self.result.update(outcome)
+        return message
+
+    def plan(self) -> None:
+        self.message = self._advance(check_mode=True)
+
+    def would(self) -> str:
+        return self.message
+
+    def apply(self) -> None:
+        if self.result["changed"]:
+            self.message = self._advance(check_mode=False)
+
+    def done(self) -> str:
+        return self.message
+
+    def failed(self, exc: Exception) -> str:
+        self.result.update(getattr(exc, "details", {}))
+        return getattr(exc, "msg", None) or str(exc)

@@ -4,25 +4,29 @@
 """What restores leave behind, removed once a restore is verified, as the etcd_restore_leftovers module does it:
 plan() lists the kept data dirs beyond the newest keep_previous and the files given (check mode stops there);
 apply() removes them. The live data dir is never among them. Given the verified run's id, the member's journal records
-that step first (record_verified()): until it does, nothing is removed."""
+that step first (plan() checks that it can, apply() records it): until it does, nothing is removed."""
 from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import disk_usage, leftover_dirs
 
-ARGUMENT_SPEC = dict(
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+ARGUMENT_SPEC = ArgumentSpec(dict(
     data_dir=dict(type="path", required=True),
     wal_dir=dict(type="path"),
     keep_previous=dict(type="int", default=1),
     remove_files=dict(type="list", elements="path", default=[]),
     run_id=dict(type="str"),
-)
+))
 
 
 class LeftoversError(EtcdOpsError):
@@ -32,13 +36,14 @@ class LeftoversError(EtcdOpsError):
 class Leftovers:
     """`result` is what the module returns."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         self.params = params
+        self.host = host
         self.remove: list[str] = []
         self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], freed_bytes=0, journal=None,
                                            journal_recorded=None)
 
-    def record_verified(self, check_mode: bool) -> None:
+    def _record_verified(self, check_mode: bool) -> None:
         """With run_id: record that run's verified step in the journal (check mode: say it would). Raises
         LeftoversError, with journal_recorded false, when it cannot: the rollback would then still take the run for
         an interrupted one and needs what it kept."""
@@ -54,8 +59,10 @@ class Leftovers:
 
     def plan(self) -> None:
         """Decide what goes: per live dir, every pre-restore dir beyond the newest keep_previous and every
-        failed-restore dir; the files given that exist. Raises LeftoversError."""
+        failed-restore dir; the files given that exist; and whether the journal can record the verified run. Raises
+        LeftoversError."""
         params = self.params
+        self._record_verified(check_mode=True)
         if params["keep_previous"] < 0:
             raise LeftoversError("keep_previous is %d: give 0 or more" % params["keep_previous"])
         lives = [params["data_dir"]] + ([params["wal_dir"]] if params["wal_dir"] else [])
@@ -79,15 +86,23 @@ class Leftovers:
                            freed_bytes=sum(disk_usage(path) if os.path.isdir(path) else os.lstat(path).st_blocks * 512
                                            for path in self.remove))
 
-    def summary(self, check_mode: bool) -> str:
+    def would(self) -> str:
+        return self._summary("would remove")
+
+    def done(self) -> str:
+        return self._summary("removed")
+
+    def _summary(self, verb: str) -> str:
         if not self.remove:
             return "nothing left over to remove; kept %s" % (", ".join(self.result["kept"]) or "nothing")
-        return "%s %s (%d MiB); kept %s" % ("would remove" if check_mode else "removed", ", ".join(self.remove),
+        return "%s %s (%d MiB); kept %s" % (verb, ", ".join(self.remove),
                                             self.result["freed_bytes"] // (1024 * 1024),
                                             ", ".join(self.result["kept"]) or "nothing")
 
     def apply(self) -> None:
-        """Remove what plan() chose. Raises LeftoversError saying how far it got."""
+        """Record the verified run in the journal, then remove what plan() chose. Raises LeftoversError saying how
+        far it got."""
+        self._record_verified(check_mode=False)
         done = []
         try:
             for path in self.remove:

@@ -10,6 +10,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import CryptoError, private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import open_file
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
@@ -23,14 +24,14 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap 
     RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, failed_name, kept_name, prepare_staging,
     replace_dir, set_ownership, staging_dir, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
-    RestorePlanError, find_restore_tool, member_problems, restore_command, tool_problems)
+    RestorePlanError, expected_revisions, find_restore_tool, member_problems, restore_command, tool_problems)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_to_file
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     snapshot=dict(type="path", required=True),
     sha256=dict(type="str"),
     checked_file=dict(type="dict", options=dict(identity=dict(type="str", required=True),
@@ -55,7 +56,7 @@ ARGUMENT_SPEC = dict(
     stamp=dict(type="str"),
     count_keys=dict(type="bool", default=False),
     decryption_key=dict(type="str", no_log=True),
-)
+))
 # The decrypted snapshot of an encrypted one, in the staging dir while etcd's tool restores from it.
 PLAINTEXT_NAME = "snapshot.db"
 
@@ -102,24 +103,6 @@ def _server_version(params: dict[str, Any], report: dict[str, Any]) -> str | Non
     return given or (report["manifest"] or {}).get("etcd_version") or None
 
 
-def _expected(params: dict[str, Any], report: dict[str, Any],
-              server_version: str | None) -> tuple[int | None, int | None, list[str]]:
-    """(low, high, problems): the revision restored members will report, from the snapshot's database."""
-    if report["revision"] is None:
-        return None, None, []
-    server = version_tuple(server_version)
-    low, high = restored_revision(report, params["bump_revision"], server)
-    problems = []
-    if params["bump_revision"] and low <= report["revision"]:
-        problems.append(
-            "bump_revision %d is too small for this snapshot: the tool adds it to the newest revision left in the "
-            "key bucket (%d), so the restored cluster would start at revision %d, not above the snapshot's %d; give "
-            "at least %d (the usual 1000000000 is far above)" % (
-                params["bump_revision"], report["last_key_revision"], low, report["revision"],
-                report["revision"] - report["last_key_revision"] + 1))
-    return low, high, problems
-
-
 def _check_restored(db: str, server: tuple[int, ...] | None, expected: tuple[int | None, int | None]) -> int:
     """The revision the restored database at `db` stands for; RestorePlanError unless it is the expected one."""
     try:
@@ -141,9 +124,9 @@ def _span(pair: tuple[int | None, int | None]) -> str:
 class MemberRestore:
     """The restore of one member's data dir. `result` holds every return value of the module at any point."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.began = time.monotonic()
         self.data_dir = params["data_dir"].rstrip("/")
         self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
@@ -187,10 +170,10 @@ class MemberRestore:
                             (checked["identity"], checked["sha256"].lower()) if checked else None,
                             manifest=params["manifest"], key=self.key)
         # etcd's tool reads plaintext only: an encrypted snapshot's database was read decrypted, in memory.
-        if self.module.check_mode and report["status"] in ("ok", "unverified") and not report["encryption"]:
+        if self.host.check_mode and report["status"] in ("ok", "unverified") and not report["encryption"]:
             # The tool's own reading, before anything is stopped: a file it cannot read fails here, not after the stop.
             known = len(report["problems"])
-            read_status(self.module, report, tool, [tool_path])
+            read_status(self.host, report, tool, [tool_path])
             if len(report["problems"]) > known:
                 report["status"] = "corrupt"
         return report
@@ -218,7 +201,7 @@ class MemberRestore:
                 self.key = private_key(params["decryption_key"], "decryption_key")
             except CryptoError as exc:
                 self._refuse(problems + [exc.msg])
-        tool, tool_path, version = find_restore_tool(self.module, params["etcdutl"], params["etcdctl"])
+        tool, tool_path, version = find_restore_tool(self.host, params["etcdutl"], params["etcdctl"])
         checked = params["checked_file"]
         if checked and (params["sha256"] or "").lower() != checked["sha256"].lower():
             self._refuse(problems + ["checked_file's sha256 %s is not sha256 %s: give the sha256 the check returned"
@@ -230,14 +213,14 @@ class MemberRestore:
         problems += hash_problems
         if report["identity"] and not hash_problems and report["status"] in ("ok", "unverified"):
             result["checked_file"] = dict(identity=report["identity"], sha256=report["sha256"])
-        result["expected_revision"], result["expected_revision_max"], bump_problems = _expected(
-            params, report, result["server_version"])
+        result["expected_revision"], result["expected_revision_max"], bump_problems = expected_revisions(
+            report, params["bump_revision"], result["server_version"])
         problems += bump_problems
         result.update(tool=tool, tool_version=version_text(version), skip_hash_check=skip_hash_check)
         problems += tool_problems(tool, version, params)
         result["etcd_running"] = local_member.etcd_activity(
             self.data_dir, params["initial_advertise_peer_urls"] + params["client_urls"])
-        if not self.module.check_mode:
+        if not self.host.check_mode:
             problems += ["etcd still runs on this host: %s; stop it first (etcdops.dr.etcd_service state=stopped)"
                          % found for found in result["etcd_running"]]
         # An encrypted snapshot is decrypted into the staging dir beside the data etcd's tool writes there.
@@ -337,7 +320,7 @@ class MemberRestore:
                 result["decrypt_seconds"] = round(time.monotonic() - restore_began, 3)
             try:
                 why = "%s snapshot restore of %s" % (result["tool"], self.params["snapshot"])
-                run(self.module, result["cmd"], why=why)
+                run(self.host, result["cmd"], why=why)
             finally:
                 if plaintext and os.path.exists(plaintext):
                     os.unlink(plaintext)

@@ -5,15 +5,15 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, Completed, etcd_tool_candidates, run
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version, version_text
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import restored_revision
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.version import parse_version, version_text, version_tuple
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 # Oldest tool version that has a flag, from etcd's changelogs: --bump-revision and --mark-compacted came with
 # etcd PR #16165 (3.5.10) and its 3.4 backport PR #16193 (3.4.27); --initial-memory-map-size with PR #17977
@@ -31,21 +31,21 @@ class RestorePlanError(EtcdOpsError):
     """The restore cannot be planned as asked (tool, flags, members); msg says how to fix it."""
 
 
-def _tool_version(module: AnsibleModule, name: str, path: str) -> tuple[int, ...] | None:
+def _tool_version(host: HostContext, name: str, path: str) -> tuple[int, ...] | None:
     why = "%s at %s does not run; give the path of a working %s (option %s)" % (name, path, name, name)
     if not os.access(path, os.X_OK):
         raise CommandError(Completed([path, "version"], None, "", "not an executable file"), why)
-    return parse_version(run(module, [path, "version"], why=why).stdout)
+    return parse_version(run(host, [path, "version"], why=why).stdout)
 
 
-def find_restore_tool(module: AnsibleModule, etcdutl: str | None = None,
+def find_restore_tool(host: HostContext, etcdutl: str | None = None,
                       etcdctl: str | None = None) -> tuple[str, str, tuple[int, ...] | None]:
     """(name, path, version) of the tool that restores: a given etcdutl, else a given etcdctl, else etcdutl on PATH,
     else etcdctl on PATH. etcdctl 3.6+ cannot restore and is refused."""
-    for name, path in etcd_tool_candidates(module, etcdutl, etcdctl):
+    for name, path in etcd_tool_candidates(host, etcdutl, etcdctl):
         if not path:
             continue
-        version = _tool_version(module, name, path)
+        version = _tool_version(host, name, path)
         if name == "etcdctl" and version and version >= ETCDCTL_RESTORE_UNTIL:
             raise RestorePlanError(
                 "etcdctl %s at %s cannot restore: etcd 3.6 removed `etcdctl snapshot restore`. Give etcdutl (option "
@@ -134,3 +134,22 @@ def member_problems(options: dict[str, Any]) -> list[str]:
     if shared:
         return ["initial_cluster gives one peer URL to several members: %s" % "; ".join(shared)]
     return []
+
+
+def expected_revisions(report: dict[str, Any], bump: int,
+                       server_version: str | None) -> tuple[int | None, int | None, list[str]]:
+    """(low, high, problems): the revision members restored from the snapshot `report` describes will report when
+    they start, restored with `bump` for an etcd `server_version` (both ends when it is not known); a bump too small
+    to raise the revision above the snapshot's is a problem."""
+    if report["revision"] is None:
+        return None, None, []
+    low, high = restored_revision(report, bump, version_tuple(server_version))
+    problems = []
+    if bump and low <= report["revision"]:
+        problems.append(
+            "bump_revision %d is too small for this snapshot: the tool adds it to the newest revision left in the "
+            "key bucket (%d), so the restored cluster would start at revision %d, not above the snapshot's %d; give "
+            "at least %d (the usual 1000000000 is far above)" % (
+                bump, report["last_key_revision"], low, report["revision"],
+                report["revision"] - report["last_key_revision"] + 1))
+    return low, high, problems

@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back, staging_dir
 
-ARGUMENT_SPEC = dict(
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+ARGUMENT_SPEC = ArgumentSpec(dict(
     data_dir=dict(type="path", required=True),
     previous_data_dir=dict(type="path"),
     wal_dir=dict(type="path"),
     previous_wal_dir=dict(type="path"),
     stamp=dict(type="str"),
     urls=dict(type="list", elements="str", default=[]),
-)
+))
 
 
 class RollbackRefused(EtcdOpsError):
@@ -33,8 +37,9 @@ class RollbackRefused(EtcdOpsError):
 class Rollback:
     """One member's rollback; `result` is what the module returns."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         self.params = params
+        self.host = host
         self.stamp = params["stamp"] or utc_stamp()
         self.result: dict[str, Any] = dict(changed=False, data_dir=params["data_dir"], failed_restore_dir=None,
                                            failed_restore_wal_dir=None, journal=None, kubernetes=False,
@@ -71,7 +76,7 @@ class Rollback:
                 pairs.append((live, kept))
         return pairs
 
-    def plan(self, check_mode: bool = False) -> None:
+    def plan(self) -> None:
         """Find what is left to put back; refuse while etcd runs here (in check mode, only report it in
         etcd_running: a rollback stops etcd first). Raises RollbackRefused."""
         try:
@@ -90,7 +95,7 @@ class Rollback:
         if not self.result["changed"]:
             return
         self.result["etcd_running"] = local_member.etcd_activity(self.params["data_dir"], self.params["urls"])
-        if self.result["etcd_running"] and not check_mode:
+        if self.result["etcd_running"] and not self.host.check_mode:
             raise RollbackRefused("refusing to roll back %s: etcd still runs on this host: %s; stop it first. Nothing "
                                   "was changed." % (self.params["data_dir"], "; ".join(self.result["etcd_running"])))
 
@@ -101,6 +106,8 @@ class Rollback:
         return "nothing to put back in %s: no kept dir is left (rolled back already)" % self.params["data_dir"]
 
     def would(self) -> str:
+        if not self.result["changed"]:
+            return self.nothing_to_do()
         for live, dummy in self.pairs:
             self.result[self.keys[live]] = (
                 failed_name(live, self.stamp) if os.path.lexists(live) else None)
@@ -119,6 +126,8 @@ class Rollback:
     def apply(self) -> None:
         """Rename each restored dir aside and its kept dir back, remove the staging dir, record the rollback.
         Raises OSError or JournalError."""
+        if not self.result["changed"]:
+            return
         for live, kept in self.pairs:
             self.result[self.keys[live]] = put_back(live, kept, self.stamp)
         if os.path.isdir(self.staging) and not os.path.islink(self.staging):
@@ -128,10 +137,14 @@ class Rollback:
         if self.result["unfinished"]:
             self.result["journal"] = journal.record(self.params["data_dir"], self.entry["run_id"], "rolled_back")
 
-    def failed(self, exc: OSError | EtcdOpsError) -> str:
+    def failed(self, exc: Exception) -> str:
+        if isinstance(exc, RollbackRefused):
+            return exc.msg
         return "putting back %s failed: %s" % (self.params["data_dir"], getattr(exc, "msg", exc))
 
     def done(self) -> str:
+        if not self.result["changed"]:
+            return self.nothing_to_do()
         moved = [str(self.result[self.keys[live]]) for live, dummy in self.pairs]
         return "%s%s%s" % (self._what_done(), "; the restored data is kept as %s" % ", ".join(moved) if moved else "",
                            "; the staging dir %s could not be removed: remove it by hand" % self.staging

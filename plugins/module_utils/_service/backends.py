@@ -22,7 +22,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._service.supervisor imp
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import default_conf
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 # Seconds a call to the manager may take, stop included, unless the module gives its own timeout.
 DEFAULT_TIMEOUT = 120
@@ -110,19 +110,19 @@ class Supervisor:
 class Systemd:
     name = "systemd"
 
-    def __init__(self, module: AnsibleModule, unit: str) -> None:
-        self.module = module
+    def __init__(self, host: HostContext, unit: str) -> None:
+        self.host = host
         self.unit = unit if "." in unit else unit + ".service"
 
     def describe(self) -> str:
         return "systemd unit %s" % self.unit
 
     def systemctl(self) -> str:
-        return self.module.get_bin_path("systemctl", required=True)
+        return self.host.get_bin_path("systemctl", required=True)
 
     def _show(self) -> dict[str, str]:
-        done = run(self.module, [self.systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
-                                 self.unit], why="reading the state of " + self.describe())
+        done = run(self.host, [self.systemctl(), "show", "--property=LoadState,ActiveState,SubState,MainPID",
+                               self.unit], why="reading the state of " + self.describe())
         return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
 
     def known(self) -> bool:
@@ -144,17 +144,17 @@ class Systemd:
     def start(self) -> None:
         # --no-block: a Type=notify etcd unit is "started" only once the member has joined a quorum,
         # which needs the other members started too; the wait that follows checks health instead.
-        run(self.module, [self.systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
+        run(self.host, [self.systemctl(), "start", "--no-block", self.unit], why="starting " + self.describe())
 
     def stop(self) -> None:
-        run(self.module, [self.systemctl(), "stop", self.unit], why="stopping " + self.describe())
+        run(self.host, [self.systemctl(), "stop", self.unit], why="stopping " + self.describe())
 
     def log_tail(self, count: int) -> list[str]:
-        journalctl = self.module.get_bin_path("journalctl")
+        journalctl = self.host.get_bin_path("journalctl")
         if not journalctl:
             return []
-        done = run(self.module, [journalctl, "--unit", self.unit, "--lines", str(count), "--no-pager",
-                                 "--output", "cat"], check=False)
+        done = run(self.host, [journalctl, "--unit", self.unit, "--lines", str(count), "--no-pager",
+                               "--output", "cat"], check=False)
         return _last_lines(done.stdout, count) if done.rc == 0 else []
 
 
@@ -211,62 +211,60 @@ class StaticPod:
         return tail_file(max(logs, key=os.path.getmtime), count)
 
 
-def supervisorctl_path(module: AnsibleModule) -> str | None:
+def supervisorctl_path(host: HostContext, params: dict[str, Any]) -> str | None:
     """params['supervisorctl'] when given (it must be an executable file), else supervisorctl on PATH, or None."""
-    given = module.params.get("supervisorctl")
+    given = params.get("supervisorctl")
     if given:
         if not (os.path.isfile(given) and os.access(given, os.X_OK)):
             raise ServiceError("supervisorctl %s is not an executable file: set supervisorctl (the roles: "
                                "etcd_supervisorctl) to the path of supervisorctl on this host." % given)
         return given
-    return module.get_bin_path("supervisorctl")
+    return host.get_bin_path("supervisorctl")
 
 
-def supervisor_conf(module: AnsibleModule) -> tuple[str | None, str | None]:
+def supervisor_conf(host: HostContext, params: dict[str, Any]) -> tuple[str | None, str | None]:
     """(supervisord's configuration or None, why none): params['supervisor_conf'], else where supervisorctl (when
     installed) looks without -c."""
-    given = module.params.get("supervisor_conf")
+    given = params.get("supervisor_conf")
     if given:
         return given, None
-    supervisorctl = supervisorctl_path(module)
+    supervisorctl = supervisorctl_path(host, params)
     if not supervisorctl:
         return None, "no supervisorctl on PATH (set supervisor_conf, or supervisorctl)"
     conf, looked = default_conf(supervisorctl)
     return conf, None if conf else "no supervisord configuration at %s (set supervisor_conf)" % ", ".join(looked)
 
 
-def _supervisor(module: AnsibleModule, conf: str) -> Supervisor:
-    return Supervisor(module.params["name"], conf, module.params.get("timeout") or DEFAULT_TIMEOUT)
+def _supervisor(params: dict[str, Any], conf: str) -> Supervisor:
+    return Supervisor(params["name"], conf, params.get("timeout") or DEFAULT_TIMEOUT)
 
 
-def _static_pod(module: AnsibleModule) -> StaticPod:
-    params = module.params
+def _static_pod(params: dict[str, Any]) -> StaticPod:
     return StaticPod(params["manifest_dir"], params["manifest_name"], params["held_manifest_dir"],
                      params.get("pod_log_dir"))
 
 
-def select(module: AnsibleModule) -> Supervisor | Systemd | StaticPod:
+def select(host: HostContext, params: dict[str, Any]) -> Supervisor | Systemd | StaticPod:
     """The backend for params['manager']; for 'auto', the first that knows this member's etcd."""
-    params = module.params
     manager = params["manager"]
     if manager == "static_pod":
-        return _static_pod(module)
+        return _static_pod(params)
     if manager == "supervisor":
-        conf, why_none = supervisor_conf(module)
+        conf, why_none = supervisor_conf(host, params)
         if not conf:
             raise ServiceError("cannot find supervisord's configuration: %s." % why_none)
-        return _supervisor(module, conf)
+        return _supervisor(params, conf)
     if manager == "systemd":
-        return Systemd(module, params["name"])
+        return Systemd(host, params["name"])
     looked = []
-    static_pod = _static_pod(module)
+    static_pod = _static_pod(params)
     if static_pod.known():
         return static_pod
     looked.append("no %s in %s or %s" % (params["manifest_name"], params["manifest_dir"], params["held_manifest_dir"]))
-    conf, why_none = supervisor_conf(module)
+    conf, why_none = supervisor_conf(host, params)
     if conf:
         try:
-            supervisor = _supervisor(module, conf)
+            supervisor = _supervisor(params, conf)
             if supervisor.known():
                 return supervisor
             looked.append("supervisord of %s knows no program %s" % (conf, params["name"]))
@@ -274,8 +272,8 @@ def select(module: AnsibleModule) -> Supervisor | Systemd | StaticPod:
             looked.append(exc.msg.rstrip("."))
     else:
         looked.append(why_none)
-    if os.path.isdir(SYSTEMD_RUN_DIR) and module.get_bin_path("systemctl"):
-        systemd = Systemd(module, params["name"])
+    if os.path.isdir(SYSTEMD_RUN_DIR) and host.get_bin_path("systemctl"):
+        systemd = Systemd(host, params["name"])
         if systemd.known():
             return systemd
         looked.append("systemd has no unit %s" % systemd.unit)

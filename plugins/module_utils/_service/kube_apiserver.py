@@ -8,17 +8,18 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import select
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 # Reading the listening sockets is cheap: a start or stop is seen within a tenth of a second.
 POLL_SECONDS = 0.1
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     state=dict(type="str", required=True, choices=["started", "stopped"]),
     manager=dict(type="str", default="static_pod", choices=["static_pod", "supervisor", "systemd"]),
     manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
@@ -30,7 +31,7 @@ ARGUMENT_SPEC = dict(
     address=dict(type="str"),
     port=dict(type="int", default=6443),
     timeout=dict(type="float", default=120),
-)
+))
 
 
 class KubeApiserverError(EtcdOpsError):
@@ -50,9 +51,9 @@ def wait_for_port(addresses: list[tuple[str | None, int]], want_listening: bool,
 class KubeApiserver:
     """One stop or start; `result` is what the module returns."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.want_running = self.params["state"] == "started"
         self.addresses = [(self.params["address"], self.params["port"])]
         self.where = "%s:%s" % (self.params["address"] or "any address", self.params["port"])
@@ -62,15 +63,17 @@ class KubeApiserver:
 
     def plan(self) -> None:
         """Find the manager and whether it runs kube-apiserver. Raises EtcdOpsError."""
-        self.backend = select(self.module)
+        self.backend = select(self.host, self.params)
         self.result["changed"] = self.backend.state().running != self.want_running
 
-    def unchanged(self) -> str:
+    def would(self) -> str:
         return "kube-apiserver (%s) %s %s" % (
             self.backend.describe(), "would be" if self.result["changed"] else "is already", self.params["state"])
 
     def apply(self) -> None:
         """Start or stop, then wait for the port. Raises EtcdOpsError."""
+        if not self.result["changed"]:
+            return
         if self.want_running:
             self.backend.start()
         else:
@@ -84,7 +87,14 @@ class KubeApiserver:
                     local_member.describe_listeners(local_member.listeners_on(self.addresses)), self.where)))
         self.result["listening"] = self.want_running
 
+    def failed(self, exc: Exception) -> str:
+        if isinstance(exc, KubeApiserverError):
+            return exc.msg
+        return "kube-apiserver: %s" % (getattr(exc, "msg", None) or exc)
+
     def done(self) -> str:
+        if not self.result["changed"]:
+            return self.would()
         return "kube-apiserver (%s) %s; %s %s" % (
             self.backend.describe(), self.params["state"],
             "listening on" if self.want_running else "nothing listens on", self.where)

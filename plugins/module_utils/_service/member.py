@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import connection_argument_spec
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config
 from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import select, tail_file
@@ -18,7 +18,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import (
     HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 SERVICE_OPTIONS = dict(
     state=dict(type="str", required=True, choices=["started", "stopped", "restarted"]),
@@ -37,15 +37,15 @@ SERVICE_OPTIONS = dict(
     supervisorctl=dict(type="path"),
     config_file=dict(type="path"),
 )
-ARGUMENT_SPEC = connection_argument_spec(**SERVICE_OPTIONS)
+ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(SERVICE_OPTIONS))
 
 
 class MemberService:
     """One stop, start or restart; `result` is what the module returns."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.backend: Any = None
         self.probe: HealthProbe | None = None
         self.addresses: list[tuple[str | None, int]] = []
@@ -58,7 +58,7 @@ class MemberService:
         """Everything a start needs is checked before anything is stopped. Raises EtcdOpsError, OSError."""
         self.addresses = member_addresses(self.params)
         self.probe = HealthProbe(self.params) if self.params["state"] != "stopped" else None
-        self.backend = select(self.module)
+        self.backend = select(self.host, self.params)
         self.result.update(manager=self.backend.name, service=self.backend.describe())
         # Read before any action: a stop ends the process that tells how the member runs now.
         self._read_member_config()
@@ -72,7 +72,7 @@ class MemberService:
         addresses = [local_member.url_address(self.params["endpoint"])]
         if self.params["peer_url"]:
             addresses.append(local_member.url_address(self.params["peer_url"]))
-        sources, missing, unread = member_config.collect(self.module, self.backend, addresses,
+        sources, missing, unread = member_config.collect(self.host, self.backend, addresses,
                                                          self.params["config_file"])
         self.result.update(member_config=sources, member_config_missing=missing, member_config_unread=unread)
 

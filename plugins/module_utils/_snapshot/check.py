@@ -19,7 +19,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 # etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
 SECTOR = 512
@@ -231,26 +231,26 @@ def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
     return facts, notes
 
 
-def find_tool(module: AnsibleModule, etcdutl: str | None = None,
+def find_tool(host: HostContext, etcdutl: str | None = None,
               etcdctl: str | None = None) -> tuple[str, list[str]] | tuple[None, None]:
     """(tool, argv prefix) for `snapshot status`: a tool given first (etcdutl, then etcdctl), else etcdutl (3.5+) or
     etcdctl (3.4) on PATH; (None, None) if none. A tool that is found but does not run raises CommandError: its
     failures must not make whole files look corrupt."""
-    for name, path in etcd_tool_candidates(module, etcdutl, etcdctl):
+    for name, path in etcd_tool_candidates(host, etcdutl, etcdctl):
         if not path:
             continue
         why = ("%s at %s does not run; give the path of a working %s (option %s), or set read_status=false to check "
                "the files without it" % (name, path, name, name))
         if not os.access(path, os.X_OK):
             raise CommandError(Completed([path, "version"], None, "", "not an executable file"), why)
-        run(module, [path, "version"], why=why)
+        run(host, [path, "version"], why=why)
         return name, [path]
     return None, None
 
 
-def read_status(module: AnsibleModule, report: dict[str, Any], tool: str, argv: list[str]) -> None:
+def read_status(host: HostContext, report: dict[str, Any], tool: str, argv: list[str]) -> None:
     """Fill revision, total keys and size from `<tool> snapshot status -w json`; a failure is a problem."""
-    done = run(module, argv + ["snapshot", "status", report["path"], "-w", "json"], check=False)
+    done = run(host, argv + ["snapshot", "status", report["path"], "-w", "json"], check=False)
     report["tool"] = tool
     try:
         status = json.loads(done.stdout.strip().splitlines()[0]) if done.rc == 0 else None

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import BACKUP_DIR_LOCK, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
@@ -17,13 +18,15 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     CLUSTER_FACTS, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, copy_hashed, ensure_dir,
     manifest, new_backup_path, write_manifest)
 
-ARGUMENT_SPEC = dict(
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+ARGUMENT_SPEC = BACKUP_DIR_LOCK.merge(ArgumentSpec(dict(
     data_dir=dict(type="path", required=True),
     dest_dir=dict(type="path", required=True),
     prefix=dict(type="str", default="etcd-cold"),
     cluster_facts=dict(type="dict", default={}),
-    lock_timeout=dict(type="float", default=600),
-)
+)))
 
 
 def _db_facts(path: str) -> dict[str, Any]:
@@ -37,8 +40,9 @@ def _db_facts(path: str) -> dict[str, Any]:
 class ColdCopy:
     """One cold copy; `result` is what the module returns, filled in as the copy goes."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         self.params = params
+        self.host = host
         self.source = os.path.join(params["data_dir"], "member", "snap", "db")
         self.result: dict[str, Any] = dict(
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, revision=None,

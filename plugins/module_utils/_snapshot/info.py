@@ -9,14 +9,16 @@ import fnmatch
 import os
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import ReadOnly
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     path=dict(type="path", required=True),
     pattern=dict(type="list", elements="str", default=["*.db", "*.db.enc"]),
     read_status=dict(type="bool", default=True),
@@ -24,7 +26,7 @@ ARGUMENT_SPEC = dict(
     etcdutl=dict(type="path"),
     etcdctl=dict(type="path"),
     decryption_key=dict(type="str", no_log=True),
-)
+))
 
 
 class NoSuchPath(EtcdOpsError):
@@ -40,27 +42,42 @@ def snapshot_files(path: str, patterns: list[str]) -> list[str]:
     return [path]
 
 
-def inspect(module: AnsibleModule) -> dict[str, Any]:
-    """The module's result: a report per file, the bad ones, and a message naming each problem. Raises
-    NoSuchPath, and CommandError when a tool named in the options cannot be used."""
-    params = module.params
-    if not os.path.exists(params["path"]):
-        raise NoSuchPath("%s does not exist: give a snapshot file or a directory of them." % params["path"])
-    key = private_key(params["decryption_key"], "decryption_key") if params["decryption_key"] else None
-    tool, argv = find_tool(module, params["etcdutl"], params["etcdctl"]) if params["read_status"] else (None, None)
-    reports = []
-    for path in snapshot_files(params["path"], params["pattern"]):
-        report = check_file(path, params["count_keys"], key=key)
-        # etcd's tool reads plaintext only; an encrypted file's trailer and database were checked decrypted.
-        if tool and report["status"] in ("ok", "unverified") and not report["encryption"]:
-            read_status(module, report, tool, argv)
-        reports.append(report)
-    bad = [r["path"] for r in reports if r["status"] != "ok"]
-    if not reports:
-        msg = "no file matching %s in %s" % (" or ".join(params["pattern"]), params["path"])
-    elif bad:
-        msg = "; ".join("%s is %s: %s" % (r["path"], r["status"].replace("_", " "), "; ".join(r["problems"]))
-                        for r in reports if r["status"] != "ok")
-    else:
-        msg = "%d file(s), all whole" % len(reports)
-    return dict(changed=False, msg=msg, snapshots=reports, ok=bool(reports) and not bad, bad=bad)
+class SnapshotInfo(ReadOnly):
+    """A report per file, the bad ones, and a message naming each problem: read in plan(), as in both modes."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.result: dict[str, Any] = dict(changed=False, snapshots=[], ok=False, bad=[])
+
+    def plan(self) -> None:
+        """Raises NoSuchPath, and CommandError when a tool named in the options cannot be used."""
+        params = self.params
+        if not os.path.exists(params["path"]):
+            raise NoSuchPath("%s does not exist: give a snapshot file or a directory of them." % params["path"])
+        key = private_key(params["decryption_key"], "decryption_key") if params["decryption_key"] else None
+        tool, argv = (find_tool(self.host, params["etcdutl"], params["etcdctl"]) if params["read_status"]
+                      else (None, None))
+        reports = []
+        for path in snapshot_files(params["path"], params["pattern"]):
+            report = check_file(path, params["count_keys"], key=key)
+            # etcd's tool reads plaintext only; an encrypted file's trailer and database were checked decrypted.
+            if tool and report["status"] in ("ok", "unverified") and not report["encryption"]:
+                read_status(self.host, report, tool, argv)
+            reports.append(report)
+        bad = [r["path"] for r in reports if r["status"] != "ok"]
+        if not reports:
+            self.message = "no file matching %s in %s" % (" or ".join(params["pattern"]), params["path"])
+        elif bad:
+            self.message = "; ".join(
+                "%s is %s: %s" % (r["path"], r["status"].replace("_", " "), "; ".join(r["problems"]))
+                for r in reports if r["status"] != "ok")
+        else:
+            self.message = "%d file(s), all whole" % len(reports)
+        self.result.update(snapshots=reports, ok=bool(reports) and not bad, bad=bad)
+
+    def failed(self, exc: Exception) -> str:
+        # A failure reports no file, and no `changed`.
+        self.result.clear()
+        self.result.update(snapshots=[], ok=False, bad=[])
+        return getattr(exc, "msg", None) or str(exc)

@@ -8,11 +8,15 @@ import datetime
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 # .db, or .db.enc when encrypted.
 _STAMP = r"(?P<stamp>\d{8}T\d{6}Z)(?:-(?P<number>\d+))?\.db(?:\.enc)?"
@@ -123,27 +127,28 @@ def remove_backups(paths: Iterable[str], removed: list[str]) -> None:
             fsync_dir(directory)
 
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = ArgumentSpec(dict(
     path=dict(type="path", required=True),
     prefix=dict(type="str", required=True),
     keep_last=dict(type="int", default=0),
     max_age=dict(type="str", default=""),
     keep=dict(type="list", elements="path", default=[]),
-)
+))
 
 
 class Prune:
-    """Retention applied to one backup dir, as the etcd_snapshot_prune module does it: decide() lists what stays
+    """Retention applied to one backup dir, as the etcd_snapshot_prune module does it: plan() lists what stays
     and what goes (check mode stops there); apply() removes what goes. `result` is what the module returns."""
 
-    def __init__(self, params: dict[str, Any]) -> None:
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         self.params = params
+        self.host = host
         self.max_age: float | None = None
         self.remove: list[tuple[str, str]] = []
         self.keep: list[tuple[str, str]] = []
         self.result: dict[str, Any] = dict(changed=False, removed=[], kept=[], reasons={})
 
-    def decide(self) -> None:
+    def plan(self) -> None:
         """Raises RetentionError for a bad max_age or an unreadable dir."""
         params = self.params
         self.max_age = parse_max_age(params["max_age"])
@@ -154,6 +159,8 @@ class Prune:
 
     def apply(self) -> None:
         """Remove what goes. Raises RetentionError naming how far it got."""
+        if not self.remove:
+            return
         removed: list[str] = []
         try:
             remove_backups(self.result["removed"], removed)
@@ -162,9 +169,14 @@ class Prune:
             raise RetentionError("removing old backups from %s failed after %d of %d: %s" % (
                 self.params["path"], len(removed), len(self.remove), exc)) from None
 
-    def summary(self, check_mode: bool) -> str:
+    def would(self) -> str:
+        return self._summary("would remove")
+
+    def done(self) -> str:
+        return self._summary("removed")
+
+    def _summary(self, verb: str) -> str:
         if not self.params["keep_last"] and self.max_age is None:
             return ("no retention limit is set (keep_last 0, max_age empty): nothing removed from %s"
                     % self.params["path"])
-        return "%s %d backup(s) from %s, kept %d" % (
-            "would remove" if check_mode else "removed", len(self.remove), self.params["path"], len(self.keep))
+        return "%s %d backup(s) from %s, kept %d" % (verb, len(self.remove), self.params["path"], len(self.keep))

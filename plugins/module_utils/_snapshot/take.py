@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import BACKUP_DIR_LOCK, CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
-    EtcdConnection, EtcdError, check_params, connection_argument_spec, load_library)
+    EtcdConnection, EtcdError, check_params, load_library)
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import DirLock, owner_ids, remove_stale_partials
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import public_key
@@ -20,9 +22,9 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import 
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TRAILER, stream_to_file
 
 if TYPE_CHECKING:
-    from ansible.module_utils.basic import AnsibleModule
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-ARGUMENT_SPEC = connection_argument_spec(
+ARGUMENT_SPEC = CONNECTION.merge(BACKUP_DIR_LOCK).merge(ArgumentSpec(dict(
     endpoint=dict(type="str"),
     dest_dir=dict(type="path", required=True),
     prefix=dict(type="str", default="etcd-snapshot"),
@@ -32,10 +34,9 @@ ARGUMENT_SPEC = connection_argument_spec(
     verify=dict(type="bool", default=False),
     etcdutl=dict(type="path"),
     etcdctl=dict(type="path"),
-    lock_timeout=dict(type="float", default=600),
     # Public keys are no secret, but a private key given here by mistake must not reach a log.
     recipients=dict(type="list", elements="str", default=[], no_log=True),
-)
+)))
 # What the file's database says of itself, returned as it was checked.
 FILE_FACTS = ("revision", "revision_after", "last_key_revision", "compact_revision", "key_count")
 # What the file read back from disk must say as it was written.
@@ -89,9 +90,9 @@ class OnlineSnapshot:
     """The snapshot of one member into dest_dir. `result` holds every return value of the module at any point; the
     connection stays open from plan() to close()."""
 
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.host = host
+        self.params = params
         self.connection = None
         self.status = None
         self.ids = None
@@ -188,7 +189,7 @@ class OnlineSnapshot:
         BackupFileError unless it is whole and says what was written; the file is kept for inspection."""
         result = self.result
         report = check_file(result["path"], count_keys=True, file_key=self.file_key)
-        tool, argv = find_tool(self.module, self.params["etcdutl"], self.params["etcdctl"])
+        tool, argv = find_tool(self.host, self.params["etcdutl"], self.params["etcdctl"])
         if report["encryption"]:
             report["notes"].append("etcd's own tool cannot read an encrypted file: the file was decrypted chunk by "
                                    "chunk with the key that wrote it and its trailer and database checked instead")
@@ -196,7 +197,7 @@ class OnlineSnapshot:
             report["notes"].append("no etcdutl or etcdctl on this host (set etcdutl): etcd's own tool did not read "
                                    "the file")
         elif report["status"] in ("ok", "unverified"):
-            read_status(self.module, report, tool, argv)
+            read_status(self.host, report, tool, argv)
         result["verified"] = report
         differ = [name for name in READ_BACK if report[name] != result[name]]
         if report["status"] != "ok" or differ:
@@ -206,6 +207,13 @@ class OnlineSnapshot:
                 "inspection." % (result["path"], "; ".join(report["problems"]) or "it differs in " + ", ".join(differ),
                                  report["sha256"], report["revision"], report["key_count"], result["sha256"],
                                  result["revision"], result["key_count"]))
+
+    def failed(self, exc: Exception) -> str:
+        """The message for a failure of plan() or apply(); `changed` says whether a file took its final name."""
+        self.result["changed"] = self.written
+        if isinstance(exc, EtcdOpsError):
+            return exc.msg
+        return "writing the snapshot into %s failed: %s; no file took the final name." % (self.params["dest_dir"], exc)
 
     def done(self) -> str:
         result = self.result

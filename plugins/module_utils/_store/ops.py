@@ -28,24 +28,6 @@ CHUNK = 1024 * 1024
 # Chunks read ahead of the sending (at most this many MiB held).
 READ_AHEAD_CHUNKS = 4
 
-STORE_OPTIONS = dict(
-    url=dict(type="str", required=True),
-    key_file=dict(type="path"),
-    key_passphrase=dict(type="str", no_log=True),
-    known_hosts=dict(type="path"),
-    accept_new_host_key=dict(type="bool", default=False),
-    timeout=dict(type="int", default=30),
-    endpoint_url=dict(type="str"),
-    region=dict(type="str"),
-    access_key=dict(type="str", no_log=False),
-    secret_key=dict(type="str", no_log=True),
-    session_token=dict(type="str", no_log=True),
-    sse=dict(type="str", choices=["AES256", "aws:kms"]),
-    sse_kms_key_id=dict(type="str"),
-    ca_bundle=dict(type="path"),
-    validate_certs=dict(type="bool", default=True),
-)
-
 
 def url_secrets(options: dict[str, Any]) -> list[str]:
     """A password written into the store's URL (refused, but never to be shown): for AnsibleModule.no_log_values."""

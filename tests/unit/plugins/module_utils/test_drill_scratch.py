@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._drill import scratch as _scratch
 from ansible_collections.etcdops.dr.plugins.module_utils._drill.scratch import (
-    ARGUMENT_SPEC, DrillError, ScratchDrill, stale_runs)
+    ARGUMENT_SPEC, CleanupFailed, DrillError, ScratchDrill, stale_runs)
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import Refused
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter
@@ -24,7 +24,7 @@ class FakeModule(RestoreFake):
 
     def __init__(self, tmp_path, check_mode=False, **params):
         super().__init__(tmp_path, check_mode)
-        self.params = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+        self.params = ARGUMENT_SPEC.defaults()
         self.params.update(etcdutl=str(self.etcdutl), work_dir=str(tmp_path / "drills"))
         self.params.update(params)
         self.etcd = tmp_path / "bin" / "etcd"
@@ -50,7 +50,7 @@ def snapshot(tmp_path):
 
 def test_check_mode_plans_without_creating_anything(tmp_path, snapshot):
     module = FakeModule(tmp_path, check_mode=True, snapshot=snapshot)
-    drill = ScratchDrill(module)
+    drill = ScratchDrill(module.params, module)
     drill.plan()
     assert drill.result["etcd"] == str(module.etcd) and drill.result["etcd_version"] == "3.5.16"
     assert drill.result["client_url"].startswith("http://127.0.0.1:") and drill.result["expected_revision"] == 4
@@ -67,7 +67,7 @@ def test_check_mode_plans_without_creating_anything(tmp_path, snapshot):
 def test_refusals_come_before_anything_starts(tmp_path, snapshot, params, words):
     module = FakeModule(tmp_path, snapshot=snapshot, **params)
     with pytest.raises(Refused, match=words.replace("(", r"\(")) as refused:
-        ScratchDrill(module).plan()
+        ScratchDrill(module.params, module).plan()
     assert refused.value.msg.endswith("Nothing was started.")
     assert not os.path.exists(str(tmp_path / "drills")) or os.listdir(str(tmp_path / "drills")) == []
 
@@ -79,7 +79,7 @@ def test_a_taken_port_is_refused_naming_it(tmp_path, snapshot):
         port = taken.getsockname()[1]
         module = FakeModule(tmp_path, snapshot=snapshot, client_port=port)
         with pytest.raises(Refused, match="client_port %d on 127.0.0.1 is taken" % port):
-            ScratchDrill(module).plan()
+            ScratchDrill(module.params, module).plan()
 
 
 def test_a_member_that_exits_is_reported_and_everything_is_removed(tmp_path, snapshot, monkeypatch):
@@ -95,13 +95,30 @@ def test_a_member_that_exits_is_reported_and_everything_is_removed(tmp_path, sna
     # Not the real client: it would load a gRPC library into this test process (test_client loads both, in order).
     monkeypatch.setattr(_scratch, "connect_all", not_serving)
     module = FakeModule(tmp_path, snapshot=snapshot)
-    drill = ScratchDrill(module)
+    drill = ScratchDrill(module.params, module)
     drill.plan()
     assert os.path.isdir(drill.run_dir) and oct(os.stat(drill.run_dir).st_mode & 0o777) == "0o700"
-    with pytest.raises(DrillError, match="exited with code 3 before it served; its log ends: member cannot start"):
-        drill.run()
+    with pytest.raises(DrillError, match="exited with code 3 before it served; its log ends: member cannot start"
+                       ) as failed:
+        drill.apply()
     assert not os.path.exists(drill.run_dir) and drill.result["left_behind"] == []
     assert drill.result["phases"]["restore"] >= 0 and "start" not in drill.result["phases"]
+    assert drill.failed(failed.value).endswith("member cannot start: injected The throwaway member was stopped and "
+                                               "its run dir removed.")
+    assert drill.result["duration_seconds"] >= 0
+
+
+def test_what_a_drill_leaves_behind_is_named_and_fails_even_a_drill_that_served(tmp_path, snapshot, monkeypatch):
+    module = FakeModule(tmp_path, snapshot=snapshot)
+    drill = ScratchDrill(module.params, module)
+    drill.plan()
+    monkeypatch.setattr(drill, "_drill", lambda: drill.result["left_behind"].append("etcd pid 7 did not exit"))
+    with pytest.raises(CleanupFailed) as failed:
+        drill.apply()
+    assert drill.failed(failed.value) == "the drill ran but could not clean up: etcd pid 7 did not exit"
+    broken = DrillError("the throwaway member started but could not be read: refused.")
+    assert drill.failed(broken) == ("the throwaway member started but could not be read: refused. Left behind: etcd "
+                                    "pid 7 did not exit.")
 
 
 def test_only_run_dirs_of_dead_drills_are_stale(tmp_path):
@@ -135,7 +152,7 @@ def test_a_killed_drills_member_is_stopped_and_its_run_dir_removed(tmp_path, sna
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "--data-dir", str(stale / "data")])
     try:
         wait_for_exec(orphan.pid, str(stale))
-        drill = ScratchDrill(module)
+        drill = ScratchDrill(module.params, module)
         assert drill._remove_stale() == [str(stale)]   # pylint: disable=protected-access
         assert orphan.wait(10) == -9 and not stale.exists()
     finally:

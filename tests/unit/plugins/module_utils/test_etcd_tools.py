@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.tools_install import (
     RECORD_NAME, ToolsError, ToolsInstall, architecture_problem, version_problem)
+from ansible_collections.etcdops.dr.tests.unit.runner_drive import drive
 
 
 def fake_binary(version, machine=62, order="<"):
@@ -55,9 +56,7 @@ def dirs(tmp_path):
 def install(dirs, src, sha256, check_mode=False, **params):
     tmp_path, dest = dirs
     module = FakeModule(dict(src=src, sha256=sha256, dest_dir=str(dest), **params), tmp_path / "tmp", check_mode)
-    job = ToolsInstall(module)
-    job.run()
-    return job.result, module
+    return drive(ToolsInstall(module.params, module)), module
 
 
 def test_check_mode_then_install_then_nothing_to_do(dirs):

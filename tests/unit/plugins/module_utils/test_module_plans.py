@@ -18,6 +18,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import B
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter
 from ansible_collections.etcdops.dr.tests.unit.plugins.module_utils.test_snapshot_check import (
     KEY_COUNT, etcd_state, snapshot)
+from ansible_collections.etcdops.dr.tests.unit.runner_drive import Host, drive
 
 
 def member_data_dir(tmp_path):
@@ -34,7 +35,7 @@ def cold_params(tmp_path, **extra):
 
 def test_cold_copy_plan_writes_nothing_and_apply_writes_a_proven_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(local_member, "holders_of", lambda path: [])
-    copy = cold_copy.ColdCopy(cold_params(tmp_path))
+    copy = cold_copy.ColdCopy(cold_params(tmp_path), Host())
     copy.plan()
     assert copy.result["changed"] and copy.result["path"].startswith(str(tmp_path / "backups") + "/etcd-cold-")
     assert "would copy" in copy.would() and not (tmp_path / "backups").exists()
@@ -50,11 +51,11 @@ def test_cold_copy_plan_writes_nothing_and_apply_writes_a_proven_copy(tmp_path, 
 
 def test_cold_copy_refuses_unknown_facts_a_missing_db_and_a_running_member(tmp_path, monkeypatch):
     with pytest.raises(BackupFileError, match="cluster_facts has unknown keys"):
-        cold_copy.ColdCopy(cold_params(tmp_path, cluster_facts={"colour": "red"})).plan()
+        cold_copy.ColdCopy(cold_params(tmp_path, cluster_facts={"colour": "red"}), Host()).plan()
     with pytest.raises(BackupFileError, match="no etcd database at"):
-        cold_copy.ColdCopy(dict(cold_params(tmp_path / "x"), data_dir=str(tmp_path / "nothing"))).plan()
+        cold_copy.ColdCopy(dict(cold_params(tmp_path / "x"), data_dir=str(tmp_path / "nothing")), Host()).plan()
     monkeypatch.setattr(local_member, "holders_of", lambda path: [os.getpid()])
-    copy = cold_copy.ColdCopy(cold_params(tmp_path / "y"))
+    copy = cold_copy.ColdCopy(cold_params(tmp_path / "y"), Host())
     copy.plan()
     with pytest.raises(BackupFileError, match="etcd still runs on this member") as raised:
         copy.apply()
@@ -73,7 +74,7 @@ def test_rollback_puts_the_kept_dir_back_once(tmp_path, monkeypatch):
     (tmp_path / "data" / "restored").write_text("new")
     (tmp_path / "data.pre-restore-1").mkdir()
     (tmp_path / "data.pre-restore-1" / "old").write_text("old")
-    first = rollback.Rollback(rollback_params(tmp_path))
+    first = rollback.Rollback(rollback_params(tmp_path), Host())
     first.plan()
     assert first.result["changed"] and "would put back" in first.would()
     assert (tmp_path / "data" / "restored").exists(), "plan and would change nothing"
@@ -81,7 +82,7 @@ def test_rollback_puts_the_kept_dir_back_once(tmp_path, monkeypatch):
     assert (tmp_path / "data" / "old").read_text() == "old"
     assert first.result["failed_restore_dir"] == str(tmp_path / "data.failed-restore-2")
     assert (tmp_path / "data.failed-restore-2" / "restored").read_text() == "new"
-    again = rollback.Rollback(rollback_params(tmp_path))
+    again = rollback.Rollback(rollback_params(tmp_path), Host())
     again.plan()
     assert again.result["changed"] is False and "rolled back already" in again.nothing_to_do()
 
@@ -90,10 +91,10 @@ def test_rollback_refuses_while_etcd_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(local_member, "etcd_activity", lambda data_dir, urls: ["etcd (pid 1) listens on 2379"])
     (tmp_path / "data.pre-restore-1").mkdir()
     with pytest.raises(rollback.RollbackRefused, match="etcd still runs on this host: etcd"):
-        rollback.Rollback(rollback_params(tmp_path)).plan()
+        rollback.Rollback(rollback_params(tmp_path), Host()).plan()
     assert (tmp_path / "data.pre-restore-1").is_dir()
-    checked = rollback.Rollback(rollback_params(tmp_path))
-    checked.plan(check_mode=True)
+    checked = rollback.Rollback(rollback_params(tmp_path), Host(check_mode=True))
+    checked.plan()
     assert checked.result["changed"] and checked.result["etcd_running"] == ["etcd (pid 1) listens on 2379"]
 
 
@@ -115,7 +116,7 @@ def test_rollback_from_the_journal_puts_the_pre_restore_data_back_whichever_step
         (tmp_path / "data.restore-staging" / "data").rename(data)
         (data / "restored").write_text("new")
         journal.record(str(data), "R1", "swapped")
-    first = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None, stamp="R2"))
+    first = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None, stamp="R2"), Host())
     first.plan()
     assert first.result["changed"] and first.result["unfinished"] and first.result["kubernetes"]
     assert "record the rollback of run R1" in first.would()
@@ -125,7 +126,7 @@ def test_rollback_from_the_journal_puts_the_pre_restore_data_back_whichever_step
     assert first.result["failed_restore_dir"] == (str(tmp_path / "data.failed-restore-R2") if reached == "swapped"
                                                   else None)
     assert journal.read(str(data))["step"] == "rolled_back"
-    again = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None))
+    again = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None), Host())
     again.plan()
     assert not again.result["changed"] and "run R1) ended rolled back" in again.nothing_to_do()
 
@@ -135,7 +136,7 @@ def test_rollback_leaves_a_verified_restore_alone_even_while_etcd_runs(tmp_path,
     (tmp_path / "data").mkdir()
     (tmp_path / "data.pre-restore-R1").mkdir()
     journal.record(str(tmp_path / "data"), "R1", "verified")
-    done = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None))
+    done = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None), Host())
     done.plan()
     assert not done.result["changed"] and (tmp_path / "data.pre-restore-R1").is_dir()
 
@@ -159,12 +160,12 @@ class FakeBackend:
 
 
 def apiserver(monkeypatch, backend, state, listening, timeout=0.3):
-    monkeypatch.setattr(kube_apiserver, "select", lambda module: backend)
+    monkeypatch.setattr(kube_apiserver, "select", lambda host, params: backend)
     monkeypatch.setattr(local_member, "listeners_on", lambda addresses: [("127.0.0.1", 6443, 1)] if listening() else [])
     monkeypatch.setattr(local_member, "describe_listeners", lambda listeners: "pid 1 listens on 127.0.0.1:6443")
     monkeypatch.setattr(kube_apiserver, "POLL_SECONDS", 0.01)
     params = dict(state=state, manager="supervisor", address="127.0.0.1", port=6443, timeout=timeout)
-    return kube_apiserver.KubeApiserver(SimpleNamespace(params=params))
+    return kube_apiserver.KubeApiserver(params, Host())
 
 
 def test_kube_apiserver_plan_asks_the_manager_and_apply_waits_for_the_port(monkeypatch):
@@ -172,13 +173,13 @@ def test_kube_apiserver_plan_asks_the_manager_and_apply_waits_for_the_port(monke
     began = time.monotonic()
     started = apiserver(monkeypatch, backend, "started", lambda: time.monotonic() - began > 0.05)
     started.plan()
-    assert started.result["changed"] and backend.calls == [] and "would be started" in started.unchanged()
+    assert started.result["changed"] and backend.calls == [] and "would be started" in started.would()
     started.apply()
     assert backend.calls == ["start"] and started.result["listening"] is True
     assert "listening on 127.0.0.1:6443" in started.done()
     already = apiserver(monkeypatch, FakeBackend(running=True), "started", lambda: True)
     already.plan()
-    assert already.result["changed"] is False and "is already started" in already.unchanged()
+    assert already.result["changed"] is False and "is already started" in already.would()
 
 
 def test_kube_apiserver_that_keeps_listening_after_the_stop_fails_in_time(monkeypatch):
@@ -194,12 +195,12 @@ def test_snapshot_info_inspects_a_dir_and_names_each_bad_file(tmp_path):
     good = snapshot(tmp_path, "a.db")
     bad = tmp_path / "b.db"
     bad.write_bytes(good.read_bytes()[:-100])
-    module = SimpleNamespace(params=dict(path=str(tmp_path), pattern=["*.db"], read_status=False, count_keys=True,
-                                         etcdutl=None, etcdctl=None, decryption_key=None))
-    result = info.inspect(module)
+    params = dict(path=str(tmp_path), pattern=["*.db"], read_status=False, count_keys=True, etcdutl=None,
+                  etcdctl=None, decryption_key=None)
+    result = drive(info.SnapshotInfo(params, Host()))
     assert [r["path"] for r in result["snapshots"]] == [str(good), str(bad)]
     assert result["bad"] == [str(bad)] and result["ok"] is False and result["msg"].startswith(str(bad) + " is ")
     assert result["snapshots"][0]["key_count"] == KEY_COUNT
-    module.params["path"] = str(tmp_path / "gone")
+    params["path"] = str(tmp_path / "gone")
     with pytest.raises(EtcdOpsError, match="does not exist: give a snapshot file or a directory of them"):
-        info.inspect(module)
+        info.SnapshotInfo(params, Host()).plan()

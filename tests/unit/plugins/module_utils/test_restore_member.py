@@ -32,7 +32,7 @@ class FakeModule:
     """Defaults from ARGUMENT_SPEC; run_command plays etcdutl: version, snapshot status, snapshot restore."""
 
     def __init__(self, tmp_path, check_mode=False, **params):
-        self.params = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+        self.params = ARGUMENT_SPEC.defaults()
         self.params.update(params)
         self.check_mode = check_mode
         self.commands = []
@@ -61,6 +61,11 @@ class FakeModule:
         raise AssertionError("unexpected command %r" % cmd)
 
 
+def member_restore(module):
+    """The restore with the fake module as its host."""
+    return MemberRestore(module.params, module)
+
+
 @pytest.fixture
 def member(tmp_path):
     """A snapshot with trailer, and a data dir with the old data in it."""
@@ -77,7 +82,7 @@ def member(tmp_path):
 
 def test_the_plan_checks_and_decides_and_check_mode_changes_nothing(tmp_path, member):
     module = FakeModule(tmp_path, check_mode=True, **member)
-    restore = MemberRestore(module)
+    restore = member_restore(module)
     restore.plan()
     result = restore.result
     assert result["changed"] and result["tool"] == "etcdutl" and result["tool_version"] == "3.5.16"
@@ -92,7 +97,7 @@ def test_the_plan_checks_and_decides_and_check_mode_changes_nothing(tmp_path, me
 
 
 def test_apply_restores_proves_and_swaps_keeping_the_old_dir(tmp_path, member):
-    restore = MemberRestore(FakeModule(tmp_path, **member))
+    restore = member_restore(FakeModule(tmp_path, **member))
     restore.plan()
     restore.apply()
     result = restore.result
@@ -107,8 +112,8 @@ def test_apply_restores_proves_and_swaps_keeping_the_old_dir(tmp_path, member):
 
 
 def test_every_reason_to_refuse_is_given_at_once_before_anything_changes(tmp_path, member):
-    restore = MemberRestore(FakeModule(tmp_path, **dict(member, sha256="0" * 64,
-                                                        initial_cluster="node2=https://10.0.0.2:2380")))
+    restore = member_restore(FakeModule(tmp_path, **dict(member, sha256="0" * 64,
+                                                         initial_cluster="node2=https://10.0.0.2:2380")))
     with pytest.raises(Refused) as refused:
         restore.plan()
     message = refused.value.msg
@@ -121,7 +126,7 @@ def test_every_reason_to_refuse_is_given_at_once_before_anything_changes(tmp_pat
 
 def test_a_failed_tool_leaves_the_data_dir_and_removes_the_staging_dir(tmp_path, member):
     module = FakeModule(tmp_path, **member)
-    restore = MemberRestore(module)
+    restore = member_restore(module)
     restore.plan()
     module.fail_restore = True
     with pytest.raises(Failed, match="The staging dir was removed; the data dir was not touched"):
@@ -136,7 +141,7 @@ def restored_marker(data_dir):
 
 
 def test_the_journal_records_each_step_with_the_kept_dirs_real_name(tmp_path, member):
-    restore = MemberRestore(FakeModule(tmp_path, **member))
+    restore = member_restore(FakeModule(tmp_path, **member))
     restore.plan()
     restore.apply()
     entry = journal.read(member["data_dir"])
@@ -150,7 +155,7 @@ def test_the_journal_records_each_step_with_the_kept_dirs_real_name(tmp_path, me
 def test_a_run_over_an_interrupted_one_keeps_the_real_pre_restore_data(tmp_path, member, crash_after):
     """An interrupted run (its journal, its dirs as the crash left them) and then a new run with another stamp: the
     pre-restore data ends up as the new run's previous_data_dir, never a restored copy."""
-    first = MemberRestore(FakeModule(tmp_path, **member))
+    first = member_restore(FakeModule(tmp_path, **member))
     first.plan()
     first.apply()
     kept = first.result["previous_data_dir"]
@@ -167,7 +172,7 @@ def test_a_run_over_an_interrupted_one_keeps_the_real_pre_restore_data(tmp_path,
             journal.record(data_dir, entry["run_id"], "staged", kept_data_dir=kept)
     elif crash_after == "data renamed aside":
         os.rename(data_dir, os.path.join(os.path.dirname(data_dir), "staging-was-here"))
-    second = MemberRestore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
+    second = member_restore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
     second.plan()
     # Before the rename the data dir still holds the member's own data: this run keeps it under its own stamp.
     expected_kept = (kept if crash_after in ("data renamed aside", "swapped")
@@ -184,11 +189,11 @@ def test_a_run_over_an_interrupted_one_keeps_the_real_pre_restore_data(tmp_path,
 
 
 def test_a_run_after_a_verified_one_keeps_the_restored_data_as_its_previous(tmp_path, member):
-    first = MemberRestore(FakeModule(tmp_path, **member))
+    first = member_restore(FakeModule(tmp_path, **member))
     first.plan()
     first.apply()
     journal.record(member["data_dir"], "20261126T000000Z", "verified")
-    second = MemberRestore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
+    second = member_restore(FakeModule(tmp_path, **dict(member, stamp="20261126T010000Z")))
     second.plan()
     second.apply()
     assert second.result["previous_data_dir"] == member["data_dir"] + ".pre-restore-20261126T010000Z"
@@ -200,21 +205,21 @@ def test_an_unreadable_journal_refuses_before_anything_changes(tmp_path, member)
     with open(journal.journal_path(member["data_dir"]), "w") as handle:
         handle.write("{not json")
     with pytest.raises(Refused, match="journal .* cannot be read .*move it away"):
-        MemberRestore(FakeModule(tmp_path, **member)).plan()
+        member_restore(FakeModule(tmp_path, **member)).plan()
 
 
 def test_a_file_the_check_hashed_is_not_hashed_again_unless_the_sha256_differs(tmp_path, member, monkeypatch):
     from ansible_collections.etcdops.dr.plugins.module_utils._host import files
     monkeypatch.setattr(files, "SETTLED_SECONDS", 0)
-    check = MemberRestore(FakeModule(tmp_path, check_mode=True, **member))
+    check = member_restore(FakeModule(tmp_path, check_mode=True, **member))
     check.plan()
     checked = check.result["checked_file"]
     assert checked["sha256"] == check.result["sha256"] and checked["identity"]
-    again = MemberRestore(FakeModule(tmp_path, check_mode=True, sha256=checked["sha256"], checked_file=checked,
-                                     **member))
+    again = member_restore(FakeModule(tmp_path, check_mode=True, sha256=checked["sha256"], checked_file=checked,
+                                      **member))
     again.plan()
     assert again.result["snapshot"]["verified_by"] == ["checked_file"]
-    other = MemberRestore(FakeModule(tmp_path, sha256="1" * 64, checked_file=checked, **member))
+    other = member_restore(FakeModule(tmp_path, sha256="1" * 64, checked_file=checked, **member))
     with pytest.raises(Refused, match="checked_file's sha256 .* is not sha256 1111"):
         other.plan()
 
@@ -224,7 +229,7 @@ def test_a_refusal_for_disk_lists_what_earlier_restores_left(tmp_path, member, m
     os.makedirs(os.path.join(kept, "member"))
     monkeypatch.setattr(_member, "disk_problems", lambda needs: ({}, ["not enough free disk for %s" % list(needs)]))
     with pytest.raises(Refused) as refused:
-        MemberRestore(FakeModule(tmp_path, check_mode=True, **member)).plan()
+        member_restore(FakeModule(tmp_path, check_mode=True, **member)).plan()
     assert "not enough free disk" in refused.value.msg
     assert "earlier restores left %s (0 MiB): remove those no longer needed" % kept in refused.value.msg
 
@@ -251,7 +256,7 @@ def test_an_encrypted_snapshot_is_decrypted_into_staging_for_the_tool_and_the_pl
             seen.append((cmd[3], oct(os.stat(cmd[3]).st_mode & 0o777)))
         return tool(cmd, **kwargs)
     module.run_command = run_command
-    restore = MemberRestore(module)
+    restore = member_restore(module)
     restore.plan()
     assert restore.result["snapshot"]["verified_by"] == ["layout", "chunks", "trailer"]
     restore.apply()
@@ -268,7 +273,7 @@ def test_an_encrypted_snapshot_that_does_not_open_is_refused_before_anything_cha
         data[-100] ^= 1
         open(member["snapshot"], "wb").write(data)
     key = dict(zip(["no key", "wrong key", "a flipped bit"], [None, MALLORY[0], ALICE[0]]))[case]
-    restore = MemberRestore(FakeModule(tmp_path, decryption_key=key, **member))
+    restore = member_restore(FakeModule(tmp_path, decryption_key=key, **member))
     with pytest.raises(Refused) as refused:
         restore.plan()
     words = {"no key": "no decryption_key was given", "wrong key": "the decryption key given has id",

@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import retention as _retention
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError
+from ansible_collections.etcdops.dr.tests.unit.runner_drive import Host
 
 NOW = datetime.datetime(2026, 11, 24, 12, 0, 0, tzinfo=datetime.timezone.utc)
 DAY = 86400
@@ -126,11 +127,11 @@ def test_a_failed_removal_reports_what_went(tmp_path, monkeypatch):
 def test_prune_decides_without_removing_then_removes_and_says_how_far_a_failure_got(tmp_path, monkeypatch):
     paths = [backup(tmp_path, hours) for hours in (1, 2, 3)]
     params = dict(path=str(tmp_path), prefix="etcd-snapshot", keep_last=1, max_age="", keep=[])
-    prune = _retention.Prune(params)
-    prune.decide()
+    prune = _retention.Prune(params, Host())
+    prune.plan()
     assert prune.result["changed"] and prune.result["kept"] == [paths[0]]
     assert sorted(prune.result["removed"]) == sorted(paths[1:]) and all(os.path.exists(p) for p in paths)
-    assert prune.summary(check_mode=True) == "would remove 2 backup(s) from %s, kept 1" % tmp_path
+    assert prune.would() == "would remove 2 backup(s) from %s, kept 1" % tmp_path
 
     unlink = os.unlink
 
@@ -147,6 +148,6 @@ def test_prune_decides_without_removing_then_removes_and_says_how_far_a_failure_
 
 def test_prune_without_a_limit_removes_nothing(tmp_path):
     backup(tmp_path, 1)
-    prune = _retention.Prune(dict(path=str(tmp_path), prefix="etcd-snapshot", keep_last=0, max_age="", keep=[]))
-    prune.decide()
-    assert prune.result["changed"] is False and "no retention limit is set" in prune.summary(check_mode=False)
+    prune = _retention.Prune(dict(path=str(tmp_path), prefix="etcd-snapshot", keep_last=0, max_age="", keep=[]), Host())
+    prune.plan()
+    assert prune.result["changed"] is False and "no retention limit is set" in prune.done()

@@ -89,7 +89,7 @@ def auto_params(tmp_path, **extra):
 def test_auto_picks_systemd_when_it_is_init_and_has_the_unit(tmp_path, monkeypatch):
     monkeypatch.setattr(_service, "SYSTEMD_RUN_DIR", str(tmp_path))
     module = FakeModule(show("active"), params=auto_params(tmp_path), binaries=("systemctl",))
-    assert isinstance(_service.select(module), Systemd)
+    assert isinstance(_service.select(module, module.params), Systemd)
 
 
 def test_auto_says_what_it_looked_for(tmp_path, monkeypatch, supervisord):
@@ -97,20 +97,20 @@ def test_auto_says_what_it_looked_for(tmp_path, monkeypatch, supervisord):
     server = supervisord({"etcd-other": "RUNNING"})
     module = FakeModule(params=auto_params(tmp_path, supervisor_conf=server.conf), binaries=())
     with pytest.raises(ServiceError) as caught:
-        _service.select(module)
+        _service.select(module, module.params)
     assert "no etcd.yaml in %s" % (tmp_path / "manifests") in caught.value.msg
     assert "supervisord of %s knows no program etcd" % server.conf in caught.value.msg
     assert "systemd is not the init system" in caught.value.msg
     assert "set manager" in caught.value.msg
     server.programs["etcd"] = "RUNNING"
-    assert isinstance(_service.select(module), Supervisor)
+    assert isinstance(_service.select(module, module.params), Supervisor)
 
 
 def test_auto_prefers_a_static_pod_manifest(tmp_path):
     (tmp_path / "held").mkdir()
     (tmp_path / "held" / "etcd.yaml").write_text("kind: Pod\n")
     module = FakeModule(params=auto_params(tmp_path))
-    assert isinstance(_service.select(module), StaticPod)
+    assert isinstance(_service.select(module, module.params), StaticPod)
     assert module.calls == []
 
 

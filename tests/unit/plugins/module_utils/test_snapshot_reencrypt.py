@@ -10,9 +10,10 @@ from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import CryptoError
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import Sealer, open_file
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.reencrypt import reencrypt
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.reencrypt import Reencrypt
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import TrailerHash
 from ansible_collections.etcdops.dr.tests.unit.crypto_keys import ALICE, BOB, MALLORY
+from ansible_collections.etcdops.dr.tests.unit.runner_drive import Host, drive
 
 SNAPSHOT = os.urandom(3 * 4096 + 99)
 SNAPSHOT += hashlib.sha256(SNAPSHOT).digest()
@@ -20,6 +21,11 @@ SNAPSHOT += hashlib.sha256(SNAPSHOT).digest()
 
 @pytest.fixture
 def backup(tmp_path):
+    return encrypted_backup(tmp_path)
+
+
+def encrypted_backup(tmp_path):
+    """A backup encrypted to ALICE, with its manifest."""
     path = str(tmp_path / "etcd-snapshot-20261126T100000Z.db.enc")
     with open(path, "wb") as out:
         sealer = Sealer(out, [envelope.public_key(ALICE[1])], 4096)
@@ -37,6 +43,11 @@ def backup(tmp_path):
 def plaintext(path, pair):
     with open_file(path, envelope.private_key(pair[0])) as opened:
         return b"".join(opened.plaintext())
+
+
+def reencrypt(params, check_mode):
+    """The module's result, as run_module returns it."""
+    return drive(Reencrypt(params, Host(check_mode)))
 
 
 def params(path, *publics, key=ALICE):

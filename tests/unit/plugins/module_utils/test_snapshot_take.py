@@ -12,6 +12,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import take
 from ansible_collections.etcdops.dr.tests.unit.bolt_writer import BoltWriter, EtcdState
 from ansible_collections.etcdops.dr.tests.unit.crypto_keys import ALICE, BOB
+from ansible_collections.etcdops.dr.tests.unit.runner_drive import Host
 
 MEMBER_ID = "8e9e05c52164694d"
 
@@ -60,7 +61,7 @@ class FakeConnection:
 
 
 def params(tmp_path, **extra):
-    values = {name: spec.get("default") for name, spec in take.ARGUMENT_SPEC.items()}
+    values = take.ARGUMENT_SPEC.defaults()
     values.update(dest_dir=str(tmp_path / "backups"), endpoint=FakeConnection.endpoint, **extra)
     return values
 
@@ -68,7 +69,7 @@ def params(tmp_path, **extra):
 def test_plan_names_the_file_and_apply_writes_it_proven_with_its_manifest(tmp_path, monkeypatch):
     connection = FakeConnection(snapshot_bytes(tmp_path))
     monkeypatch.setattr(take, "_member", lambda params: connection)
-    snapshot = take.OnlineSnapshot(types.SimpleNamespace(params=params(tmp_path), check_mode=False))
+    snapshot = take.OnlineSnapshot(params(tmp_path), Host())
     snapshot.plan()
     path = snapshot.result["path"]
     assert snapshot.result["changed"] and path.startswith(str(tmp_path / "backups" / "etcd-snapshot-"))
@@ -86,11 +87,15 @@ def test_a_file_outside_the_members_revisions_takes_no_name(tmp_path, monkeypatc
     # The member says revision 5 before and after, the file stands for 4: not this member's database now.
     connection = FakeConnection(snapshot_bytes(tmp_path), revisions=(5, 5))
     monkeypatch.setattr(take, "_member", lambda params: connection)
-    snapshot = take.OnlineSnapshot(types.SimpleNamespace(params=params(tmp_path), check_mode=False))
+    snapshot = take.OnlineSnapshot(params(tmp_path), Host())
     snapshot.plan()
-    with pytest.raises(EtcdOpsError, match="stands for revision 4, but the member reported revision 5"):
+    with pytest.raises(EtcdOpsError, match="stands for revision 4, but the member reported revision 5") as failed:
         snapshot.apply()
     assert os.listdir(tmp_path / "backups") == []
+    assert snapshot.failed(failed.value) == failed.value.msg and snapshot.result["changed"] is False
+    disk = snapshot.failed(OSError(28, "No space left on device"))
+    assert disk == "writing the snapshot into %s failed: [Errno 28] No space left on device; no file took the final " \
+                   "name." % (tmp_path / "backups")
 
 
 class ToolModule:
@@ -115,7 +120,7 @@ def test_verify_reads_the_file_back_after_the_connection_is_closed(tmp_path, mon
     connection = FakeConnection(snapshot_bytes(tmp_path))
     monkeypatch.setattr(take, "_member", lambda params: connection)
     module = ToolModule(tmp_path)
-    snapshot = take.OnlineSnapshot(module)
+    snapshot = take.OnlineSnapshot(module.params, module)
     snapshot.plan()
     snapshot.apply()
     verified = snapshot.result["verified"]
@@ -128,18 +133,20 @@ def test_a_read_back_that_differs_fails_and_keeps_the_file(tmp_path, monkeypatch
     connection = FakeConnection(snapshot_bytes(tmp_path))
     connection.count_keys = lambda revision: 99
     monkeypatch.setattr(take, "_member", lambda params: connection)
-    snapshot = take.OnlineSnapshot(ToolModule(tmp_path))
+    module = ToolModule(tmp_path)
+    snapshot = take.OnlineSnapshot(module.params, module)
     snapshot.plan()
     with pytest.raises(EtcdOpsError, match="failed its check when read back from disk: the database holds key count 3 but the manifest says 99"):
         snapshot.apply()
     assert snapshot.written and os.path.exists(snapshot.result["path"])
+    assert snapshot.failed(EtcdOpsError("read back")) == "read back" and snapshot.result["changed"] is True
 
 
 def test_an_encrypted_snapshot_never_writes_plaintext_and_is_proven_through_its_key(tmp_path, monkeypatch):
     connection = FakeConnection(snapshot_bytes(tmp_path))
     monkeypatch.setattr(take, "_member", lambda params: connection)
     module = ToolModule(tmp_path, recipients=[ALICE[1], BOB[1]])
-    snapshot = take.OnlineSnapshot(module)
+    snapshot = take.OnlineSnapshot(module.params, module)
     snapshot.plan()
     snapshot.apply()
     result, path = snapshot.result, snapshot.result["path"]
@@ -162,6 +169,7 @@ def test_an_encrypted_snapshot_never_writes_plaintext_and_is_proven_through_its_
 
 def test_a_private_key_given_as_recipient_is_refused_before_the_member_is_asked(tmp_path, monkeypatch):
     monkeypatch.setattr(take, "_member", lambda params: pytest.fail("asked the member"))
-    snapshot = take.OnlineSnapshot(ToolModule(tmp_path, recipients=[ALICE[0]]))
+    module = ToolModule(tmp_path, recipients=[ALICE[0]])
+    snapshot = take.OnlineSnapshot(module.params, module)
     with pytest.raises(EtcdOpsError, match=r"recipients\[0\] is a PRIVATE key"):
         snapshot.plan()

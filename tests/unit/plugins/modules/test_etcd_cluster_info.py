@@ -6,6 +6,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client as _client
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info as _cluster_info
 from ansible_collections.etcdops.dr.plugins.modules import etcd_cluster_info
 
 MEMBERS = [dict(id="a1", name="node1", peer_urls=["https://10.0.0.1:2380"], client_urls=["https://10.0.0.1:2379"],
@@ -52,7 +53,7 @@ class FakeConnection:
 
 
 def run(monkeypatch, capsys, connections, **args):
-    monkeypatch.setattr(etcd_cluster_info, "connect_all", lambda params: connections)
+    monkeypatch.setattr(_cluster_info, "connect_all", lambda params: connections)
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             etcd_cluster_info.main()
@@ -108,7 +109,7 @@ def test_disagreeing_leaders_are_a_problem(monkeypatch, capsys):
 def test_missing_library_fails_with_package_name(monkeypatch, capsys):
     def missing(params):
         raise _client.ClientLibraryMissing("the Python etcd client is not usable: ... Install etcd-sdk-python or etcd3")
-    monkeypatch.setattr(etcd_cluster_info, "connect_all", missing)
+    monkeypatch.setattr(_cluster_info, "connect_all", missing)
     with patch_module_args({}):
         with pytest.raises(SystemExit):
             etcd_cluster_info.main()

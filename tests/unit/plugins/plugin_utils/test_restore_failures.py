@@ -1,0 +1,48 @@
+"""The failures of a restore's phases, as the role reads them from what each host registered: every failure counts,
+two hosts failing in the same step included; a host that could not be reached is lost, with its phase; a run_once
+phase is counted once; skipped results are not failures."""
+from ansible_collections.etcdops.dr.plugins.plugin_utils._restore_failures import failures
+
+HOSTS = ["node1", "node2", "node3"]
+REGISTERED = {"stop_followers": "stop", "stop_leader": "stop", "restored": "restore", "verified": "verify"}
+
+
+def failed(step, msg):
+    return dict(failed=True, failed_step=step, msg=msg, phase="x")
+
+
+def test_two_hosts_failing_in_one_step_are_both_recorded_with_the_step_id():
+    hostvars = {
+        "node1": dict(stop_followers=dict(changed=True), restored=failed("restore", "staging dir is immutable")),
+        "node2": dict(stop_followers=dict(skipped=True), stop_leader=dict(changed=True),
+                      restored=failed("restore", "no space left")),
+        "node3": dict(stop_followers=dict(changed=True), restored=dict(changed=True)),
+    }
+    found = failures(HOSTS, hostvars, REGISTERED)
+    assert [(f["host"], f["phase"], f["step"], f["lost"]) for f in found] == [
+        ("node1", "restore", "restore", False), ("node2", "restore", "restore", False)]
+    assert [f["text"] for f in found] == ["restore failed on node1: staging dir is immutable",
+                                          "restore failed on node2: no space left"]
+
+
+def test_the_label_is_for_display_only_and_a_lost_host_names_its_phase():
+    hostvars = {
+        "node1": dict(stop_followers=failed("kube_apiserver_stop", "still listens on :6443")),
+        "node2": dict(stop_followers=failed("etcd_stop", "did not stop within 2s")),
+        "node3": dict(stop_followers=dict(unreachable=True, msg="Failed to connect to the host via ssh")),
+    }
+    found = failures(HOSTS, hostvars, REGISTERED)
+    assert [(f["step"], f["label"], f["lost"]) for f in found] == [
+        ("kube_apiserver_stop", "stop kube-apiserver", False), ("etcd_stop", "stop etcd", False), (None, "stop", True)]
+    assert found[2]["text"] == "stop could not reach node3: Failed to connect to the host via ssh"
+    assert found[2]["left"].startswith("kube-apiserver may be stopped there")
+
+
+def test_a_run_once_phase_registered_on_every_host_counts_once():
+    verify = failed("verify", "the restored cluster did not become healthy")
+    found = failures(HOSTS, {host: dict(verified=verify) for host in HOSTS}, REGISTERED)
+    assert len(found) == 1 and found[0]["text"] == "the restored cluster did not become healthy"
+
+
+def test_nothing_failed_nothing_recorded():
+    assert failures(HOSTS, {host: {} for host in HOSTS}, REGISTERED) == []
