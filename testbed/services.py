@@ -294,7 +294,7 @@ def _supervisord(bed):
     if root not in sys.path:
         sys.path.insert(0, root)
     # pylint: disable-next=import-outside-toplevel,import-error
-    from ansible_collections.etcdops.dr.plugins.module_utils._host.supervisor import Supervisord
+    from ansible_collections.etcdops.dr.plugins.module_utils._service.supervisor import Supervisord
     return Supervisord(str(bed.supervisor_conf), timeout=120).proxy
 
 
