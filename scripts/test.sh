@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: ansible-test sanity, ansible-lint (production profile), unit tests, and the
-# integration tests (pytest driving real ansible-playbook runs over SSH against the local 3-member
-# TLS etcd cluster). Installs what it needs first. Exits non-zero if any part fails.
+# The whole test suite: ansible-test sanity, ansible-lint (production profile), mypy (module_utils and plugin_utils,
+# mypy.ini), unit tests, and the integration tests (pytest driving real ansible-playbook runs over SSH against the
+# local 3-member TLS etcd cluster). Installs what it needs first. Exits non-zero if any part fails.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
@@ -10,7 +10,7 @@ export PATH="$repo/.venv/bin:$PATH"
 failed=()
 step() { printf '\n===== %s =====\n' "$1"; }
 
-# Sanity and ansible-lint use one core each while the tests wait on SSH and etcd: they run beside pytest, their
+# Sanity, mypy and ansible-lint use one core each while the tests wait on SSH and etcd: they run beside pytest, their
 # output kept in files and printed when they end.
 static_log=$(mktemp -d)
 trap 'rm -rf "$static_log"' EXIT
@@ -26,6 +26,11 @@ static_checks() {
   (cd "$copy" && "$repo/.venv-sanity/bin/ansible-test" sanity --local --python 3.11 --color no) \
     >"$static_log/sanity" 2>&1 || echo sanity >>"$static_log/failed"
   rm -rf "$sanity_root"
+  # mypy checks module_utils and plugin_utils under their real package names (ansible_collections.etcdops.dr...): it
+  # runs from the collections root that holds this checkout; what it checks and how is in mypy.ini.
+  { checkout_collections=$(python -m testbed link-checkout) &&
+    (cd "$checkout_collections" && mypy --config-file "$repo/mypy.ini"); } \
+    >"$static_log/mypy" 2>&1 || echo mypy >>"$static_log/failed"
   # ansible-lint resolves etcdops.dr.* through a collections path that holds this checkout, and awx.awx (the AWX
   # example in docs/awx) through the copy bootstrap unpacked.
   { checkout_collections=$(python -m testbed link-checkout) &&
@@ -59,6 +64,8 @@ step "ansible-test sanity"
 cat "$static_log/sanity"
 step "ansible-lint --profile production"
 cat "$static_log/lint"
+step "mypy (plugins/module_utils, plugins/plugin_utils)"
+cat "$static_log/mypy"
 if [ -s "$static_log/failed" ]; then
   mapfile -t static_failed <"$static_log/failed"
   failed+=("${static_failed[@]}")
@@ -68,4 +75,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   printf '\nFAILED: %s\n' "${failed[*]}"
   exit 1
 fi
-printf '\nall test stages passed: sanity, ansible-lint, pytest\n'
+printf '\nall test stages passed: sanity, ansible-lint, mypy, pytest\n'

@@ -11,13 +11,15 @@ failures (EtcdOpsError) and the host's (OSError) into fail_json."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
+
+_Planned = TypeVar("_Planned")
 
 
 class Runner(Protocol):
@@ -50,6 +52,14 @@ class ReadOnly:
 
     def done(self) -> str:
         return self.message
+
+
+def planned(value: _Planned | None) -> _Planned:
+    """`value`, which the runner's plan() set, where would(), apply() or done() use it: None there is a bug of the
+    caller (run_module() always plans first), reported as such."""
+    if value is None:
+        raise RuntimeError("internal error in etcdops.dr: a runner was used before its plan() ran. Please report this.")
+    return value
 
 
 def failure_message(runner: Runner | None, exc: Exception) -> str:

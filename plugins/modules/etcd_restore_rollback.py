@@ -17,8 +17,8 @@ description:
     controller killed, the host lost), the journal says where the pre-restore data is, whichever step the restore
     reached, and O(previous_data_dir) and O(previous_wal_dir) are not needed. A leftover staging dir is removed and
     the journal records the rollback."
-  - Without an unfinished journal, O(previous_data_dir) and O(previous_wal_dir) say what to put back; when the
-    restore found no data dir (O(previous_data_dir) not given), the restored one is only moved aside.
+  - Without an unfinished journal, O(previous_data_dir) and O(previous_wal_dir) say what to put back. Without a journal
+    and without them there is nothing to go by, and nothing is changed (a member never restored keeps its data dir).
   - Refuses while etcd runs on this host, unless there is nothing to do.
   - Running it again after a rollback changes nothing; nor does it touch a member whose last restore was verified.
   - The role M(etcdops.dr.restore) runs it on every member when a restore fails after etcd was stopped, and its
@@ -39,7 +39,8 @@ options:
     required: true
   previous_data_dir:
     description:
-      - RV(etcdops.dr.etcd_restore#module:previous_data_dir); omit it when the restore found no data dir.
+      - RV(etcdops.dr.etcd_restore#module:previous_data_dir); omit it when the restore found no data dir (its journal
+        then says what to move aside).
       - Ignored when the journal holds an unfinished restore (the journal knows better).
     type: path
   wal_dir:

@@ -86,7 +86,7 @@ class Decision:
         first = self.checks[self.hosts[0]]
         snapshot = first.get("snapshot") or {}
         server_version = self._running_version() or first.get("server_version")
-        expected = (None, None)
+        expected: tuple[int | None, int | None] = (None, None)
         if snapshot.get("revision") is not None:
             low, high, bump_problems = expected_revisions(snapshot, bump, server_version)
             expected = (low, high)

@@ -64,8 +64,8 @@ def choose_source(cluster: dict[str, Any], host_urls: dict[str, str], source: st
     member_id, member_name, is_leader, why (the reason for the choice), skipped (each host passed over and why),
     problems (why there is no source) and cluster_unfit (the problems are the cluster's), so a role can assert on it
     with a clear message."""
-    choice = dict(ok=False, host=None, endpoint=None, member_id=None, member_name=None, is_leader=None, why=None,
-                  skipped=[], problems=[], cluster_unfit=False)
+    choice: dict[str, Any] = dict(ok=False, host=None, endpoint=None, member_id=None, member_name=None,
+                                  is_leader=None, why=None, skipped=[], problems=[], cluster_unfit=False)
     if require_healthy:
         choice["problems"] = cluster_problems(cluster)
         if choice["problems"]:
@@ -76,6 +76,7 @@ def choose_source(cluster: dict[str, Any], host_urls: dict[str, str], source: st
     newest_index = _newest_index(cluster)
     fit = []
     for host, url in host_urls.items():
+        why_not: str | None
         if host in unreachable:
             why_not = "its host is not reachable over SSH"
         else:

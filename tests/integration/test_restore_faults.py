@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -289,3 +290,84 @@ def test_kept_dirs_that_fill_a_small_disk_are_named_with_sizes_then_pruned_keepi
         assert (disk / "data.pre-restore-20261102T000000Z" / "member" / "db").stat().st_size == 30 * mib
         planned = ansible.module("etcdops.dr.etcd_restore", args, hosts="node1", check=True).results["node1"]
         assert not planned.get("failed") and planned["changed"], planned
+
+
+# Takes a member's peer port the moment its etcd lets go of it, once the member's journal records a restore's plan
+# (the stop phase began), and holds it until the journal records a failure: a stop that never sees the ports free.
+SQUATTER = r"""
+import json, socket, sys, time
+address, port, journal = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def entry():
+    try:
+        with open(journal) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+while entry().get("step") != "planned":
+    time.sleep(0.002)
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+while True:
+    try:
+        sock.bind((address, port))
+        break
+    except OSError:
+        pass
+sock.listen()
+while not entry().get("failures"):
+    time.sleep(0.02)
+"""
+
+
+def test_two_hosts_failing_in_one_step_are_both_named_and_recorded_in_their_journals(restorable, ansible):
+    bed = restorable
+    before = back_up_then_write_more(bed, ansible)
+    # No member has a journal: the rollback finds nothing to do, and moves no data dir aside.
+    cluster.remove_restore_leftovers(bed)
+    untouched = ansible.playbook(ROLLBACK)
+    assert untouched.rc == 0 and "nothing to roll back" in untouched.stdout, untouched.output
+    assert kept_dirs(bed, ".") == [] and keys(bed) == before
+    statuses = cluster.endpoint_status(bed)
+    leading = {status["Endpoint"] for status in statuses
+               if status["Status"]["header"]["member_id"] == status["Status"]["leader"]}
+    followers = [member for member in bed.members if member.client_url not in leading]
+    assert len(followers) == 2, statuses
+
+    # The stop: neither follower's ports come free until its journal records the failure.
+    squatters = [subprocess.Popen([sys.executable, "-c", SQUATTER, member.address, member.peer_url.rsplit(":", 1)[1],
+                                   f"{member.data_dir}.etcdops-restore.json"]) for member in followers]
+    try:
+        run = restore(ansible, restore_kubernetes=False, restore_timeout=8)
+        for squatter in squatters:
+            squatter.wait(timeout=60)
+    finally:
+        for squatter in squatters:
+            squatter.kill()
+    assert run.rc != 0 and "restore failed after etcd was stopped" in run.stdout, run.output
+    message = run.stdout[run.stdout.index("restore failed after etcd was stopped"):]
+    for member in followers:
+        assert f"stop etcd failed on {member.name}: " in message, run.output
+        failures = journal(member)["failures"]
+        assert [failure["step"] for failure in failures] == ["etcd_stop"], failures
+        assert "etcd did not stop within 8.0s" in failures[0]["msg"] and "listens on" in failures[0]["msg"]
+        assert journal(member)["step"] == "rolled_back"
+    cluster.wait_healthy(bed, timeout=10)
+    assert keys(bed) == before
+
+    # The restore: neither follower's staging dir can be written.
+    stagings = [member.root / "data.restore-staging" for member in followers]
+    with faults.immutable(stagings[0]), faults.immutable(stagings[1]):
+        run = restore(ansible, restore_kubernetes=False)
+    for staging in stagings:
+        staging.rmdir()
+    assert run.rc != 0, run.output
+    message = run.stdout[run.stdout.index("restore failed after etcd was stopped"):]
+    for member in followers:
+        assert f"restore failed on {member.name}: " in message, run.output
+        failures = journal(member)["failures"]
+        assert [failure["step"] for failure in failures] == ["restore"], failures
+        assert failures[0]["msg"].startswith("restoring %s failed: " % member.data_dir), failures
+    cluster.wait_healthy(bed, timeout=10)
+    assert keys(bed) == before

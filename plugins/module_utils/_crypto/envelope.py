@@ -10,8 +10,12 @@ import hmac
 import os
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 MAGIC = b"ETCDOPSE"
 VERSION = 1
@@ -99,7 +103,7 @@ def public_key(text: str, what: str = "a recipient") -> tuple[str, bytes]:
     return key_id(raw), raw
 
 
-def private_key(text: str, what: str = "the decryption key"):
+def private_key(text: str, what: str = "the decryption key") -> tuple[str, X25519PrivateKey]:
     """(key id, X25519PrivateKey) from PEM `text` (PKCS#8, unencrypted: keep it in Ansible Vault or a credential)."""
     dummy, serialization, x25519, dummy, dummy = library()
     text = (text or "").strip()
@@ -205,7 +209,7 @@ def read_header(handle, name: str) -> Header:
     return Header(version, cipher, chunk_size, salt, stanzas, rest[-MAC:], head + rest)
 
 
-def unlock(header: Header, name: str, key: tuple[str, object] | None) -> bytes:
+def unlock(header: Header, name: str, key: tuple[str, X25519PrivateKey] | None) -> bytes:
     """The file key, from the stanza for `key` (key id, X25519PrivateKey); the header's MAC is checked with it."""
     dummy, serialization, x25519, AESGCM, dummy = library()
     if key is None:

@@ -10,10 +10,13 @@ import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import TAG, CryptoError, Header
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 # Decrypted chunks an Opened keeps for pread (each chunk_size bytes).
 CACHED_CHUNKS = 4
@@ -158,7 +161,7 @@ class Opened:
         return b"".join(parts)
 
 
-def open_file(path: str, key: tuple[str, object] | None) -> Opened:
+def open_file(path: str, key: tuple[str, X25519PrivateKey] | None) -> Opened:
     """`path` opened with the private `key` (key id, X25519PrivateKey) of one of its recipients."""
     with open(path, "rb") as handle:
         header = envelope.read_header(handle, path)

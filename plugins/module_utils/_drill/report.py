@@ -16,6 +16,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._argspec import Argumen
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.resources import compare
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
 
 if TYPE_CHECKING:
@@ -391,7 +392,7 @@ class DrillReport:
         files = self.result["files"]
         os.makedirs(self.params["dest_dir"], mode=0o755, exist_ok=True)
         for kind, dummy, render in VIEWS:
-            write_atomic(files[kind], render(self.doc).encode("utf-8"), mode=0o644)
+            write_atomic(files[kind], render(planned(self.doc)).encode("utf-8"), mode=0o644)
         write_atomic(files["textfile"], self.result["textfile"].encode("utf-8"), mode=0o644)
 
     def done(self) -> str:

@@ -23,6 +23,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import Etc
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member, run as command_seam
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import tail_file
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.member import Failed, MemberRestore, Refused
 
@@ -211,7 +212,7 @@ class ScratchDrill:
                 "--initial-cluster", "%s=%s" % (MEMBER_NAME, peer_url), "--quota-backend-bytes", str(quota)]
 
     def _take_restore_result(self) -> None:
-        got = self.restore.result
+        got = planned(self.restore).result
         self.result.update({name: got[name] for name in (
             "snapshot", "sha256", "expected_revision", "expected_revision_max", "restored_revision", "tool",
             "tool_version")})
@@ -231,19 +232,19 @@ class ScratchDrill:
             raise CleanupFailed("the drill ran but could not clean up: %s" % ", ".join(self.result["left_behind"]))
 
     def _drill(self) -> None:
-        phases = self.result["phases"]
+        phases, restore = self.result["phases"], planned(self.restore)
         self.result["removed_stale"] = self._remove_stale()
         try:
             try:
-                self.restore.apply()
+                restore.apply()
             except Failed as exc:
                 raise DrillError("the restore failed: %s" % exc.msg) from None
             finally:
                 self._take_restore_result()
-            decrypt = self.restore.result["decrypt_seconds"]
-            if self.restore.result["snapshot"]["encryption"]:
+            decrypt = restore.result["decrypt_seconds"]
+            if restore.result["snapshot"]["encryption"]:
                 phases["decrypt"] = decrypt
-            phases["restore"] = round(self.restore.result["restore_seconds"] - decrypt, 3)
+            phases["restore"] = round(restore.result["restore_seconds"] - decrypt, 3)
             started = time.monotonic()
             self._start()
             phases["start"] = round(time.monotonic() - started, 3)

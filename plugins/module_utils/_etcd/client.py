@@ -14,7 +14,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import missing_required_lib
@@ -127,7 +127,7 @@ def check_params(params: dict[str, Any]) -> None:
     """Fail on option combinations or files that cannot work, before any connection is made."""
     use_pem_text(params)
     for url in params["endpoints"]:
-        scheme, dummy, dummy = parse_endpoint(url)
+        scheme = parse_endpoint(url)[0]
         if scheme == "https" and not params.get("cacert"):
             raise EtcdError(
                 "endpoint %s uses TLS but cacert is not set: set cacert to the CA certificate that signed the "
@@ -149,9 +149,10 @@ def _grpc_host(host: str) -> str:
 
 def explain_rpc_error(endpoint: str, exc: Exception, params: dict[str, Any]) -> EtcdError:
     """Turn a grpc.RpcError into an operator-facing message."""
-    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    code_of, details_of = getattr(exc, "code", None), getattr(exc, "details", None)
+    code = code_of() if callable(code_of) else None
     code_name = getattr(code, "name", str(code))
-    details = (exc.details() if callable(getattr(exc, "details", None)) else None) or str(exc)
+    details = (details_of() if callable(details_of) else None) or str(exc)
     low = details.lower()
     if "certificate verify failed" in low or "certificate_verify_failed" in low:
         why = ("the server's TLS certificate is not signed by the CA in cacert (%s): set cacert to the CA that "
@@ -207,7 +208,8 @@ class EtcdConnection:
         self.library_name, self.library, self.rpc = library
         scheme, self.host, self.port = parse_endpoint(endpoint)
         self.timeout = params["command_timeout"]
-        self._client = None
+        # The library's client (etcd3.Etcd3Client, pyetcd.Etcd3Client) while open.
+        self._client: Any = None
         self._tls = scheme == "https"
 
     def open(self) -> EtcdConnection:
@@ -281,7 +283,8 @@ class EtcdConnection:
             raft_term=response.raftTerm,
             raft_applied_index=extra.get(7, [None])[-1],
             is_learner=bool(extra.get(10, [0])[-1]),
-            errors=[value.decode("utf-8", "replace") for value in extra.get(8, [])],
+            # A string field: its values are bytes.
+            errors=[cast(bytes, value).decode("utf-8", "replace") for value in extra.get(8, [])],
         )
 
     def members(self) -> list[dict[str, Any]]:

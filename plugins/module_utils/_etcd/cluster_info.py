@@ -36,11 +36,11 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
     """Ask every endpoint for its status; members and alarms come from the first that answers.
 
     Raises EtcdError when no endpoint answers, with each endpoint's reason."""
-    result = dict(cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
-                  hash_kv_revision=None, hash_kv_consistent=None, key_count=None, key_count_revision=None,
-                  healthy=False, health_problems=[], quorum=False, missing_members=[], resources=None,
-                  resources_revision=None)
-    reachable = []
+    result: dict[str, Any] = dict(
+        cluster_id=None, members=[], endpoints=[], leader=None, alarms=[], hash_kv_revision=None,
+        hash_kv_consistent=None, key_count=None, key_count_revision=None, healthy=False, health_problems=[],
+        quorum=False, missing_members=[], resources=None, resources_revision=None)
+    reachable: list[tuple[EtcdConnection, dict[str, Any]]] = []
     try:
         for conn in connections:
             entry = _endpoint_entry(conn.endpoint)

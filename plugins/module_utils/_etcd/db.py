@@ -116,9 +116,9 @@ class EtcdDb:
         as an encrypted file opened with its key); `path` then only names it in messages."""
         self.path = path
         self.source = source
-        self.fd = None if source else os.open(path, os.O_RDONLY)
+        self.fd: int | None = None if source else os.open(path, os.O_RDONLY)
         try:
-            self.size = source.size if source else os.fstat(self.fd).st_size
+            self.size = source.size if self.fd is None else os.fstat(self.fd).st_size
             self.order, self.page_size, self.root, self.high_water = self._meta()
         except BaseException:
             self.close()
@@ -136,7 +136,7 @@ class EtcdDb:
         self.close()
 
     def pread(self, offset: int, size: int) -> bytes:
-        if self.source:
+        if self.fd is None:
             return self.source.pread(offset, size)
         return os.pread(self.fd, size, offset)
 
@@ -317,7 +317,7 @@ def _read_facts(path: str, count_keys: bool, source: Any) -> dict[str, Any]:
     with EtcdDb(path, source) as db:
         keys, meta = _key_bucket(db)
         last = next(db.items(keys, reverse=True, value_bytes=0), None)
-        facts = dict(
+        facts: dict[str, Any] = dict(
             last_key_revision=revision_of(last[0]) if last else 0,
             compact_revision=revision_of(db.get(meta, b"finishedCompactRev") or b""),
             scheduled_compact_revision=revision_of(db.get(meta, b"scheduledCompactRev") or b""),

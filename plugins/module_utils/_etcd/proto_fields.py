@@ -27,11 +27,12 @@ def read_varint(data: bytes, pos: int) -> tuple[int, int]:
 def wire_fields(data: bytes) -> dict[int, list[int | bytes]]:
     """Top-level fields of a serialized message: {number: [value, ...]}, varints as int and
     length-delimited fields as bytes (fixed-width fields are skipped)."""
-    fields = {}
+    fields: dict[int, list[int | bytes]] = {}
     pos = 0
     while pos < len(data):
         key, pos = read_varint(data, pos)
         number, wire_type = key >> 3, key & 7
+        value: int | bytes
         if wire_type == 0:
             value, pos = read_varint(data, pos)
         elif wire_type == 2:

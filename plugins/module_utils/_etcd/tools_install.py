@@ -82,8 +82,9 @@ def source_members(src: str, tools: list[str]) -> Iterator[tuple[str, IO[bytes]]
         with tarfile.open(src) as archive:
             for member in archive.getmembers():
                 name = os.path.basename(member.name)
-                if member.isfile() and name in tools:
-                    yield name, archive.extractfile(member)
+                extracted = archive.extractfile(member) if member.isfile() and name in tools else None
+                if extracted is not None:
+                    yield name, extracted
         return
     if zipfile.is_zipfile(src):
         with zipfile.ZipFile(src) as archive:
@@ -141,7 +142,7 @@ class ToolsInstall:
             return {}
         return record if isinstance(record, dict) else {}
 
-    def _version(self, name: str, path: str, source: str) -> tuple[int, ...]:
+    def _version(self, name: str, path: str, source: str) -> tuple[int, ...] | None:
         try:
             found = parse_version(run(self.host, [path, "version"], why="%s from %s does not run" % (
                 name, source)).stdout)

@@ -44,7 +44,7 @@ def url_address(url: str) -> tuple[str | None, int | None]:
     parts = urlsplit(url)
     try:
         infos = socket.getaddrinfo(parts.hostname, None)
-        ip = infos[0][4][0] if infos else None
+        ip = str(infos[0][4][0]) if infos else None
     except (socket.gaierror, UnicodeError):
         ip = None
     return ip, parts.port
@@ -96,7 +96,7 @@ def listeners_on(addresses: Sequence[tuple[str | None, int | None]],
     if not wanted:
         return []
     owners = {}
-    inodes = {"socket:[%s]" % inode for dummy, dummy, inode in wanted}
+    inodes = {"socket:[%s]" % inode for dummy, dummy2, inode in wanted}
     for pid in _pids(proc):
         for target in _open_files(pid, proc):
             if target in inodes:

@@ -18,12 +18,12 @@ import platform
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, overload
 
 try:
     import yaml
 except ImportError:
-    yaml = None
+    yaml = None  # type: ignore[assignment]
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandError, run
@@ -81,7 +81,7 @@ def is_etcd(program: str | None) -> bool:
 
 def _settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """A source's settings from {setting: raw value}: empty means unset, peer URLs become a list."""
-    result = {}
+    result: dict[str, Any] = {}
     for setting in FLAGS:
         value = values.get(setting)
         if isinstance(value, (list, tuple)):
@@ -326,7 +326,7 @@ def running_sources(addresses: Sequence[tuple[str | None, int | None]],
     if hidden:
         unread.append("a process this user cannot see listens on %s, so the running etcd's configuration cannot "
                       "be read (run as root: become: true)" % ", ".join(hidden))
-    for pid in sorted({pid for dummy, dummy, pid in listeners if pid is not None}):
+    for pid in sorted({pid for dummy, dummy2, pid in listeners if pid is not None}):
         base = os.path.join(proc, str(pid))
         source = "running process pid %s (%s)" % (pid, os.path.join(base, "cmdline"))
         try:
@@ -446,6 +446,12 @@ def supervisor_program(conf: str, program: str) -> tuple[list[str], dict[str, st
     where = "supervisor program %s in %s" % (name, conf)
     if not parser.has_section(section):
         raise Unreadable("supervisor has no program %s in %s (nor in the files it includes)" % (name, conf))
+
+    @overload
+    def option(section_name: str, key: str, default: str) -> str: ...
+
+    @overload
+    def option(section_name: str, key: str, default: None = None) -> str | None: ...
 
     def option(section_name: str, key: str, default: str | None = None) -> str | None:
         value = parser.get(section_name, key, fallback=default)

@@ -8,18 +8,20 @@ import collections
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 if TYPE_CHECKING:
+    from typing import Literal
+
     from ansible.module_utils.basic import AnsibleModule
 
 Completed = collections.namedtuple("Completed", "cmd rc stdout stderr")
 
 # gRPC channels open in this process (the etcd client registers them). gRPC's fork handlers sometimes kill a child
 # started while a channel is open (SIGABRT, seen in 2-3% of runs with grpcio 1.85), so no command may run then.
-_OPEN_CHANNELS = set()
+_OPEN_CHANNELS: set[int] = set()
 
 
 class ChannelOpenError(RuntimeError):
@@ -61,6 +63,12 @@ class HostContext:
     def run_command(self, cmd: list[str], **kwargs: Any) -> tuple[int, str, str]:
         return self._module.run_command(cmd, **kwargs)
 
+    @overload
+    def get_bin_path(self, name: str, required: Literal[True]) -> str: ...
+
+    @overload
+    def get_bin_path(self, name: str, required: bool = False) -> str | None: ...
+
     def get_bin_path(self, name: str, required: bool = False) -> str | None:
         return self._module.get_bin_path(name, required=required)
 
@@ -76,10 +84,10 @@ class HostContext:
 def run(host: HostContext | AnsibleModule, cmd: Sequence[object], check: bool = True,
         why: str | None = None) -> Completed:
     """Run `cmd` (a list, never a shell string) with LANG=C; raise CommandError on failure if `check`."""
-    cmd = [str(part) for part in cmd]
-    _no_channel_open(cmd)
-    rc, stdout, stderr = host.run_command(cmd, check_rc=False, environ_update={"LANG": "C", "LC_ALL": "C"})
-    completed = Completed(cmd, rc, stdout, stderr)
+    argv = [str(part) for part in cmd]
+    _no_channel_open(argv)
+    rc, stdout, stderr = host.run_command(argv, check_rc=False, environ_update={"LANG": "C", "LC_ALL": "C"})
+    completed = Completed(argv, rc, stdout, stderr)
     if check and rc != 0:
         raise CommandError(completed, why)
     return completed
@@ -103,10 +111,10 @@ def _no_channel_open(cmd: Sequence[str]) -> None:
 def start(cmd: Sequence[object], log_path: str, cwd: str) -> subprocess.Popen[bytes]:
     """Start a server that runs on (`cmd`, a list) in a session of its own, output appended to `log_path`, with
     LANG=C and without the host's ETCD_* variables: etcd takes them as flags, and those are the production member's."""
-    cmd = [str(part) for part in cmd]
-    _no_channel_open(cmd)
+    argv = [str(part) for part in cmd]
+    _no_channel_open(argv)
     environ = {name: value for name, value in os.environ.items() if not name.startswith("ETCD_")}
     environ.update(LANG="C", LC_ALL="C")
     with open(log_path, "ab") as log:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
                                 env=environ, cwd=cwd, start_new_session=True)

@@ -9,6 +9,7 @@ import errno
 import os
 import shutil
 from collections.abc import Mapping
+from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import (
     first_free, fsync_dir, nearest_existing_dir, owner_ids)
@@ -66,7 +67,8 @@ def target_ownership(data_dir: str, owner: str | None = None, group: str | None 
 
 def disk_problems(needs: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
     """`needs` {dir: bytes}; dirs on one filesystem add up. Returns (free {dir: bytes}, problems)."""
-    by_device = {}
+    # {device: [a dir on it, bytes needed there, the dirs that need them]}
+    by_device: dict[int, list[Any]] = {}
     for directory, size in needs.items():
         parent = nearest_existing_dir(os.path.dirname(os.path.abspath(directory.rstrip("/"))))
         entry = by_device.setdefault(os.stat(parent).st_dev, [parent, 0, []])

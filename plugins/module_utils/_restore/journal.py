@@ -21,6 +21,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
 
 if TYPE_CHECKING:
+    from typing import TypeGuard
+
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 SUFFIX = ".etcdops-restore.json"
@@ -59,8 +61,8 @@ def read(data_dir: str) -> dict[str, Any] | None:
     return entry
 
 
-def unfinished(entry: dict[str, Any] | None) -> bool:
-    return bool(entry) and entry["step"] not in FINISHED
+def unfinished(entry: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    return bool(entry and entry["step"] not in FINISHED)
 
 
 def pre_restore_location(live: str, kept: str | None, had_live: bool) -> tuple[bool, str | None]:
@@ -78,7 +80,7 @@ def pre_restore_state(entry: dict[str, Any] | None, data_dir: str, wal_dir: str 
     if unfinished(entry):
         return {name: entry.get(name) for name in INHERITED}
     return dict(kept_data_dir=None, kept_wal_dir=None, had_data_dir=os.path.lexists(data_dir),
-                had_wal_dir=bool(wal_dir) and os.path.lexists(wal_dir))
+                had_wal_dir=bool(wal_dir and os.path.lexists(wal_dir)))
 
 
 def record(data_dir: str, run_id: str, step: str, **fields: Any) -> dict[str, Any]:

@@ -25,10 +25,13 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap 
     replace_dir, set_ownership, staging_dir, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, expected_revisions, find_restore_tool, member_problems, restore_command, tool_problems)
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_to_file
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
 ARGUMENT_SPEC = ArgumentSpec(dict(
@@ -131,9 +134,10 @@ class MemberRestore:
         self.data_dir = params["data_dir"].rstrip("/")
         self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
         self.staging = staging_dir(self.data_dir)
-        self.ownership = None
+        # (uid, gid, mode) the restored dirs get.
+        self.ownership: tuple[int, int, int] | None = None
         # (key id, private key) from decryption_key.
-        self.key = None
+        self.key: tuple[str, X25519PrivateKey] | None = None
         # Where the pre-restore data is (journal.INHERITED), from this run's journal entry or an interrupted run's.
         self.pre_restore: dict[str, Any] = {}
         self.result = dict(
@@ -310,7 +314,7 @@ class MemberRestore:
 
     def _restore_into_staging(self) -> None:
         result = self.result
-        uid, gid, mode = self.ownership
+        uid, gid, mode = planned(self.ownership)
         plaintext = os.path.join(self.staging, PLAINTEXT_NAME) if result["snapshot"]["encryption"] else None
         try:
             prepare_staging(self.staging)

@@ -461,8 +461,10 @@ class Undo(Phase):
                        previous_wal_dir=None, stamp=params["run_id"], urls=[params["client_url"], params["peer_url"]])
         reading = rollback.Rollback(options, self.host.checking())
         self.call("rollback", reading, "plan")
-        result.update(rolls_back=bool(reading.result["changed"]), kubernetes=bool(reading.result["kubernetes"]),
-                      rollback_msg=reading.would())
+        # Only a journal's unfinished restore is rolled back: without one the runner would take the live data dir
+        # for a restored copy with nothing before it (its explicit mode, for previous dirs given by hand).
+        result.update(rolls_back=bool(reading.result["unfinished"]), kubernetes=bool(reading.result["kubernetes"]),
+                      rollback_msg=reading.would() if reading.result["unfinished"] else reading.nothing_to_do())
         steps: list[tuple[str, Runner]] = []
         if result["rolls_back"]:
             steps += [("etcd_stop", member_service.MemberService(service_params(params, "stopped"), self.host)),

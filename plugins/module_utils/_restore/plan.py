@@ -106,7 +106,7 @@ def restore_command(path: str, snapshot: str, data_dir: str, options: dict[str, 
 
 def parse_initial_cluster(text: str | None) -> dict[str, list[str]]:
     """{name: [peer urls]} from etcd's `name=url,name=url` form; RestorePlanError names a malformed entry."""
-    members = {}
+    members: dict[str, list[str]] = {}
     for entry in (text or "").split(","):
         name, sep, url = entry.strip().partition("=")
         if not sep or not name or not url:
@@ -126,7 +126,7 @@ def member_problems(options: dict[str, Any]) -> list[str]:
     if sorted(members[name]) != sorted(options["initial_advertise_peer_urls"]):
         return ["member %s has peer URLs %s in initial_cluster but initial_advertise_peer_urls is %s: they must "
                 "be the same" % (name, ", ".join(members[name]), ", ".join(options["initial_advertise_peer_urls"]))]
-    owners = {}
+    owners: dict[str, list[str]] = {}
     for member, urls in members.items():
         for url in urls:
             owners.setdefault(url, []).append(member)

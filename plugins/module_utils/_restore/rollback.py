@@ -48,7 +48,8 @@ class Rollback:
         if params["wal_dir"]:
             self.keys[params["wal_dir"].rstrip("/")] = "failed_restore_wal_dir"
         self.pairs: list[tuple[str, str | None]] = []
-        self.entry: dict[str, Any] | None = None
+        # The journal's entry; empty when there is none.
+        self.entry: dict[str, Any] = {}
         self.staging = staging_dir(params["data_dir"])
 
     def _given_pairs(self) -> list[tuple[str, str | None]]:
@@ -80,16 +81,17 @@ class Rollback:
         """Find what is left to put back; refuse while etcd runs here (in check mode, only report it in
         etcd_running: a rollback stops etcd first). Raises RollbackRefused."""
         try:
-            self.entry = journal.read(self.params["data_dir"])
+            self.entry = journal.read(self.params["data_dir"]) or {}
         except journal.JournalError as exc:
             raise RollbackRefused("refusing to roll back %s: %s. Nothing was changed." % (
                 self.params["data_dir"], exc.msg)) from None
         unfinished = journal.unfinished(self.entry)
-        self.result.update(journal=self.entry, unfinished=unfinished,
+        self.result.update(journal=self.entry or None, unfinished=unfinished,
                            kubernetes=bool(unfinished and self.entry.get("kubernetes")))
         if unfinished:
             self.pairs = self._journal_pairs(self.entry)
-        elif self.params["previous_data_dir"] or self.params["previous_wal_dir"] or not self.entry:
+        elif self.params["previous_data_dir"] or self.params["previous_wal_dir"]:
+            # Without a journal and without the dirs given there is nothing to go by: nothing is moved.
             self.pairs = self._given_pairs()
         self.result["changed"] = bool(self.pairs) or unfinished or os.path.isdir(self.staging)
         if not self.result["changed"]:
@@ -103,7 +105,10 @@ class Rollback:
         if self.entry:
             return "nothing to roll back in %s: its last restore (run %s) ended %s" % (
                 self.params["data_dir"], self.entry["run_id"], self.entry["step"].replace("_", " "))
-        return "nothing to put back in %s: no kept dir is left (rolled back already)" % self.params["data_dir"]
+        if self.params["previous_data_dir"] or self.params["previous_wal_dir"]:
+            return "nothing to put back in %s: no kept dir is left (rolled back already)" % self.params["data_dir"]
+        return "nothing to roll back in %s: it has no restore journal, and no previous dir was given" % (
+            self.params["data_dir"])
 
     def would(self) -> str:
         if not self.result["changed"]:

@@ -61,7 +61,7 @@ class Supervisor:
         self.conf = conf
         self.supervisord = Supervisord(conf, timeout)
         # known() and the state() right after it share one answer.
-        self._last_info = None
+        self._last_info: dict[str, Any] | None = None
 
     def describe(self) -> str:
         return "supervisor program %s" % self.program
@@ -270,7 +270,7 @@ def select(host: HostContext, params: dict[str, Any]) -> Supervisor | Systemd | 
             looked.append("supervisord of %s knows no program %s" % (conf, params["name"]))
         except SupervisorError as exc:
             looked.append(exc.msg.rstrip("."))
-    else:
+    elif why_none:
         looked.append(why_none)
     if os.path.isdir(SYSTEMD_RUN_DIR) and host.get_bin_path("systemctl"):
         systemd = Systemd(host, params["name"])

@@ -13,6 +13,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._service.backends import select, tail_file
 from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import (
     HealthProbe, WaitTimeout, member_addresses, plan, wait_started, wait_stopped)
@@ -48,7 +49,7 @@ class MemberService:
         self.params = params
         self.backend: Any = None
         self.probe: HealthProbe | None = None
-        self.addresses: list[tuple[str | None, int]] = []
+        self.addresses: list[tuple[str | None, int | None]] = []
         self.result: dict[str, Any] = dict(
             changed=False, manager=None, manager_auto=self.params["manager"] == "auto", service=None, before=None,
             actions=[], stopped_processes=[], healthy=None, waited_seconds=0.0, log_tail=[], member_config=[],
@@ -85,7 +86,7 @@ class MemberService:
         began = time.monotonic()
         if self.params["state"] in ("stopped", "restarted"):
             listeners = local_member.listeners_on(self.addresses)
-            pids = sorted({pid for dummy, dummy, pid in listeners if pid})
+            pids = sorted({pid for dummy, dummy2, pid in listeners if pid})
             described = [local_member.describe_process(pid) for pid in pids]
             if "stop" in actions:
                 self.backend.stop()
@@ -94,7 +95,7 @@ class MemberService:
         if self.params["state"] in ("started", "restarted"):
             if "start" in actions:
                 self.backend.start()
-            wait_started(self.backend, self.probe, self.params["timeout"])
+            wait_started(self.backend, planned(self.probe), self.params["timeout"])
             self.result["healthy"] = True
         self.result["waited_seconds"] = round(time.monotonic() - began, 3)
 

@@ -35,7 +35,7 @@ class _Throttle:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.last = None
+        self.last: float | None = None
 
     def due(self) -> bool:
         now = time.monotonic()
@@ -101,7 +101,7 @@ class HealthProbe:
         self.params = dict(params, endpoints=[params["endpoint"]])
         check_params(self.params)
         self.library = load_library(params["client_library"])
-        self.last_error = None
+        self.last_error: str | None = None
 
     def __call__(self, time_left: float) -> bool:
         params = dict(self.params, command_timeout=max(1.0, min(self.params["command_timeout"], time_left)),

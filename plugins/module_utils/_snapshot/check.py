@@ -80,6 +80,7 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
     if size and envelope.is_encrypted(path):
         return _check_encrypted(path, size, identity, manifest, manifest_problem, count_keys, checked,
                                 key, file_key)
+    hashed: _Checked | TrailerHash
     if checked and identity and checked[0] == identity:
         hashed = _Checked(checked[1])
     else:
@@ -89,7 +90,7 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
     sha256 = hashed.file_sha256()
     has_trailer = size % SECTOR == TRAILER
     problems = [manifest_problem] if manifest_problem else []
-    verified_by = []
+    verified_by: list[str] = []
     if manifest:
         _compare_manifest(manifest, size, sha256, None, problems, verified_by)
     if has_trailer:
@@ -156,7 +157,8 @@ def _check_encrypted(path: str, size: int, identity: str | None, manifest: dict[
     except envelope.CryptoError as exc:
         problems.append(exc.msg)
         causes.append(exc.cause)
-    if not problems and (key or file_key):
+    # No problem yet: the header was read.
+    if not problems and header is not None and (key or file_key):
         digest = hashlib.sha256()
         try:
             with _crypto_stream.Opened(path, file_key or envelope.unlock(header, path, key), header) as opened:
@@ -180,8 +182,7 @@ def _check_encrypted(path: str, size: int, identity: str | None, manifest: dict[
                      "key (decryption_key) its chunks, sha256 trailer and database are checked too"
                      % ", ".join(header.key_ids))
     if sha256 is None:
-        same = checked and identity and checked[0] == identity
-        sha256 = checked[1] if same else _files.file_sha256(path)
+        sha256 = checked[1] if checked and identity and checked[0] == identity else _files.file_sha256(path)
     if manifest:
         _compare_manifest(manifest, size, sha256, plaintext_sha256, problems, verified_by)
     truncated = "truncated" in causes or size < ((manifest or {}).get("size") or 0)
@@ -213,7 +214,7 @@ def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
     except (EtcdDbError, OSError) as exc:
         problems.append(getattr(exc, "msg", str(exc)))
         return {}, []
-    notes = []
+    notes: list[str] = []
     if not manifest:
         return facts, notes
     if (manifest.get("format") or 1) < 2 and manifest.get("revision") is not None:

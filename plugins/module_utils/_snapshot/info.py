@@ -62,7 +62,7 @@ class SnapshotInfo(ReadOnly):
         for path in snapshot_files(params["path"], params["pattern"]):
             report = check_file(path, params["count_keys"], key=key)
             # etcd's tool reads plaintext only; an encrypted file's trailer and database were checked decrypted.
-            if tool and report["status"] in ("ok", "unverified") and not report["encryption"]:
+            if tool and argv and report["status"] in ("ok", "unverified") and not report["encryption"]:
                 read_status(self.host, report, tool, argv)
             reports.append(report)
         bad = [r["path"] for r in reports if r["status"] != "ok"]

@@ -21,6 +21,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._crypto import envelope
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import Opened, Sealer
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_SUFFIX, BackupFileError)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import decrypt_into
@@ -99,9 +100,9 @@ class Reencrypt:
     def apply(self) -> None:
         if self.unrecorded_sha256 is not None:
             _record(self.path, self.doc, self.unrecorded_sha256, os.path.getsize(self.path),
-                    self.opened.header.describe(), self.result)
+                    planned(self.opened).header.describe(), self.result)
         elif not self.same_recipients:
-            written = _rewrite(self.path, self.opened, self.recipients, self.doc)
+            written = _rewrite(self.path, planned(self.opened), self.recipients, self.doc)
             _record(self.path, self.doc, written.digest.hexdigest(), written.size, written.describe(), self.result)
 
     def done(self) -> str:

@@ -86,8 +86,8 @@ def rank(names: Iterable[str], prefix: str, keep_last: int, max_age_seconds: flo
             backups.append((when, name))
     backups.sort(reverse=True)
     keep, remove = [], []
-    for rank_number, ((when, dummy), name) in enumerate(backups):
-        age = (now - when).total_seconds()
+    for rank_number, ((taken, dummy), name) in enumerate(backups):
+        age = (now - taken).total_seconds()
         reasons = []
         if keep_last and rank_number >= keep_last:
             reasons.append("not among the %d newest" % keep_last)

@@ -15,6 +15,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.db import EtcdDbError, read_facts
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import DirLock, owner_ids, remove_stale_partials
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import public_key
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     ENCRYPTED_EXTENSION, MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir, manifest, new_backup_path,
     write_manifest)
@@ -93,15 +94,16 @@ class OnlineSnapshot:
     def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         self.host = host
         self.params = params
-        self.connection = None
-        self.status = None
-        self.ids = None
+        self.connection: EtcdConnection | None = None
+        self.status: dict[str, Any] | None = None
+        # (uid, gid) the files get; -1 leaves that id as it is.
+        self.ids: tuple[int, ...] | None = None
         # The file has its final name (a failure after that still changed something).
         self.written = False
         # (key id, raw public key) of each recipient when the file is encrypted; the key that wrote it.
-        self.recipients = None
-        self.file_key = None
-        self.result = dict(
+        self.recipients: list[tuple[str, bytes]] | None = None
+        self.file_key: bytes | None = None
+        self.result: dict[str, Any] = dict(
             changed=False, path=None, manifest_path=None, manifest=None, size=None, sha256=None, db_sha256=None,
             revision=None, revision_before=None, revision_after=None, last_key_revision=None, compact_revision=None,
             key_count=None, member_id=None, member_name=None, cluster_id=None, etcd_version=None, encryption=None,
@@ -127,14 +129,15 @@ class OnlineSnapshot:
 
     def would(self) -> str:
         return "would snapshot %s (%s, about %d bytes) to %s" % (
-            self.connection.endpoint, self.result["member_name"], self.status["db_size"], self.result["path"])
+            planned(self.connection).endpoint, self.result["member_name"], planned(self.status)["db_size"],
+            self.result["path"])
 
     def apply(self) -> None:
         """Stream into a temp file that takes the final name only once whole and proven; then the manifest. Runs
         under dest_dir's lock: another run writing there is waited for, the temp files of killed runs are removed,
         and the name is chosen (again) under the lock and never replaces a file."""
-        params, result, connection, status = self.params, self.result, self.connection, self.status
-        uid, gid = self.ids
+        params, result, connection, status = self.params, self.result, planned(self.connection), planned(self.status)
+        uid, gid = planned(self.ids)
         facts: dict[str, Any] = {}
         ensure_dir(params["dest_dir"])
         with DirLock(params["dest_dir"], params["lock_timeout"]) as lock:
@@ -165,8 +168,8 @@ class OnlineSnapshot:
 
     def _finish(self, written: dict[str, Any], facts: dict[str, Any], began: float) -> None:
         """Close the connection, record what was written, write the manifest."""
-        result, status = self.result, self.status
-        uid, gid = self.ids
+        result, status = self.result, planned(self.status)
+        uid, gid = planned(self.ids)
         self.close()
         result.update(size=written["size"], sha256=written["sha256"], db_sha256=written["db_sha256"],
                       **{name: facts[name] for name in FILE_FACTS})
@@ -193,7 +196,7 @@ class OnlineSnapshot:
         if report["encryption"]:
             report["notes"].append("etcd's own tool cannot read an encrypted file: the file was decrypted chunk by "
                                    "chunk with the key that wrote it and its trailer and database checked instead")
-        elif not tool:
+        elif not tool or not argv:
             report["notes"].append("no etcdutl or etcdctl on this host (set etcdutl): etcd's own tool did not read "
                                    "the file")
         elif report["status"] in ("ok", "unverified"):
@@ -218,8 +221,8 @@ class OnlineSnapshot:
     def done(self) -> str:
         result = self.result
         return "snapshot of %s (%s) at revision %s: %s, %s bytes, %s keys, %s MiB/s" % (
-            self.connection.endpoint, result["member_name"], result["revision"], result["path"], result["size"],
-            result["key_count"], result["throughput_mib_s"])
+            planned(self.connection).endpoint, result["member_name"], result["revision"], result["path"],
+            result["size"], result["key_count"], result["throughput_mib_s"])
 
     def close(self) -> None:
         if self.connection is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
 from ansible_collections.etcdops.dr.plugins.module_utils._store.runner import Transfer, store_spec
 
@@ -32,7 +33,8 @@ class StoreDownload(Transfer):
         self.entry = ops.choose(store, ops.listing(store, self.params["prefix"], manifests=False), self.params["name"])
 
     def _transfer(self) -> None:
-        self.result.update(ops.download(self.store, self.entry, self.params["dest_dir"], self.host.check_mode))
+        self.result.update(ops.download(planned(self.store), planned(self.entry), self.params["dest_dir"],
+                                        self.host.check_mode))
 
     def would(self) -> str:
         return self._message("would bring")

@@ -13,14 +13,14 @@ import os
 import queue
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import backup_time, rank
 from ansible_collections.etcdops.dr.plugins.module_utils._store import url as _url
-from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError, StoredFile
+from ansible_collections.etcdops.dr.plugins.module_utils._store.base import Staged, Store, StoreError, StoredFile
 
 # A temporary file of an upload older than this was left by a run that died: the next upload removes it.
 STALE_PARTIAL_SECONDS = 3600
@@ -38,7 +38,7 @@ def url_secrets(options: dict[str, Any]) -> list[str]:
     return [password] if password else []
 
 
-def open_store(options: dict[str, Any]) -> Any:
+def open_store(options: dict[str, Any]) -> Store[Any]:
     """The store `options` name, not connected yet (use it as a context manager). Raises StoreError."""
     try:
         url = _url.parse(options["url"])
@@ -53,7 +53,7 @@ def open_store(options: dict[str, Any]) -> Any:
     return S3Store(url, options)
 
 
-def _read_local(path: str, digest: Any) -> Iterator[bytes]:
+def _read_local(path: str, digest: Any) -> Generator[bytes, None, None]:
     with open(path, "rb") as handle:
         while True:
             chunk = handle.read(CHUNK)
@@ -63,7 +63,7 @@ def _read_local(path: str, digest: Any) -> Iterator[bytes]:
             yield chunk
 
 
-def _read_ahead(path: str, digest: Any) -> Iterator[bytes]:
+def _read_ahead(path: str, digest: Any) -> Generator[bytes, None, None]:
     """The file's chunks, read and hashed into `digest` by a thread of its own, up to READ_AHEAD_CHUNKS ahead:
     reading and hashing release the GIL, so they overlap with a sending done by one Python thread (SFTP: paramiko's
     packet loop; 7% faster, bench/store.py). `digest` holds the whole file once the last chunk was taken."""
@@ -116,7 +116,7 @@ def backups(files: list[StoredFile], prefix: str) -> list[StoredFile]:
                                     reverse=True)]
 
 
-def read_manifest(store: Any, name: str) -> dict[str, Any]:
+def read_manifest(store: Store[Any], name: str) -> dict[str, Any]:
     data = store.read_small(name + MANIFEST_SUFFIX)
     try:
         manifest = json.loads(data.decode("utf-8"))
@@ -129,7 +129,7 @@ def read_manifest(store: Any, name: str) -> dict[str, Any]:
     return manifest
 
 
-def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, Any]:
+def upload(store: Store[Staged], path: str, sha256: str, check_mode: bool) -> dict[str, Any]:
     """Put the local backup `path` (whose sha256 is `sha256`) and the manifest beside it on `store`, verified.
     Idempotent: a store that already holds it with that sha256 is left as it is."""
     name = os.path.basename(path)
@@ -202,7 +202,7 @@ def upload(store: Any, path: str, sha256: str, check_mode: bool) -> dict[str, An
     return result
 
 
-def _stored(store: Any, name: str, size: int) -> tuple[str, int]:
+def _stored(store: Store[Any], name: str, size: int) -> tuple[str, int]:
     """(sha256, size) of what the store holds under `name`, read back."""
     digest = hashlib.sha256()
     read = 0
@@ -212,7 +212,7 @@ def _stored(store: Any, name: str, size: int) -> tuple[str, int]:
     return digest.hexdigest(), read
 
 
-def _told_as_local(chunks: Iterator[bytes], path: str) -> Iterator[bytes]:
+def _told_as_local(chunks: Iterator[bytes], path: str) -> Generator[bytes, None, None]:
     """`chunks`, with a failed read of the local file reported as that: the stores take an OSError while they send
     for a failed write to the store."""
     try:
@@ -229,7 +229,7 @@ def _sent(digest: Any, sha256: str, path: str) -> str:
     return sha256
 
 
-def apply_retention(store: Any, prefix: str, keep_last: int, max_age_seconds: float | None, protect: list[str],
+def apply_retention(store: Store[Any], prefix: str, keep_last: int, max_age_seconds: float | None, protect: list[str],
                     check_mode: bool) -> dict[str, Any]:
     """Retention on the store with the local dirs' rules; only <prefix>-<UTC time>[-N].db files and their manifests
     are ever removed."""
@@ -247,7 +247,7 @@ def apply_retention(store: Any, prefix: str, keep_last: int, max_age_seconds: fl
                 reasons=dict(keep + remove))
 
 
-def listing(store: Any, prefix: str, manifests: bool = True) -> list[dict[str, Any]]:
+def listing(store: Store[Any], prefix: str, manifests: bool = True) -> list[dict[str, Any]]:
     """The backups on `store`, newest first, each with its manifest (None when it has none: not restorable, with the
     reason in `problem`). Without `manifests` none is read (`manifest_present` says whether there is one)."""
     files = store.list()
@@ -262,7 +262,7 @@ def listing(store: Any, prefix: str, manifests: bool = True) -> list[dict[str, A
     return found
 
 
-def _read_entry_manifest(store: Any, entry: dict[str, Any]) -> dict[str, Any] | None:
+def _read_entry_manifest(store: Store[Any], entry: dict[str, Any]) -> dict[str, Any] | None:
     if entry["manifest"] is None and entry["problem"] is None:
         if not entry["manifest_present"]:
             entry["problem"] = "no manifest: an upload that did not finish, or not a backup of this collection"
@@ -274,7 +274,7 @@ def _read_entry_manifest(store: Any, entry: dict[str, Any]) -> dict[str, Any] | 
     return entry["manifest"]
 
 
-def choose(store: Any, found: list[dict[str, Any]], name: str) -> dict[str, Any]:
+def choose(store: Store[Any], found: list[dict[str, Any]], name: str) -> dict[str, Any]:
     """The listed backup called `name`, or with 'latest' the newest that has a readable manifest (manifests are read
     as needed, newest first)."""
     if name == "latest":
@@ -292,7 +292,7 @@ def choose(store: Any, found: list[dict[str, Any]], name: str) -> dict[str, Any]
         store.url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
 
 
-def verify(store: Any, entry: dict[str, Any]) -> str:
+def verify(store: Store[Any], entry: dict[str, Any]) -> str:
     """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
     expected = entry["manifest"]["sha256"]
     sha256, size = _stored(store, entry["name"], entry["size"])
@@ -303,7 +303,7 @@ def verify(store: Any, entry: dict[str, Any]) -> str:
     return expected
 
 
-def download(store: Any, entry: dict[str, Any], dest_dir: str, check_mode: bool) -> dict[str, Any]:
+def download(store: Store[Any], entry: dict[str, Any], dest_dir: str, check_mode: bool) -> dict[str, Any]:
     """Bring `entry` (from listing()) and its manifest to `dest_dir`, 0600, hashed on the way and compared with its
     manifest before it gets its name. A file already there with the manifest's sha256 is left as it is."""
     manifest = entry["manifest"]

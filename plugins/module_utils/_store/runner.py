@@ -15,6 +15,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+    from ansible_collections.etcdops.dr.plugins.module_utils._store.base import Store
 
 
 def store_spec(**options: dict[str, Any]) -> ArgumentSpec:
@@ -30,10 +31,10 @@ class OnStore:
         self.host = host
         host.no_log(ops.url_secrets(params["store"]))
         self.result = result
-        self.store: Any = None
+        self.store: Store[Any] | None = None
         self._connection = contextlib.ExitStack()
 
-    def _connect(self) -> Any:
+    def _connect(self) -> Store[Any]:
         """The store of the options, connected until close(). Raises StoreError."""
         self.store = self._connection.enter_context(ops.open_store(self.params["store"]))
         return self.store

@@ -7,6 +7,7 @@ reports none."""
 from __future__ import annotations
 
 import base64
+import builtins
 import concurrent.futures
 import hashlib
 import time
@@ -154,7 +155,7 @@ class S3Store:
             raise self._fail("listing %s" % self.url, exc) from None
         return found
 
-    def stale(self, files: list[StoredFile], older_than: float) -> list[str]:
+    def stale(self, files: builtins.list[StoredFile], older_than: float) -> builtins.list[str]:
         """Multipart uploads under the prefix that were never completed and started more than `older_than` seconds
         ago (runs that died), as name#upload-id; aborted by remove_stale()."""
         answer = self._call("listing unfinished uploads", self.client.list_multipart_uploads, Bucket=self.url.host,

@@ -6,6 +6,7 @@ against a known_hosts file, large windows and pipelined writes and reads."""
 from __future__ import annotations
 
 import base64
+import builtins
 import collections
 import hashlib
 import os
@@ -20,6 +21,7 @@ from typing import Any
 from ansible_collections.etcdops.dr.plugins.module_utils._store.base import StoreError, StoredFile
 from ansible_collections.etcdops.dr.plugins.module_utils._store.url import StoreUrl
 
+_FAILED: tuple[type[BaseException], ...]
 try:
     import paramiko
     from paramiko.sftp import CMD_EXTENDED, CMD_READ, CMD_STATUS, CMD_WRITE, SFTPError, int64
@@ -392,7 +394,7 @@ class SftpStore:
         except _FAILED as exc:
             raise self._fail("renaming %s to %s" % (temp_name, name), exc) from None
 
-    def stale(self, files: list[StoredFile], older_than: float) -> list[str]:
+    def stale(self, files: builtins.list[StoredFile], older_than: float) -> builtins.list[str]:
         """Temporary files of uploads that died more than `older_than` seconds ago."""
         now = time.time()
         return [f.name for f in files if f.name.startswith(".") and PARTIAL in f.name and now - f.mtime > older_than]

@@ -9,6 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import RetentionError, parse_max_age
 from ansible_collections.etcdops.dr.plugins.module_utils._store import ops
@@ -60,9 +61,9 @@ class StoreUpload(Transfer):
         self._connect()
 
     def _transfer(self) -> None:
-        params, check_mode = self.params, self.host.check_mode
-        result = ops.upload(self.store, params["path"], self.sha256, check_mode)
-        result["retention"] = ops.apply_retention(self.store, params["prefix"], params["keep_last"], self.max_age,
+        params, check_mode, store = self.params, self.host.check_mode, planned(self.store)
+        result = ops.upload(store, params["path"], self.sha256, check_mode)
+        result["retention"] = ops.apply_retention(store, params["prefix"], params["keep_last"], self.max_age,
                                                   [os.path.basename(params["path"])], check_mode)
         result["changed"] = result["changed"] or bool(result["retention"]["removed"])
         self.result.update(result)

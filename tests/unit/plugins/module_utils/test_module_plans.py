@@ -131,6 +131,20 @@ def test_rollback_from_the_journal_puts_the_pre_restore_data_back_whichever_step
     assert not again.result["changed"] and "run R1) ended rolled back" in again.nothing_to_do()
 
 
+def test_rollback_without_a_journal_or_previous_dirs_moves_nothing(tmp_path, monkeypatch):
+    """A member never restored (no journal) keeps its data dir: there is nothing to go by."""
+    monkeypatch.setattr(local_member, "etcd_activity", lambda data_dir, urls: [])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "own").write_text("own")
+    untouched = rollback.Rollback(rollback_params(tmp_path, previous_data_dir=None), Host())
+    untouched.plan()
+    assert untouched.result["changed"] is False and untouched.result["unfinished"] is False
+    assert "it has no restore journal, and no previous dir was given" in untouched.would()
+    untouched.apply()
+    assert (tmp_path / "data" / "own").read_text() == "own"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
+
+
 def test_rollback_leaves_a_verified_restore_alone_even_while_etcd_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(local_member, "etcd_activity", lambda data_dir, urls: ["etcd (pid 1) listens on 2379"])
     (tmp_path / "data").mkdir()
