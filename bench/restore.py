@@ -12,14 +12,18 @@ runs, --rounds times each and rotating which goes first:
     least the playbook's parallel restore phase can take here;
   - playbook: ansible-playbook etcdops.dr.restore over SSH on every member, Kubernetes mode, the snapshot already on
     every host: preflight (hashing the file on each host), stop, restore in parallel, start, wait for one revision
-    and one KV hash, verify, and start the kube-apiserver stand-ins.
+    and one KV hash, verify, and start the kube-apiserver stand-ins;
+  - with --baseline REF, the same playbook of the collection as git revision REF has it (built and installed beside
+    this checkout's), in the same rotation: both measured side by side in one run.
+Each run's CPU time is the whole machine's (/proc/stat: the controller, the hosts' modules, etcd and the bed's
+daemons) while it ran.
 Prints each run, the medians and the ratio playbook wall time / raw restore of one member, and the playbook's own
 restore phase (its set_stats) against the raw restores one after another and all at once, and the members'
 etcd_restore times summed against that phase (a sum larger than the phase: they ran at the same time). A playbook
 run with --forks 1 is no serial baseline: the restore refuses fewer forks than members, because a member that starts
 waits for the others.
 
-    .venv/bin/python bench/restore.py [--min-mb 400] [--rounds 3] [--members 3 5] [--keep]
+    .venv/bin/python bench/restore.py [--min-mb 400] [--rounds 3] [--members 3 5] [--baseline REF] [--keep]
 """
 import argparse
 import pathlib
@@ -35,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from testbed import cluster, layout, services  # noqa: E402  pylint: disable=wrong-import-position
 from testbed import playbook  # noqa: E402  pylint: disable=wrong-import-position
 from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
+from _baseline import Baseline, measured  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, str(layout.link_checkout()))
 # pylint: disable-next=wrong-import-position,import-error
@@ -120,7 +125,7 @@ def fresh_dir(path):
     return path
 
 
-def run_playbook(bed, snapshot):
+def run_playbook(bed, snapshot, env=None):
     """The restore playbook on every member; seconds and its phase times. The kept pre-restore dirs are removed
     afterwards (they are the bench's own data). Each run bumps by BUMP more than the one before: in Kubernetes mode
     the restore refuses to start the cluster at a revision the running one has reached."""
@@ -128,7 +133,8 @@ def run_playbook(bed, snapshot):
     bump = BUMP * RESTORES[bed.root]
     began = time.monotonic()
     stats = playbook.run_with_stats(bed, "etcdops.dr.restore", "-e", f"restore_snapshot={snapshot}",
-                                    "-e", "restore_kubernetes=true", "-e", f"restore_bump_revision={bump}")["etcd_restore"]
+                                    "-e", "restore_kubernetes=true", "-e", f"restore_bump_revision={bump}",
+                                    env=env)["etcd_restore"]
     seconds = time.monotonic() - began
     if int(stats["revision"]) != int(stats["snapshot_revision"]) + bump or len(stats["members"]) != len(bed.members):
         raise RuntimeError(f"the restore did not end as it should: {stats}")
@@ -143,19 +149,25 @@ def run_playbook(bed, snapshot):
 
 RUNNERS = {"raw restore, node1": run_raw, "raw restore, one after another": run_raw_serially,
            "raw restore, all at once": run_raw_all, "restore playbook": run_playbook}
+BASELINE = "restore playbook, baseline"
 
 
-def measure(bed, snapshot, rounds):
-    """Median seconds of each runner and of the playbook's phases, over `rounds` rounds in rotating order."""
-    rows = {name: [] for name in RUNNERS}
+def measure(bed, snapshot, rounds, baseline=None):
+    """Median seconds (and machine CPU seconds) of each runner and of the playbook's phases, over `rounds` rounds in
+    rotating order."""
+    runners = dict(RUNNERS)
+    if baseline:
+        runners[BASELINE] = lambda bed, snapshot: run_playbook(bed, snapshot, env=baseline.env)
+    rows = {name: [] for name in runners}
     for number in range(rounds):
-        order = list(RUNNERS)[number % len(RUNNERS):] + list(RUNNERS)[:number % len(RUNNERS)]
+        order = list(runners)[number % len(runners):] + list(runners)[:number % len(runners)]
         for name in order:
-            seconds, phases = RUNNERS[name](bed, snapshot)
-            rows[name].append((seconds, phases))
+            dummy, cpu, (seconds, phases) = measured(lambda: runners[name](bed, snapshot))
+            rows[name].append((seconds, phases, cpu))
             detail = "  ".join("%s %.1f s" % (phase.replace("_", " "), value) for phase, value in phases.items())
-            print("  round %d  %-31s %6.2f s  %s" % (number + 1, name, seconds, detail))
+            print("  round %d  %-31s %6.2f s  CPU %6.1f s  %s" % (number + 1, name, seconds, cpu, detail))
     medians = {name: statistics.median(r[0] for r in runs) for name, runs in rows.items()}
+    medians.update({name + " cpu": statistics.median(r[2] for r in runs) for name, runs in rows.items()})
     medians.update({name: statistics.median(r[1][name] for r in rows["restore playbook"])
                     for name in PHASES + ("members_summed",)})
     return medians
@@ -167,13 +179,18 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--members", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--keep", action="store_true", help="leave the last bench bed running and the snapshot")
+    parser.add_argument("--baseline", help="also run the restore playbook of this git revision, side by side")
     args = parser.parse_args()
 
     snapshot_dir = BENCH / "restore-snapshot"
     bed = bed_of(3)
     summary = []
+    baseline = None
     try:
         start(bed)
+        if args.baseline:
+            baseline = Baseline(args.baseline, bed, BENCH)
+            print("baseline: %s (%s)" % (args.baseline, baseline.commit))
         snapshot = take_snapshot(bed, args.min_mb * 1000 * 1000, snapshot_dir)
         for size in args.members:
             if size != len(bed.members):
@@ -181,7 +198,7 @@ def main():
                 bed = bed_of(size)
                 start(bed)
             print("\n%d members (%s):" % (size, ", ".join(m.address for m in bed.members)))
-            summary.append((size, measure(bed, snapshot, args.rounds)))
+            summary.append((size, measure(bed, snapshot, args.rounds, baseline)))
         print("\nmedians over %d rounds; snapshot %.0f MB" % (args.rounds, snapshot.stat().st_size / 1e6))
         for size, m in summary:
             raw, whole = m["raw restore, node1"], m["restore playbook"]
@@ -195,7 +212,14 @@ def main():
                   "once: %.2f, / of all one after another: %.2f" % (
                       whole / raw, m["restore"] / m["raw restore, all at once"],
                       m["restore"] / m["raw restore, one after another"]))
+            print("  machine CPU per playbook run %.1f s" % m["restore playbook cpu"])
+            if baseline:
+                print("  baseline %s: playbook %.1f s, machine CPU %.1f s; this checkout / baseline: wall %.2f, "
+                      "CPU %.2f" % (baseline.commit, m[BASELINE], m[BASELINE + " cpu"], whole / m[BASELINE],
+                                    m["restore playbook cpu"] / m[BASELINE + " cpu"]))
     finally:
+        if baseline:
+            baseline.remove()
         if not args.keep:
             cluster.purge(bed)
             shutil.rmtree(snapshot_dir, ignore_errors=True)

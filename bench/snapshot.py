@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from testbed import cluster, layout, playbook, services  # noqa: E402  pylint: disable=wrong-import-position
 from _timing import timed  # noqa: E402  pylint: disable=wrong-import-position
+from _baseline import Baseline, measured  # noqa: E402  pylint: disable=wrong-import-position
 
 MODULE = REPO / "plugins" / "modules" / "etcd_snapshot.py"
 MIB = 1024 * 1024
@@ -135,14 +136,15 @@ def run_save_and_scp(bed, member, out_dir):
 SSH_ARGS_WITHOUT_COMPRESSION = "-o ControlMaster=auto -o ControlPersist=60s"
 
 
-def run_backup_playbook(bed, out_dir, ssh_args=None):
+def run_backup_playbook(bed, out_dir, ssh_args=None, env=None):
     """The backup playbook with a controller copy: seconds. Its files are removed afterwards. SSH control masters
     are closed first: a master keeps the compression it was started with for every later session."""
     fetch_dir = out_dir / "fetched"
     cluster.close_ssh_masters(bed)
     began = time.monotonic()
     stats = playbook.run_with_stats(bed, "etcdops.dr.backup", "-e", f"backup_fetch_dir={fetch_dir}",
-                                    env={"ANSIBLE_SSH_ARGS": ssh_args} if ssh_args else None)["etcd_backup"]
+                                    env=dict({"ANSIBLE_SSH_ARGS": ssh_args} if ssh_args else {}, **(env or {})))[
+                                        "etcd_backup"]
     seconds = time.monotonic() - began
     for path in (stats["file"], stats["file"] + ".json"):
         os.unlink(path)
@@ -150,23 +152,28 @@ def run_backup_playbook(bed, out_dir, ssh_args=None):
     return seconds
 
 
-def compare_backup(bed, member, out_dir, rounds):
+def compare_backup(bed, member, out_dir, rounds, baseline=None):
     cluster.install_collection(bed)
     runners = {"etcdctl save + scp": lambda: run_save_and_scp(bed, member, out_dir),
                "backup playbook": lambda: run_backup_playbook(bed, out_dir),
                "backup playbook, ssh without -C": lambda: run_backup_playbook(bed, out_dir,
                                                                               SSH_ARGS_WITHOUT_COMPRESSION)}
+    if baseline:
+        runners["baseline %s, ssh without -C" % baseline.commit] = lambda: run_backup_playbook(
+            bed, out_dir, SSH_ARGS_WITHOUT_COMPRESSION, env=baseline.env)
     rows = {name: [] for name in runners}
     for number in range(rounds):
         order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
         for name in order:
-            rows[name].append(runners[name]())
-            print("round %d  %-32s %6.2f s" % (number + 1, name, rows[name][-1]))
-    raw = statistics.median(rows["etcdctl save + scp"])
+            dummy, cpu, seconds = measured(runners[name])
+            rows[name].append((seconds, cpu))
+            print("round %d  %-32s %6.2f s  machine CPU %6.1f s" % (number + 1, name, seconds, cpu))
+    raw = statistics.median(seconds for seconds, dummy in rows["etcdctl save + scp"])
     for name in list(runners)[1:]:
-        played = statistics.median(rows[name])
-        print("median  etcdctl save + scp %.2f s, %s %.2f s: the playbook takes %.2f s more (target: at most 4 s "
-              "more)" % (raw, name, played, played - raw))
+        played = statistics.median(seconds for seconds, dummy in rows[name])
+        cpu = statistics.median(cpu for dummy, cpu in rows[name])
+        print("median  etcdctl save + scp %.2f s, %s %.2f s (machine CPU %.1f s): the playbook takes %.2f s more "
+              "(target: at most 4 s more)" % (raw, name, played, cpu, played - raw))
 
 
 def main():
@@ -176,6 +183,8 @@ def main():
     parser.add_argument("--keep", action="store_true", help="leave the bench bed running and its data")
     parser.add_argument("--throttle-mib-s", type=float, help="also run the module behind a destination this slow")
     parser.add_argument("--no-backup", action="store_true", help="leave out the backup playbook comparison")
+    parser.add_argument("--baseline", help="also run the backup playbook of this git revision, side by side")
+    parser.add_argument("--only-backup", action="store_true", help="leave out the module against etcdctl")
     args = parser.parse_args()
 
     bed = layout.bed(root=REPO / ".bench" / "bed")
@@ -183,44 +192,53 @@ def main():
     out_dir = REPO / ".bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     cluster.up(bed)
+    baseline = Baseline(args.baseline, bed, REPO / ".bench") if args.baseline else None
     try:
         began = time.monotonic()
         cluster.fill(bed, member, args.min_mb * 1000 * 1000)
         size = cluster.db_size(bed, member)
         print("database: %.0f MB on %s (loaded in %.0f s)" % (size / 1e6, member.client_url, time.monotonic() - began))
-        rows = {"etcdctl snapshot save": [], "etcd_snapshot module": []}
-        runners = {"etcdctl snapshot save": run_etcdctl, "etcd_snapshot module": run_module}
-        for number in range(args.rounds):
-            order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
-            for name in order:
-                seconds, rss, written = runners[name](bed, member, out_dir)
-                rows[name].append((seconds, rss, written))
-                print("round %d  %-22s %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB  %d bytes" % (
-                    number + 1, name, seconds, written / MIB / seconds, rss, written))
-        medians = {name: statistics.median(r[0] for r in runs) for name, runs in rows.items()}
-        written = rows["etcd_snapshot module"][0][2]
-        print()
-        for name, seconds in medians.items():
-            print("median  %-22s %6.2f s  %7.1f MiB/s  peak RSS max %6.1f MiB" % (
-                name, seconds, written / MIB / seconds, max(r[1] for r in rows[name])))
-        ratio = medians["etcdctl snapshot save"] / medians["etcd_snapshot module"]
-        print("ratio (etcdctl time / module time): %.2f  (>= 1.0: the module is at least as fast)" % ratio)
-        print("module peak RSS: %.1f MiB  (target < 100 MiB)" % max(r[1] for r in rows["etcd_snapshot module"]))
-        fixed = statistics.median(run_module(bed, member, out_dir, check_mode=True)[0] for dummy in range(3))
-        print("module fixed cost (Python start, imports, connect, status; check mode, no stream): %.2f s" % fixed)
-        if args.throttle_mib_s:
-            print()
-            for number in range(args.rounds):
-                seconds, rss, written = run_module(bed, member, out_dir, throttle=args.throttle_mib_s)
-                print("round %d  module, destination at %.0f MiB/s  %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB" % (
-                    number + 1, args.throttle_mib_s, seconds, written / MIB / seconds, rss))
+        if not args.only_backup:
+            compare_module(bed, member, out_dir, args)
         if not args.no_backup:
             print()
-            compare_backup(bed, member, out_dir, args.rounds)
+            compare_backup(bed, member, out_dir, args.rounds, baseline)
     finally:
+        if baseline:
+            baseline.remove()
         if not args.keep:
             cluster.purge(bed)
             shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def compare_module(bed, member, out_dir, args):
+    """etcd_snapshot against etcdctl snapshot save, alternating; its fixed cost; behind a slow destination."""
+    rows = {"etcdctl snapshot save": [], "etcd_snapshot module": []}
+    runners = {"etcdctl snapshot save": run_etcdctl, "etcd_snapshot module": run_module}
+    for number in range(args.rounds):
+        order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
+        for name in order:
+            seconds, rss, written = runners[name](bed, member, out_dir)
+            rows[name].append((seconds, rss, written))
+            print("round %d  %-22s %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB  %d bytes" % (
+                number + 1, name, seconds, written / MIB / seconds, rss, written))
+    medians = {name: statistics.median(r[0] for r in runs) for name, runs in rows.items()}
+    written = rows["etcd_snapshot module"][0][2]
+    print()
+    for name, seconds in medians.items():
+        print("median  %-22s %6.2f s  %7.1f MiB/s  peak RSS max %6.1f MiB" % (
+            name, seconds, written / MIB / seconds, max(r[1] for r in rows[name])))
+    ratio = medians["etcdctl snapshot save"] / medians["etcd_snapshot module"]
+    print("ratio (etcdctl time / module time): %.2f  (>= 1.0: the module is at least as fast)" % ratio)
+    print("module peak RSS: %.1f MiB  (target < 100 MiB)" % max(r[1] for r in rows["etcd_snapshot module"]))
+    fixed = statistics.median(run_module(bed, member, out_dir, check_mode=True)[0] for dummy in range(3))
+    print("module fixed cost (Python start, imports, connect, status; check mode, no stream): %.2f s" % fixed)
+    if args.throttle_mib_s:
+        print()
+        for number in range(args.rounds):
+            seconds, rss, written = run_module(bed, member, out_dir, throttle=args.throttle_mib_s)
+            print("round %d  module, destination at %.0f MiB/s  %6.2f s  %7.1f MiB/s  peak RSS %6.1f MiB" % (
+                number + 1, args.throttle_mib_s, seconds, written / MIB / seconds, rss))
 
 
 if __name__ == "__main__":

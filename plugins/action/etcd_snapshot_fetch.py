@@ -2,7 +2,9 @@
 # Copyright: etcdops.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Fetch a backup and its manifest to the controller: through a private staging dir, verified by sha256, 0600,
-fsynced, linked under its final name; never replacing a different file."""
+fsynced, linked under its final name; never replacing a different file. Optionally the copy is then checked as
+etcd_snapshot_info checks a file, and retention applied in the controller's dir - here, in this process, with the
+same runners as the modules: no module run on the controller."""
 from __future__ import annotations
 
 import json
@@ -16,15 +18,25 @@ from typing import Any
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import (
     MANIFEST_RESERVE, MANIFEST_SUFFIX, BackupFileError, check_destination, ensure_dir)
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import Prune
+from ansible_collections.etcdops.dr.plugins.plugin_utils._controller import ControllerHost
 
 ARGUMENT_SPEC = dict(
     src=dict(type="str", required=True),
     dest_dir=dict(type="path", required=True),
     sha256=dict(type="str"),
     size=dict(type="int"),
+    manifest=dict(type="bool"),
+    verify=dict(type="bool", default=False),
+    etcdutl=dict(type="path"),
+    prefix=dict(type="str", default="etcd-snapshot"),
+    keep_last=dict(type="int", default=0),
+    max_age=dict(type="str", default=""),
 )
 
 
@@ -76,41 +88,90 @@ class ActionModule(ActionBase):
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         src = self._remote_expand_user(args["src"])
         dest = os.path.join(args["dest_dir"], os.path.basename(src))
-        result.update(changed=False, src=src, dest=dest, manifest_dest=None, size=None, sha256=args["sha256"])
+        result.update(changed=False, src=src, dest=dest, manifest_dest=None, size=None, sha256=args["sha256"],
+                      verified=None, retention=None)
+        controller = ControllerHost(self._task.check_mode)
         try:
-            planned = self._task.check_mode and args["size"] is not None
-            remote = self._remote_stat(src, task_vars, want_sha256=not args["sha256"], missing_ok=planned)
-            if remote is None:
-                remote = dict(size=args["size"], checksum=None)
+            # Retention is checked before anything is fetched: a bad setting fails the run before the transfer.
+            pruned = self._retention(args, dest, controller)
+            result["retention"] = pruned.result if pruned else None
+            if args["size"] is not None and (args["sha256"] or self._task.check_mode):
+                # The caller just wrote the file and says what it holds, or checks before it is written: the host is
+                # not asked.
+                remote: dict[str, Any] = dict(size=args["size"], checksum=args["sha256"])
+            else:
+                remote = self._remote_stat(src, task_vars, want_sha256=not args["sha256"])
             expected = args["sha256"] or remote.get("checksum")
-            if not expected and not planned:
+            if not expected and not self._task.check_mode:
                 raise AnsibleError("the host could not compute the sha256 of %s; give sha256" % src)
             result.update(size=remote["size"], sha256=expected)
-            manifest_remote = self._remote_stat(src + MANIFEST_SUFFIX, task_vars, want_sha256=False, missing_ok=True)
-            result["manifest_dest"] = dest + MANIFEST_SUFFIX if manifest_remote else None
+            has_manifest = (args["manifest"] if args["manifest"] is not None else bool(
+                self._remote_stat(src + MANIFEST_SUFFIX, task_vars, want_sha256=False, missing_ok=True)))
+            result["manifest_dest"] = dest + MANIFEST_SUFFIX if has_manifest else None
             if os.path.lexists(dest) and expected:
-                return self._already_there(result, dest, expected, manifest_remote)
+                return self._already_there(result, dest, expected, has_manifest)
             check_destination(args["dest_dir"], remote["size"] + MANIFEST_RESERVE)
             result["changed"] = True
             if self._task.check_mode:
                 result["msg"] = "would fetch %s (%d bytes) to %s" % (src, remote["size"], dest)
                 return result
             ensure_dir(args["dest_dir"])
-            self._fetch_verified(src, dest, expected, with_manifest=bool(manifest_remote))
+            self._fetch_verified(src, dest, expected, with_manifest=has_manifest)
             if self._ssh_compression():
                 result["warnings"] = [
                     "ssh compresses this connection (-C in ssh_args, Ansible's default): zlib limits the copy to the "
                     "controller to about 30-40 MB/s of incompressible data, slower than a fast network; set ssh_args "
                     "without -C ([ssh_connection] ssh_args = -o ControlMaster=auto -o ControlPersist=60s) and close "
                     "open control masters. See docs/backup.md."]
-        except (BackupFileError, AnsibleError, OSError) as exc:
+        except (BackupFileError, AnsibleError, OSError, EtcdOpsError) as exc:
             result.update(failed=True, changed=False, msg="fetching %s to %s failed: %s; nothing took the final "
                                                           "name." % (src, dest, getattr(exc, "msg", None) or exc))
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         result["msg"] = "fetched %s to %s (%d bytes, sha256 verified)" % (src, dest, remote["size"])
+        if args["verify"]:
+            problem = self._verify_copy(result, args, controller)
+            if problem:
+                result.update(failed=True, msg="the copy %s on the controller failed its check: %s. The snapshot on "
+                                               "the host is whole (%s); no retention was applied." % (
+                                                   dest, problem, src))
+                return result
+        if pruned is not None:
+            try:
+                pruned.apply()
+            except EtcdOpsError as exc:
+                result.update(failed=True, msg="%s; but retention in %s failed: %s" % (result["msg"], args["dest_dir"],
+                                                                                      exc.msg))
         return result
+
+    @staticmethod
+    def _retention(args: dict[str, Any], dest: str, controller: ControllerHost) -> Prune | None:
+        """Retention in dest_dir, planned (its settings checked) with the fetched file kept; None when unset."""
+        if not args["keep_last"] and not args["max_age"]:
+            return None
+        pruned = Prune(dict(path=args["dest_dir"], prefix=args["prefix"], keep_last=args["keep_last"],
+                            max_age=args["max_age"], keep=[dest]), controller)
+        pruned.plan()
+        return pruned
+
+    @staticmethod
+    def _verify_copy(result: dict[str, Any], args: dict[str, Any], controller: ControllerHost) -> str | None:
+        """Check the copy as etcd_snapshot_info does - trailer or manifest, its database, etcd's own tool (etcdutl
+        on the controller, when it has one) - without hashing it again (the fetch just did); the problem, or None."""
+        dest = result["dest"]
+        try:
+            report = check_file(dest, checked=(_files.file_identity(dest) or "", result["sha256"]))
+            tool, argv = find_tool(controller, args["etcdutl"])
+            if tool and argv and report["status"] in ("ok", "unverified") and not report["encryption"]:
+                read_status(controller, report, tool, argv)
+        except EtcdOpsError as exc:
+            return exc.msg
+        result["verified"] = report
+        if report["status"] != "ok" or report["sha256"] != result["sha256"]:
+            return "it is %s: %s" % (report["status"].replace("_", " "), "; ".join(report["problems"]) or (
+                "its sha256 is %s, not %s" % (report["sha256"], result["sha256"])))
+        return None
 
     def _ssh_compression(self) -> bool:
         """Whether the ssh connection's arguments ask for compression (-C, or -o Compression=yes)."""
@@ -125,7 +186,7 @@ class ActionModule(ActionBase):
         return ssh_asks_compression(words)
 
     def _remote_stat(self, path: str, task_vars: dict[str, Any] | None, want_sha256: bool,
-                     missing_ok: bool = False) -> dict[str, Any] | None:
+                     missing_ok: bool = False) -> dict[str, Any]:
         stat = self._execute_module(
             module_name="ansible.builtin.stat", task_vars=task_vars,
             module_args=dict(path=path, follow=True, get_checksum=want_sha256, checksum_algorithm="sha256",
@@ -134,20 +195,19 @@ class ActionModule(ActionBase):
             raise AnsibleError("cannot read %s on the host: %s" % (path, stat.get("msg")))
         info = stat["stat"]
         if not info["exists"] and missing_ok:
-            return None
+            return {}
         if not info["exists"] or not info.get("isreg"):
             raise AnsibleError("%s is not a file on the host" % path)
         return info
 
-    def _already_there(self, result: dict[str, Any], dest: str, expected: str,
-                       manifest_remote: dict[str, Any] | None) -> dict[str, Any]:
+    def _already_there(self, result: dict[str, Any], dest: str, expected: str, has_manifest: bool) -> dict[str, Any]:
         actual = _files.file_sha256(dest)
         if actual != expected:
             result.update(failed=True, msg="%s already exists on the controller with sha256 %s, not %s: refusing to "
                                            "replace it; move it away or choose another dest_dir."
                                            % (dest, actual, expected))
             return result
-        if manifest_remote and not os.path.lexists(dest + MANIFEST_SUFFIX):
+        if has_manifest and not os.path.lexists(dest + MANIFEST_SUFFIX):
             result["changed"] = True
             if not self._task.check_mode:
                 self._fetch_verified(result["src"], dest, expected, with_file=False, with_manifest=True)

@@ -25,7 +25,8 @@ attributes:
   bypass_host_loop:
     support: none
   check_mode:
-    details: Checks the file on the host, the controller's dir and free disk, and reports where the file would go.
+    details: Checks the file on the host (unless O(size) is given), the controller's dir and free disk and the
+      retention settings, and reports where the file would go and what retention would remove.
 extends_documentation_fragment:
   - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
@@ -46,9 +47,42 @@ options:
     type: str
   size:
     description:
-      - In check mode only, the size of a file that does not exist yet, such as a snapshot a check-mode run did not
-        take. The controller's dir and free disk are checked for that size.
+      - The file's size. With O(sha256) (as M(etcdops.dr.etcd_snapshot) returns both), the host is not asked about
+        the file again. In check mode, the size of a file that need not exist yet, such as a snapshot a check-mode
+        run did not take: the controller's dir and free disk are checked for that size, and the host is not asked.
     type: int
+  manifest:
+    description:
+      - Whether the host has the file's C(<file>.json) manifest beside it (M(etcdops.dr.etcd_snapshot) always writes
+        one). V(true) fetches it without asking the host first (one module run less; a missing manifest then fails).
+        Unset, the host is asked.
+    type: bool
+  verify:
+    description:
+      - Once the copy has its name, check it as M(etcdops.dr.etcd_snapshot_info) checks a file - its sha256 trailer or
+        manifest and its database, and C(etcdutl snapshot status) with O(etcdutl) or an etcdutl on the controller's
+        PATH - without hashing it again. A copy that fails is left in place, the task fails, and no retention is
+        applied.
+    type: bool
+    default: false
+  etcdutl:
+    description: etcdutl on the controller, for O(verify); default the one on PATH, if any.
+    type: path
+  prefix:
+    description: Start of the backups' file names in O(dest_dir), for retention.
+    type: str
+    default: etcd-snapshot
+  keep_last:
+    description:
+      - Retention in O(dest_dir), as M(etcdops.dr.etcd_snapshot_prune) applies it, once the copy is in place (and
+        verified, with O(verify)) - the newest N backups; V(0) sets no count limit. The fetched file is always kept.
+        Its settings are checked before anything is fetched, and in check mode.
+    type: int
+    default: 0
+  max_age:
+    description: Retention in O(dest_dir) - no backup older than this (such as V(7d)); empty sets no age limit.
+    type: str
+    default: ""
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -87,4 +121,14 @@ sha256:
   description: sha256 of the file, as verified on the controller.
   returned: always
   type: str
+verified:
+  description: With O(verify), the copy's report, with the fields of a report of M(etcdops.dr.etcd_snapshot_info);
+    null without.
+  returned: always
+  type: dict
+retention:
+  description: With O(keep_last) or O(max_age), what M(etcdops.dr.etcd_snapshot_prune) returns for O(dest_dir) (in
+    check mode, what it would remove); null without.
+  returned: always
+  type: dict
 """

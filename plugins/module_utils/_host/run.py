@@ -8,7 +8,7 @@ import collections
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
@@ -47,6 +47,17 @@ class CommandError(EtcdOpsError):
         self.completed = completed
 
 
+class CommandHost(Protocol):
+    """What the command seam and tool lookup need of a host: a module's HostContext, or the controller in an action
+    plugin (plugin_utils._controller)."""
+
+    check_mode: bool
+
+    def run_command(self, cmd: list[str], **kwargs: Any) -> tuple[int, str, str]: ...
+
+    def get_bin_path(self, name: str, required: bool = False) -> str | None: ...
+
+
 class HostContext:
     """What a runner needs of the host it runs on, apart from its options: the command seam (`run_command`, called
     only by run() below), tool lookup, check mode, and the values to mask in what the module returns. Built by
@@ -81,7 +92,7 @@ class HostContext:
         self._module.no_log_values.update(value for value in values if value)
 
 
-def run(host: HostContext | AnsibleModule, cmd: Sequence[object], check: bool = True,
+def run(host: CommandHost, cmd: Sequence[object], check: bool = True,
         why: str | None = None) -> Completed:
     """Run `cmd` (a list, never a shell string) with LANG=C; raise CommandError on failure if `check`."""
     argv = [str(part) for part in cmd]
@@ -93,7 +104,7 @@ def run(host: HostContext | AnsibleModule, cmd: Sequence[object], check: bool = 
     return completed
 
 
-def etcd_tool_candidates(host: HostContext | AnsibleModule, etcdutl: str | None = None,
+def etcd_tool_candidates(host: CommandHost, etcdutl: str | None = None,
                          etcdctl: str | None = None) -> Sequence[tuple[str, str | None]]:
     """[(name, path)] of etcd's tools to try, in order: the ones given (etcdutl first), else etcdutl and etcdctl as
     found on PATH (path None when not found)."""

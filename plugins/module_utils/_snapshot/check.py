@@ -19,7 +19,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.stream import
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
 
 if TYPE_CHECKING:
-    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import CommandHost
 
 # etcdutl's own test for a trailer: a bolt db is a whole number of 512-byte sectors, the trailer adds 32 bytes.
 SECTOR = 512
@@ -232,7 +232,7 @@ def _database(path: str, manifest: dict[str, Any] | None, count_keys: bool,
     return facts, notes
 
 
-def find_tool(host: HostContext, etcdutl: str | None = None,
+def find_tool(host: CommandHost, etcdutl: str | None = None,
               etcdctl: str | None = None) -> tuple[str, list[str]] | tuple[None, None]:
     """(tool, argv prefix) for `snapshot status`: a tool given first (etcdutl, then etcdctl), else etcdutl (3.5+) or
     etcdctl (3.4) on PATH; (None, None) if none. A tool that is found but does not run raises CommandError: its
@@ -249,7 +249,7 @@ def find_tool(host: HostContext, etcdutl: str | None = None,
     return None, None
 
 
-def read_status(host: HostContext, report: dict[str, Any], tool: str, argv: list[str]) -> None:
+def read_status(host: CommandHost, report: dict[str, Any], tool: str, argv: list[str]) -> None:
     """Fill revision, total keys and size from `<tool> snapshot status -w json`; a failure is a problem."""
     done = run(host, argv + ["snapshot", "status", report["path"], "-w", "json"], check=False)
     report["tool"] = tool

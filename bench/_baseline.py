@@ -1,0 +1,61 @@
+"""Another revision of the collection beside this checkout's, for benchmarks that compare the two in one run, and the
+machine's CPU time a command takes (every process: the controller, the hosts' modules, etcd and the bed)."""
+import os
+import shutil
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ANSIBLE_GALAXY = os.path.join(REPO, ".venv", "bin", "ansible-galaxy")
+
+
+def machine_cpu_seconds():
+    """CPU seconds every process of the machine has used since boot (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as handle:
+        fields = handle.readline().split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[index]) for index in (1, 2, 3, 6, 7)) / ticks
+
+
+def measured(run):
+    """(wall seconds, machine CPU seconds, what run() returned)."""
+    cpu, began = machine_cpu_seconds(), time.monotonic()
+    value = run()
+    return time.monotonic() - began, machine_cpu_seconds() - cpu, value
+
+
+class Baseline:
+    """The collection as git revision `ref` has it, built and installed beside the bed's own: its ansible.cfg is the
+    bed's with the collections path pointed at it (ANSIBLE_CONFIG selects it for one run)."""
+
+    def __init__(self, ref, bed, root):
+        self.ref = ref
+        self.root = os.path.join(root, "baseline")
+        self.worktree = os.path.join(self.root, "src")
+        self.ansible_cfg = os.path.join(self.root, "ansible.cfg")
+        shutil.rmtree(self.root, ignore_errors=True)
+        subprocess.run(["git", "-C", REPO, "worktree", "prune"], check=True)
+        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "--force", self.worktree, ref], check=True,
+                       capture_output=True)
+        dist, collections = os.path.join(self.root, "dist"), os.path.join(self.root, "collections")
+        subprocess.run([ANSIBLE_GALAXY, "collection", "build", "--force", "--output-path", dist, self.worktree],
+                       check=True, capture_output=True)
+        tarball = next(os.path.join(dist, name) for name in os.listdir(dist) if name.endswith(".tar.gz"))
+        subprocess.run([ANSIBLE_GALAXY, "collection", "install", "--force", "--offline", "-p", collections, tarball],
+                       check=True, capture_output=True)
+        with open(bed.ansible_cfg) as handle:
+            lines = handle.read().splitlines()
+        with open(self.ansible_cfg, "w") as handle:
+            handle.write("\n".join("collections_path = %s" % collections if line.startswith("collections_path")
+                                   else line for line in lines) + "\n")
+        self.commit = subprocess.run(["git", "-C", self.worktree, "rev-parse", "--short", "HEAD"], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+
+    @property
+    def env(self):
+        return {"ANSIBLE_CONFIG": self.ansible_cfg}
+
+    def remove(self):
+        subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", self.worktree], check=False,
+                       capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
