@@ -141,8 +141,8 @@ class ActionModule(ActionBase):
             try:
                 pruned.apply()
             except EtcdOpsError as exc:
-                result.update(failed=True, msg="%s; but retention in %s failed: %s" % (result["msg"], args["dest_dir"],
-                                                                                      exc.msg))
+                result.update(failed=True, msg="%s; but retention in %s failed: %s" % (
+                    result["msg"], args["dest_dir"], exc.msg))
         return result
 
     @staticmethod

@@ -43,6 +43,12 @@ class ArgumentSpec:
                              required_together=self.required_together or None,
                              required_one_of=self.required_one_of or None, required_if=self.required_if or None)
 
+    def options(self, *names: str) -> dict[str, Any]:
+        """Those options as this spec declares them, none of them required: for a module that passes them on to a
+        runner of this spec when it needs them."""
+        return {name: {key: value for key, value in copy.deepcopy(self.argument_spec[name]).items() if key != "required"}
+                for name in names}
+
     def defaults(self) -> dict[str, Any]:
         """{option: its default} for every option: the params of a runner built inside another one."""
         return {name: copy.deepcopy(option.get("default")) for name, option in self.argument_spec.items()}

@@ -49,7 +49,7 @@ options:
     description:
       - The file's size. With O(sha256) (as M(etcdops.dr.etcd_snapshot) returns both), the host is not asked about
         the file again. In check mode, the size of a file that need not exist yet, such as a snapshot a check-mode
-        run did not take: the controller's dir and free disk are checked for that size, and the host is not asked.
+        run did not take - the controller's dir and free disk are checked for that size, and the host is not asked.
     type: int
   manifest:
     description:

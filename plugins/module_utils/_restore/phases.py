@@ -49,7 +49,13 @@ STEP_LABELS = dict(
 )
 KUBE_APISERVER_MANIFEST = "kube-apiserver.yaml"
 
+# etcd_restore's own options, passed on to it as they are.
+RESTORE_OPTIONS = ("snapshot", "sha256", "manifest", "checked_file", "initial_cluster", "bump_revision", "server_version",
+                   "initial_memory_map_size", "etcdutl", "etcdctl", "owner", "group", "mode", "decryption_key",
+                   "count_keys")
+
 ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
+    member.ARGUMENT_SPEC.options(*RESTORE_OPTIONS),
     phase=dict(type="str", required=True, choices=list(PHASES)),
     run_id=dict(type="str"),
     # The member, as the inventory names it.
@@ -79,25 +85,8 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     kube_apiserver_address=dict(type="str"),
     kube_apiserver_port=dict(type="int", default=6443),
     start_kube_apiserver=dict(type="bool"),
-    # The restore: etcd_restore's options.
-    snapshot=dict(type="path"),
-    sha256=dict(type="str"),
-    manifest=dict(type="dict"),
-    checked_file=dict(type="dict", options=dict(identity=dict(type="str", required=True),
-                                                sha256=dict(type="str", required=True))),
-    initial_cluster=dict(type="str"),
     # A name the members share, not a secret.
     cluster_token=dict(type="str", no_log=False),
-    bump_revision=dict(type="int", default=0),
-    server_version=dict(type="str"),
-    initial_memory_map_size=dict(type="int"),
-    etcdutl=dict(type="path"),
-    etcdctl=dict(type="path"),
-    owner=dict(type="str"),
-    group=dict(type="str"),
-    mode=dict(type="raw"),
-    decryption_key=dict(type="str", no_log=True),
-    count_keys=dict(type="bool", default=False),
     # The journal's record of the plan.
     live_revision=dict(type="int"),
     # Reading the cluster: in preflight (the running one), verify, and undo (with hosts lost, a quorum is enough).
@@ -173,9 +162,7 @@ def kube_params(params: dict[str, Any], state: str) -> dict[str, Any]:
 def restore_params(params: dict[str, Any], bump_revision: int | None = None) -> dict[str, Any]:
     """etcd_restore's options for this member."""
     options = member.ARGUMENT_SPEC.defaults()
-    options.update({name: params[name] for name in (
-        "snapshot", "sha256", "manifest", "checked_file", "initial_cluster", "data_dir", "wal_dir", "server_version",
-        "initial_memory_map_size", "etcdutl", "etcdctl", "owner", "group", "mode", "decryption_key", "count_keys")})
+    options.update({name: params[name] for name in RESTORE_OPTIONS + ("data_dir", "wal_dir")})
     options.update(name=params["name"], initial_advertise_peer_urls=[params["peer_url"]],
                    initial_cluster_token=params["cluster_token"], client_urls=[params["client_url"]],
                    stamp=params["run_id"],
