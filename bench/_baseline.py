@@ -25,35 +25,36 @@ def measured(run):
 
 
 class Baseline:
-    """The collection as git revision `ref` has it, built and installed beside the bed's own: its ansible.cfg is the
-    bed's with the collections path pointed at it (ANSIBLE_CONFIG selects it for one run)."""
+    """The collection as git revision `ref` has it, built and installed beside the beds' own: a run against a bed
+    uses the bed's ansible.cfg with the collections path pointed at it (env_for(bed) selects it for one run)."""
 
-    def __init__(self, ref, bed, root):
+    def __init__(self, ref, root):
         self.ref = ref
         self.root = os.path.join(root, "baseline")
         self.worktree = os.path.join(self.root, "src")
-        self.ansible_cfg = os.path.join(self.root, "ansible.cfg")
         shutil.rmtree(self.root, ignore_errors=True)
         subprocess.run(["git", "-C", REPO, "worktree", "prune"], check=True)
         subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "--force", self.worktree, ref], check=True,
                        capture_output=True)
-        dist, collections = os.path.join(self.root, "dist"), os.path.join(self.root, "collections")
+        dist = os.path.join(self.root, "dist")
+        self.collections = os.path.join(self.root, "collections")
         subprocess.run([ANSIBLE_GALAXY, "collection", "build", "--force", "--output-path", dist, self.worktree],
                        check=True, capture_output=True)
         tarball = next(os.path.join(dist, name) for name in os.listdir(dist) if name.endswith(".tar.gz"))
-        subprocess.run([ANSIBLE_GALAXY, "collection", "install", "--force", "--offline", "-p", collections, tarball],
-                       check=True, capture_output=True)
-        with open(bed.ansible_cfg) as handle:
-            lines = handle.read().splitlines()
-        with open(self.ansible_cfg, "w") as handle:
-            handle.write("\n".join("collections_path = %s" % collections if line.startswith("collections_path")
-                                   else line for line in lines) + "\n")
+        subprocess.run([ANSIBLE_GALAXY, "collection", "install", "--force", "--offline", "-p", self.collections,
+                        tarball], check=True, capture_output=True)
         self.commit = subprocess.run(["git", "-C", self.worktree, "rev-parse", "--short", "HEAD"], check=True,
                                      capture_output=True, text=True).stdout.strip()
 
-    @property
-    def env(self):
-        return {"ANSIBLE_CONFIG": self.ansible_cfg}
+    def env_for(self, bed):
+        """The environment of a run of this revision's playbooks against `bed`."""
+        with open(bed.ansible_cfg) as handle:
+            lines = handle.read().splitlines()
+        path = os.path.join(self.root, "ansible-%s.cfg" % os.path.basename(str(bed.root)))
+        with open(path, "w") as handle:
+            handle.write("\n".join("collections_path = %s" % self.collections if line.startswith("collections_path")
+                                   else line for line in lines) + "\n")
+        return {"ANSIBLE_CONFIG": path}
 
     def remove(self):
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", self.worktree], check=False,

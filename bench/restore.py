@@ -157,7 +157,7 @@ def measure(bed, snapshot, rounds, baseline=None):
     rotating order."""
     runners = dict(RUNNERS)
     if baseline:
-        runners[BASELINE] = lambda bed, snapshot: run_playbook(bed, snapshot, env=baseline.env)
+        runners[BASELINE] = lambda bed, snapshot: run_playbook(bed, snapshot, env=baseline.env_for(bed))
     rows = {name: [] for name in runners}
     for number in range(rounds):
         order = list(runners)[number % len(runners):] + list(runners)[:number % len(runners)]
@@ -189,7 +189,7 @@ def main():
     try:
         start(bed)
         if args.baseline:
-            baseline = Baseline(args.baseline, bed, BENCH)
+            baseline = Baseline(args.baseline, BENCH)
             print("baseline: %s (%s)" % (args.baseline, baseline.commit))
         snapshot = take_snapshot(bed, args.min_mb * 1000 * 1000, snapshot_dir)
         for size in args.members:

@@ -160,7 +160,7 @@ def compare_backup(bed, member, out_dir, rounds, baseline=None):
                                                                               SSH_ARGS_WITHOUT_COMPRESSION)}
     if baseline:
         runners["baseline %s, ssh without -C" % baseline.commit] = lambda: run_backup_playbook(
-            bed, out_dir, SSH_ARGS_WITHOUT_COMPRESSION, env=baseline.env)
+            bed, out_dir, SSH_ARGS_WITHOUT_COMPRESSION, env=baseline.env_for(bed))
     rows = {name: [] for name in runners}
     for number in range(rounds):
         order = list(runners) if number % 2 == 0 else list(reversed(list(runners)))
@@ -192,7 +192,7 @@ def main():
     out_dir = REPO / ".bench" / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     cluster.up(bed)
-    baseline = Baseline(args.baseline, bed, REPO / ".bench") if args.baseline else None
+    baseline = Baseline(args.baseline, REPO / ".bench") if args.baseline else None
     try:
         began = time.monotonic()
         cluster.fill(bed, member, args.min_mb * 1000 * 1000)

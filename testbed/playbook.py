@@ -16,8 +16,8 @@ class PlaybookFailed(Exception):
 def run_with_stats(bed, name, *extra, timeout=1800, env=None):
     """Run `name` (e.g. etcdops.dr.backup) with `extra` arguments (and `env` over the environment); return its
     custom stats as a dict."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(bed.ansible_cfg), ANSIBLE_SHOW_CUSTOM_STATS="1", ANSIBLE_NOCOLOR="1",
-               **(env or {}))
+    env = dict(dict(os.environ, ANSIBLE_CONFIG=str(bed.ansible_cfg), ANSIBLE_SHOW_CUSTOM_STATS="1",
+                    ANSIBLE_NOCOLOR="1"), **(env or {}))
     proc = subprocess.run([ANSIBLE_PLAYBOOK, name, *extra], env=env, capture_output=True, text=True, check=False,
                           timeout=timeout)
     if proc.returncode != 0 or "CUSTOM STATS" not in proc.stdout:

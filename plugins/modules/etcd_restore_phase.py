@@ -10,7 +10,7 @@ short_description: One phase of a whole-cluster restore on one member, as the re
 version_added: 0.1.0
 description:
   - The restore role (M(etcdops.dr.restore)) runs a restore as phases across the inventory, one run of this module
-    per host per phase, with Ansible's barrier between phases (nothing starts until every member has restored; the
+    per host per phase (at most five on a host), with Ansible's barrier between phases (nothing starts until every member has restored; the
     leader stops last). Each phase runs its steps in order with the same code as the standalone modules
     M(etcdops.dr.etcd_service), M(etcdops.dr.kube_apiserver), M(etcdops.dr.etcd_restore),
     M(etcdops.dr.etcd_restore_journal), M(etcdops.dr.etcd_restore_leftovers) and M(etcdops.dr.etcd_restore_rollback);
@@ -22,9 +22,10 @@ description:
     O(read_cluster), the running cluster. A check that fails does not fail the module: RV(problems) has it by step."
   - "V(stop): the plan recorded in the journal (step V(planned)), kube-apiserver stopped (O(kubernetes=true)), etcd
     stopped. V(restore): the member restored (the journal records V(stopped), V(staged), V(swapped)). V(start): etcd
-    started and healthy, the journal records V(started). V(verify) (one host): the cluster read until it is healthy
-    with one revision and one KV hash, then every member must be at O(expected_revision) or above, with O(key_count)
-    live keys there, O(member_count) members. V(finish): kube-apiserver started (O(kubernetes=true)), the journal
+    started and healthy, the journal records V(started); with O(verify) (the role asks it of one host), then the
+    cluster read until it is healthy with one revision and one KV hash, and every member must be at
+    O(expected_revision) or above, with O(key_count) live keys there, O(member_count) members (step V(verify)).
+    V(finish): kube-apiserver started (O(kubernetes=true)), the journal
     records V(verified), leftovers removed (O(keep_previous), O(remove_files)); a kube-apiserver that does not start
     fails it after the rest ran, and nothing is rolled back. V(undo): where the journal holds an unfinished restore,
     etcd stopped and the previous data put back; etcd started and waited for; kube-apiserver started as
@@ -47,7 +48,7 @@ options:
     description: The phase to run.
     type: str
     required: true
-    choices: [preflight, stop, restore, start, verify, finish, undo]
+    choices: [preflight, stop, restore, start, finish, undo]
   run_id:
     description: The restore run's id (its stamp, such as V(20261124T101500Z)), the same on every member.
     type: str
@@ -213,15 +214,19 @@ options:
     type: bool
     default: false
   health_retries:
-    description: How many times V(verify) and V(undo) read the cluster before they give up.
+    description: How many times the verify and V(undo) read the cluster before they give up.
     type: int
     default: 60
   health_delay:
     description: Seconds between those reads.
     type: float
     default: 2
+  verify:
+    description: V(start) then verifies the restored cluster (one host is enough).
+    type: bool
+    default: false
   expected_revision:
-    description: The lowest revision V(verify) accepts (the restored revision).
+    description: The lowest revision the verify accepts (the restored revision).
     type: int
   expected_revision_max:
     description: The highest revision a restored member may start at; the keys are counted there.
@@ -268,8 +273,8 @@ phase:
   returned: always
   type: str
 failed_step:
-  description: The id of the step that failed (such as V(etcd_stop), V(restore), V(kube_apiserver_start)); null when
-    none did.
+  description: The id of the step that failed (such as V(etcd_stop), V(restore), V(verify), V(kube_apiserver_start));
+    null when none did.
   returned: always
   type: str
 failure_in_journal:
@@ -300,7 +305,7 @@ kube_manifest_found:
   type: bool
 cluster:
   description: The cluster as M(etcdops.dr.etcd_cluster_info) returns it (V(preflight) and V(undo) with
-    O(read_cluster), V(verify)), with C(answered) false and C(msg) when no member answered.
+    O(read_cluster)), with C(answered) false and C(msg) when no member answered.
   returned: when read
   type: dict
 restore_check:
@@ -338,6 +343,10 @@ etcd_start:
 journal_started:
   description: V(start) - what M(etcdops.dr.etcd_restore_journal) returns.
   returned: start
+  type: dict
+verify:
+  description: V(start) with O(verify) - the restored cluster as it was verified (C(cluster)).
+  returned: start with O(verify)
   type: dict
 kube_apiserver_start:
   description: V(finish), V(undo) - what M(etcdops.dr.kube_apiserver) returns.

@@ -12,22 +12,20 @@ from typing import Any
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import STEP_LABELS
 
 # What each phase is called when a host was lost in it (the step inside it is not known then).
-PHASE_LABELS = dict(stop="stop", restore="restore", start="start", verify="verify", finish="finish", undo="roll back")
+PHASE_LABELS = dict(stop="stop", restore="restore", start="start", finish="finish", undo="roll back")
 # What a host lost in each phase was last known to be doing.
 LEFT_IN = dict(
     stop="kube-apiserver may be stopped there; etcd may still run there on its own data, or be stopped",
     restore="etcd was stopped there; its data dir is its own or, if the restore ran, a restored copy",
     start="its data dir holds restored data, and etcd may run on it",
-    verify="its data dir holds restored data, and etcd runs on it",
 )
 
 
 def failures(hosts: Sequence[str], hostvars: Mapping[str, Any], registered: Mapping[str, str]) -> list[dict[str, Any]]:
     """[{host, phase, step, label, lost, msg, text}] for each host whose result under a name of `registered`
-    ({variable: phase}) failed or was unreachable, in the order of `registered` then of `hosts`. A run_once phase's
-    result is registered on every host: it is counted once."""
+    ({variable: phase}) failed or was unreachable, in the order of `registered` then of `hosts`. Every one counts,
+    two hosts failing alike included."""
     found: list[dict[str, Any]] = []
-    seen = set()
     for variable, phase in registered.items():
         for host in hosts:
             result = hostvars[host][variable] if variable in hostvars[host] else None
@@ -36,11 +34,9 @@ def failures(hosts: Sequence[str], hostvars: Mapping[str, Any], registered: Mapp
             lost = bool(result.get("unreachable"))
             step = None if lost else result.get("failed_step")
             msg = str(result.get("msg") or "").strip()
-            if (phase, step, msg) in seen:
-                continue
-            seen.add((phase, step, msg))
             label = STEP_LABELS.get(step, PHASE_LABELS.get(phase, phase)) if step else PHASE_LABELS.get(phase, phase)
-            text = msg if phase == "verify" and not lost else "%s %s %s: %s" % (
+            # The verify speaks of the whole cluster, not of the host it ran on.
+            text = msg if step == "verify" else "%s %s %s: %s" % (
                 label, "could not reach" if lost else "failed on", host, msg)
             found.append(dict(host=host, phase=phase, step=step, label=label, lost=lost, msg=msg, text=text,
                               left=LEFT_IN.get(phase, "its state is not known") if lost else None))

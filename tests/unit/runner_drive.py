@@ -9,6 +9,9 @@ class Host:
         self.tmpdir = tmpdir
         self.masked = set()
 
+    def checking(self):
+        return Host(check_mode=True, tmpdir=self.tmpdir)
+
     def run_command(self, cmd, **kwargs):
         raise AssertionError("no command was to run: %s" % cmd)
 

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
@@ -87,18 +88,29 @@ def _quorum(result: dict[str, Any]) -> None:
     result["quorum"] = bool(leader) and len(answering) * 2 > len(result["members"])
 
 
+def _each_member(reachable: list[tuple[EtcdConnection, dict[str, Any]]], ask: Callable[[EtcdConnection], Any],
+                 field: str) -> None:
+    """entry[field] = ask(connection) for every reachable member, the members asked at once (each computes its own
+    answer: a KV hash or a key count of a large database takes the member a while); a member's error goes into its
+    entry's errors."""
+    def one(pair: tuple[EtcdConnection, dict[str, Any]]) -> None:
+        conn, entry = pair
+        try:
+            entry[field] = ask(conn)
+        except EtcdError as exc:
+            entry["errors"].append(exc.msg)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(reachable))) as pool:
+        list(pool.map(one, reachable))
+
+
 def _hash_kv(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: dict[str, Any]) -> None:
     # HashKV at 0 means "latest", which differs per member while writes land: compare at the
     # newest revision that every reachable member has.
     revision = min(entry["revision"] for dummy, entry in reachable)
     result["hash_kv_revision"] = revision
-    hashes = set()
-    for conn, entry in reachable:
-        try:
-            entry["hash_kv"] = conn.hash_kv(revision)
-            hashes.add(entry["hash_kv"]["hash"])
-        except EtcdError as exc:
-            entry["errors"].append(exc.msg)
+    _each_member(reachable, lambda conn: conn.hash_kv(revision), "hash_kv")
+    hashes = {entry["hash_kv"]["hash"] for dummy, entry in reachable if entry["hash_kv"]}
     result["hash_kv_consistent"] = len(hashes) == 1 and all(e["hash_kv"] for dummy, e in reachable)
 
 
@@ -109,13 +121,8 @@ def _count_keys(reachable: list[tuple[EtcdConnection, dict[str, Any]]], result: 
     if at_most is not None:
         revision = min(revision, at_most)
     result["key_count_revision"] = revision
-    counts = set()
-    for conn, entry in reachable:
-        try:
-            entry["key_count"] = conn.count_keys(revision)
-            counts.add(entry["key_count"])
-        except EtcdError as exc:
-            entry["errors"].append(exc.msg)
+    _each_member(reachable, lambda conn: conn.count_keys(revision), "key_count")
+    counts = {entry["key_count"] for dummy, entry in reachable if entry["key_count"] is not None}
     if len(counts) == 1:
         result["key_count"] = counts.pop()
     elif counts:

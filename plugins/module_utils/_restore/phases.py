@@ -9,8 +9,8 @@ across the inventory with Ansible's barrier between them:
                running cluster. The role decides across the hosts (plugin_utils._restore_preflight).
     stop       the plan recorded in the journal, kube-apiserver stopped (Kubernetes mode), etcd stopped
     restore    the member's data dir restored from the snapshot and swapped in (etcd_restore)
-    start      etcd started and healthy, the start recorded in the journal
-    verify     (one host) the restored cluster healthy, with one revision, one KV hash and the snapshot's keys
+    start      etcd started and healthy, the start recorded in the journal; on one host then the restored cluster
+               verified: healthy, with one revision, one KV hash and the snapshot's keys
     finish     kube-apiserver started again, the verified restore recorded, what earlier restores left removed
     undo       the rollback: etcd stopped where a restore is unfinished, the previous data put back, etcd and
                kube-apiserver started again
@@ -36,10 +36,10 @@ from ansible_collections.etcdops.dr.plugins.module_utils._service import member 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
-PHASES = ("preflight", "stop", "restore", "start", "verify", "finish", "undo")
+PHASES = ("preflight", "stop", "restore", "start", "finish", "undo")
 # What each step is called in messages; the ids are what results and the role key on.
 STEP_LABELS = dict(
-    cluster="read the running cluster", restore_check="check the snapshot, the tool and the disk",
+    restore_check="check the snapshot, the tool and the disk",
     service_check="check etcd's manager", kube_apiserver_check="check kube-apiserver's manager",
     journal_planned="record the plan in the journal", kube_apiserver_stop="stop kube-apiserver",
     etcd_stop="stop etcd", restore="restore", etcd_start="start etcd",
@@ -89,12 +89,13 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     cluster_token=dict(type="str", no_log=False),
     # The journal's record of the plan.
     live_revision=dict(type="int"),
-    # Reading the cluster: in preflight (the running one), verify, and undo (with hosts lost, a quorum is enough).
+    # Reading the cluster: in preflight (the running one), the verify, and undo (with hosts lost, a quorum is enough).
     read_cluster=dict(type="bool", default=False),
     accept_quorum=dict(type="bool", default=False),
     health_retries=dict(type="int", default=60),
     health_delay=dict(type="float", default=2),
-    # What verify requires.
+    # start with verify: what the restored cluster must hold.
+    verify=dict(type="bool", default=False),
     expected_revision=dict(type="int"),
     expected_revision_max=dict(type="int"),
     key_count=dict(type="int"),
@@ -106,7 +107,6 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     ("phase", "stop", ["run_id", "snapshot", "cluster_token"]),
     ("phase", "restore", ["run_id", "snapshot", "initial_cluster", "cluster_token", "sha256"]),
     ("phase", "start", ["run_id"]),
-    ("phase", "verify", ["expected_revision", "expected_revision_max", "key_count", "member_count"]),
     ("phase", "finish", ["run_id"]),
     ("phase", "preflight", ["snapshot", "initial_cluster", "cluster_token", "run_id"]),
 ]))
@@ -330,32 +330,40 @@ class Restore(Phase):
 
 
 class Start(Phase):
-    """etcd started and healthy, then the start recorded in the journal."""
+    """etcd started and healthy, then the start recorded in the journal; with `verify` (one host), then the whole
+    restored cluster verified, while the other members' starts end (no phase of its own: a module run less)."""
 
     def steps(self) -> list[tuple[str, Runner]]:
-        return [("etcd_start", member_service.MemberService(service_params(self.params, "started"), self.host)),
-                ("journal_started", journal.JournalStep(journal_params(self.params, "started"), self.host))]
+        steps: list[tuple[str, Runner]] = [
+            ("etcd_start", member_service.MemberService(service_params(self.params, "started"), self.host)),
+            ("journal_started", journal.JournalStep(journal_params(self.params, "started"), self.host))]
+        if self.params["verify"]:
+            steps.append(("verify", ClusterVerify(self.params)))
+        return steps
 
 
-class Verify(Phase):
-    """The restored cluster, read from one host until it is healthy with one revision and one KV hash (or the wait
-    ends), then held against what the snapshot calls for. Keys are counted at the restored revision: a lease in the
-    snapshot that expires after the start, or a client, may already have written more."""
+class ClusterVerify:
+    """The restored cluster, read until it is healthy with one revision and one KV hash (or the wait ends), then held
+    against what the snapshot calls for: a runner of the start phase on one host, once its own member runs. Keys are
+    counted at the restored revision: a lease in the snapshot that expires after the start, or a client, may already
+    have written more."""
 
-    def steps(self) -> list[tuple[str, Runner]]:
-        return []
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+        self.result: dict[str, Any] = dict(changed=False, cluster=None)
+        self.message = ""
+
+    def plan(self) -> None:
+        missing = [name for name in ("expected_revision", "expected_revision_max", "key_count", "member_count")
+                   if self.params[name] is None]
+        if missing:
+            raise EtcdOpsError("verify needs %s: give what the restored cluster must hold" % ", ".join(missing))
 
     def would(self) -> str:
-        return self._say(["would wait for a healthy cluster at revision %s with %s keys" % (
-            self.params["expected_revision"], self.params["key_count"])], "would")
+        return "would wait for a healthy cluster at revision %s with %s keys" % (
+            self.params["expected_revision"], self.params["key_count"])
 
     def apply(self) -> None:
-        try:
-            self.said.append(self._verify())
-        except EtcdOpsError as exc:
-            raise StepFailed("verify", exc.msg) from None
-
-    def _verify(self) -> str:
         params = self.params
         cluster, settled = wait_for_cluster(params, lambda cluster: bool(
             cluster["healthy"] and cluster.get("hash_kv_consistent") and len(set(revisions_of(cluster))) == 1),
@@ -376,8 +384,11 @@ class Verify(Phase):
                     low if low == high else "%s to %s" % (low, high), ", ".join(str(r) for r in revisions),
                     cluster["key_count_revision"], cluster["key_count"], params["key_count"], len(cluster["members"]),
                     params["member_count"]))
-        return "the restored cluster is healthy at revision %s with %s keys, KV hashes agree" % (
+        self.message = "the restored cluster is healthy at revision %s with %s keys, KV hashes agree" % (
             max(revisions), cluster["key_count"])
+
+    def done(self) -> str:
+        return self.message
 
 
 class Finish(Phase):
@@ -386,6 +397,10 @@ class Finish(Phase):
     happens here, and nothing rolls back: kube-apiserver that does not start fails the phase once the rest ran; a
     journal that cannot record the verified restore, or a leftover that cannot go, is reported in
     `leftovers_problem` (with `journal_recorded` false for the journal)."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        super().__init__(params, host)
+        self.failure: StepFailed | None = None
 
     def steps(self) -> list[tuple[str, Runner]]:
         params = self.params
@@ -400,17 +415,22 @@ class Finish(Phase):
 
     def plan(self) -> None:
         self.result.update(leftovers_problem=None, journal_recorded=None)
+        self.planned = self.steps()
         self._each("plan")
+        if self.failure and self.host.check_mode:
+            raise self.failure
 
     def apply(self) -> None:
         self._each("apply")
+        if self.failure:
+            raise self.failure
 
     def _each(self, action: str) -> None:
-        if not self.planned:
-            self.planned = self.steps()
-        failure = None
+        """Each step that has not failed yet: a kube-apiserver that cannot be started stops nothing else (the
+        journal must record the verified restore whatever becomes of kube-apiserver); it fails the phase at the end."""
         for step, runner in self.planned:
-            if step == "leftovers" and self.result["leftovers_problem"]:
+            if (step == "leftovers" and self.result["leftovers_problem"]) or (
+                    self.failure and self.failure.step == step):
                 continue
             try:
                 self.call(step, runner, action)
@@ -418,13 +438,11 @@ class Finish(Phase):
                 if step == "leftovers":
                     self.result["leftovers_problem"] = exc.msg
                 else:
-                    failure = failure or exc
+                    self.failure = exc
                 continue
             if action == "apply":
                 self.said.append(runner.done())
         self.result["journal_recorded"] = (self.result.get("leftovers") or {}).get("journal_recorded")
-        if failure:
-            raise failure
 
 
 class Undo(Phase):
@@ -476,7 +494,7 @@ class Undo(Phase):
                 count_keys=True)[0]
 
 
-RUNNERS = dict(preflight=Preflight, stop=Stop, restore=Restore, start=Start, verify=Verify, finish=Finish, undo=Undo)
+RUNNERS = dict(preflight=Preflight, stop=Stop, restore=Restore, start=Start, finish=Finish, undo=Undo)
 
 
 def make(params: dict[str, Any], host: HostContext) -> Runner:

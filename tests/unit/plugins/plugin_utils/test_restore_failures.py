@@ -1,10 +1,10 @@
 """The failures of a restore's phases, as the role reads them from what each host registered: every failure counts,
-two hosts failing in the same step included; a host that could not be reached is lost, with its phase; a run_once
-phase is counted once; skipped results are not failures."""
+two hosts failing in the same step (even alike) included; a host that could not be reached is lost, with its phase;
+the verify speaks of the cluster; skipped results are not failures."""
 from ansible_collections.etcdops.dr.plugins.plugin_utils._restore_failures import failures
 
 HOSTS = ["node1", "node2", "node3"]
-REGISTERED = {"stop_followers": "stop", "stop_leader": "stop", "restored": "restore", "verified": "verify"}
+REGISTERED = {"stop_followers": "stop", "stop_leader": "stop", "restored": "restore"}
 
 
 def failed(step, msg):
@@ -38,10 +38,14 @@ def test_the_label_is_for_display_only_and_a_lost_host_names_its_phase():
     assert found[2]["left"].startswith("kube-apiserver may be stopped there")
 
 
-def test_a_run_once_phase_registered_on_every_host_counts_once():
+def test_the_verify_names_the_cluster_and_two_hosts_failing_alike_both_count():
     verify = failed("verify", "the restored cluster did not become healthy")
-    found = failures(HOSTS, {host: dict(verified=verify) for host in HOSTS}, REGISTERED)
-    assert len(found) == 1 and found[0]["text"] == "the restored cluster did not become healthy"
+    alike = failed("etcd_start", "etcd did not answer a health check within 8.0s")
+    hostvars = {"node1": dict(restored=verify), "node2": dict(restored=alike), "node3": dict(restored=alike)}
+    found = failures(HOSTS, hostvars, REGISTERED)
+    assert [f["text"] for f in found] == ["the restored cluster did not become healthy",
+                                          "start etcd failed on node2: etcd did not answer a health check within 8.0s",
+                                          "start etcd failed on node3: etcd did not answer a health check within 8.0s"]
 
 
 def test_nothing_failed_nothing_recorded():
