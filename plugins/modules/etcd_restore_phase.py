@@ -34,6 +34,13 @@ description:
   - A failed step is named in RV(failed_step); once the journal holds this run, the failure is added to it
     (C(failures)).
 attributes:
+  action:
+    support: full
+    details: The action plugin sends O(src) from the controller for V(preflight); otherwise it only runs the module.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Plans every step of the phase and says what it would do; V(preflight) is the same in both modes.
@@ -43,6 +50,7 @@ extends_documentation_fragment:
   - etcdops.dr.connection
   - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 options:
   phase:
     description: The phase to run.
@@ -145,6 +153,12 @@ options:
     type: bool
   snapshot:
     description: The snapshot file on this host.
+    type: path
+  src:
+    description:
+      - V(preflight) - a snapshot on the controller to restore from. The module's action plugin sends it to the host
+        with the same run, and the module puts it at O(snapshot) (0600, its dir created 0700 when missing; an older
+        file of that name replaced whole) before its checks; C(changed) then says so.
     type: path
   sha256:
     description: sha256 of the snapshot, the same on every member.
@@ -294,6 +308,10 @@ problems:
     V(kube_apiserver_check)), each with its message.
   returned: preflight
   type: dict
+placed:
+  description: V(preflight) - where the snapshot sent from the controller (O(src)) was put; null without O(src).
+  returned: preflight
+  type: str
 member:
   description: V(preflight) - the member as it was given (O(name), O(peer_url), O(client_url), O(data_dir)).
   returned: preflight

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client, cluster_info
+from ansible_collections.etcdops.dr.plugins.module_utils._host import files
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal, leftovers, member, rollback
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner, failure_message
 from ansible_collections.etcdops.dr.plugins.module_utils._service import kube_apiserver
@@ -87,6 +88,8 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     start_kube_apiserver=dict(type="bool"),
     # A name the members share, not a secret.
     cluster_token=dict(type="str", no_log=False),
+    # preflight: the snapshot as the action plugin sent it from the controller, to put at `snapshot`.
+    src=dict(type="path"),
     # The journal's record of the plan.
     live_revision=dict(type="int"),
     # Reading the cluster: in preflight (the running one), the verify, and undo (with hosts lost, a quorum is enough).
@@ -278,8 +281,10 @@ class Preflight(Phase):
 
     def plan(self) -> None:
         params, result = self.params, self.result
-        result.update(problems={}, cluster=None, member={name: params[name] for name in (
+        result.update(problems={}, cluster=None, placed=None, member={name: params[name] for name in (
             "name", "peer_url", "client_url", "data_dir")})
+        if params["src"]:
+            self._place(params["src"], params["snapshot"])
         result["kube_manifest_found"] = any(os.path.exists(os.path.join(where, KUBE_APISERVER_MANIFEST))
                                             for where in (params["kube_manifest_dir"], params["kube_held_manifest_dir"]))
         if params["read_cluster"]:
@@ -292,10 +297,32 @@ class Preflight(Phase):
             except StepFailed as exc:
                 result["problems"][step] = exc.msg
         # What the checks say would change is for the phases that follow.
-        result["changed"] = False
+        result["changed"] = bool(result["placed"])
+
+    def _place(self, sent: str, snapshot: str) -> None:
+        """The snapshot the controller sent put at `snapshot` (0600, in a dir created 0700; an older file of that
+        name replaced whole, never half-written), and the sent copy removed."""
+        directory = os.path.dirname(snapshot)
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o700)
+            handle, temp = files.temp_file_in(directory, os.path.basename(snapshot))
+            try:
+                with open(sent, "rb") as source:
+                    for chunk in files.chunks_of(source):
+                        handle.write(chunk)
+                files.commit(handle, temp, snapshot)
+            except BaseException:
+                files.discard(handle, temp)
+                raise
+            os.unlink(sent)
+        except OSError as exc:
+            raise EtcdOpsError("putting the snapshot at %s failed: %s; give a restore_snapshot_dir with room for it. "
+                               "Nothing was stopped." % (snapshot, exc)) from None
+        self.result.update(placed=snapshot, changed=True)
 
     def apply(self) -> None:
-        """Nothing: the preflight changes nothing."""
+        """Nothing more: the preflight changes nothing but the snapshot it was sent."""
 
     def would(self) -> str:
         return self.done()
