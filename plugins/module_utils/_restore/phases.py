@@ -300,26 +300,45 @@ class Preflight(Phase):
         result["changed"] = bool(result["placed"])
 
     def _place(self, sent: str, snapshot: str) -> None:
-        """The snapshot the controller sent put at `snapshot` (0600, in a dir created 0700; an older file of that
-        name replaced whole, never half-written), and the sent copy removed."""
+        """The snapshot the controller sent put at `snapshot` (0600, this user's, in a dir created 0700; an older file
+        of that name replaced whole, never half-written): renamed there when it can be (the same filesystem), else
+        copied."""
         directory = os.path.dirname(snapshot)
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory, mode=0o700)
-            handle, temp = files.temp_file_in(directory, os.path.basename(snapshot))
-            try:
-                with open(sent, "rb") as source:
-                    for chunk in files.chunks_of(source):
-                        handle.write(chunk)
-                files.commit(handle, temp, snapshot)
-            except BaseException:
-                files.discard(handle, temp)
-                raise
-            os.unlink(sent)
+            if self._rename(sent, snapshot):
+                files.fsync_dir(directory)
+            else:
+                handle, temp = files.temp_file_in(directory, os.path.basename(snapshot))
+                try:
+                    with open(sent, "rb") as source:
+                        for chunk in files.chunks_of(source):
+                            handle.write(chunk)
+                    files.commit(handle, temp, snapshot)
+                except BaseException:
+                    files.discard(handle, temp)
+                    raise
         except OSError as exc:
             raise EtcdOpsError("putting the snapshot at %s failed: %s; give a restore_snapshot_dir with room for it. "
                                "Nothing was stopped." % (snapshot, exc)) from None
         self.result.update(placed=snapshot, changed=True)
+
+    @staticmethod
+    def _rename(sent: str, snapshot: str) -> bool:
+        """Whether the sent file could take its place by a rename: it must be this user's (or this user root), on the
+        same filesystem; it is made private and durable first."""
+        if os.geteuid() not in (0, os.stat(sent).st_uid):
+            return False
+        os.chown(sent, os.geteuid(), os.getegid())
+        os.chmod(sent, 0o600)
+        with open(sent, "rb") as received:
+            os.fsync(received.fileno())
+        try:
+            os.replace(sent, snapshot)
+        except OSError:
+            return False
+        return True
 
     def apply(self) -> None:
         """Nothing more: the preflight changes nothing but the snapshot it was sent."""

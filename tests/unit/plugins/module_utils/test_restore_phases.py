@@ -154,3 +154,26 @@ def test_the_rollback_phase_puts_back_what_the_journal_says_and_starts_kube_apis
     assert calls.applied() == [("etcd", "stopped"), ("etcd", "started"), ("kube-apiserver", "started")]
     assert (data_dir / "own").read_text() == "own" and (tmp_path / "data.failed-restore-R2" / "restored").exists()
     assert journal.read(str(data_dir))["step"] == "rolled_back"
+
+
+@pytest.mark.parametrize("how", ["renamed", "copied"])
+def test_a_snapshot_sent_from_the_controller_is_put_in_place_private_and_whole(tmp_path, monkeypatch, how):
+    sent = tmp_path / "tmp" / "snapshot"
+    sent.parent.mkdir()
+    sent.write_bytes(b"snapshot bytes")
+    sent.chmod(0o644)
+    snapshot = tmp_path / "restore" / "etcd-snapshot-1.db"
+    if how == "copied":
+        def cross_device(source, destination):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(phases.os, "replace", cross_device)
+    preflight = phases.make(params(tmp_path, "preflight", src=str(sent), snapshot=str(snapshot)), Host())
+    preflight._place(str(sent), str(snapshot))
+    assert snapshot.read_bytes() == b"snapshot bytes" and oct(snapshot.stat().st_mode & 0o777) == "0o600"
+    assert oct(snapshot.parent.stat().st_mode & 0o777) == "0o700"
+    assert preflight.result["placed"] == str(snapshot) and preflight.result["changed"] is True
+    assert [path.name for path in snapshot.parent.iterdir()] == [snapshot.name], "no temp file is left"
+    # A file of that name (a copy an earlier run placed) is replaced whole.
+    sent.write_bytes(b"newer bytes")
+    preflight._place(str(sent), str(snapshot))
+    assert snapshot.read_bytes() == b"newer bytes"
