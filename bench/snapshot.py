@@ -16,12 +16,16 @@ The playbook runs twice per round: with Ansible's default ssh_args (which hold -
 of the SSH stream, the same for the copy to the controller) and with ssh_args without -C, as scp
 runs. Prints the medians and each playbook's time over that (target: at most 4 s more).
 
+With --baseline REF the backup playbook of the collection as git revision REF has it (built and installed beside this
+checkout's) runs in the same rotation, ssh without -C; each playbook run's machine CPU time is printed too (/proc/stat:
+the controller, the hosts' modules, etcd and the bed). --only-backup leaves out the module against etcdctl.
+
 With --throttle-mib-s N, the module also runs --rounds times behind a destination that takes
 N MiB/s (a slow or busy disk; emulated inside the module's process by a write that sleeps, loaded
 through sitecustomize), and its peak RSS is printed: the stream must apply back-pressure, not
 buffer what the disk has not taken. A 2 GB database: --min-mb 2000 (under etcd's default 2 GiB quota).
 
-    .venv/bin/python bench/snapshot.py [--min-mb 400] [--rounds 5] [--keep]
+    .venv/bin/python bench/snapshot.py [--min-mb 400] [--rounds 5] [--baseline REF] [--only-backup] [--keep]
 """
 import argparse
 import json

@@ -12,7 +12,7 @@ import os
 import shlex
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ansible.errors import AnsibleError
@@ -116,7 +116,8 @@ class ActionModule(ActionBase):
                 result["msg"] = "would fetch %s (%d bytes) to %s" % (src, remote["size"], dest)
                 return result
             ensure_dir(args["dest_dir"])
-            self._fetch_verified(src, dest, expected, with_manifest=has_manifest)
+            checks = (lambda staged: self._check_copy(staged, result, args, controller)) if args["verify"] else None
+            self._fetch_verified(src, dest, expected, with_manifest=has_manifest, check=checks)
             if self._ssh_compression():
                 result["warnings"] = [
                     "ssh compresses this connection (-C in ssh_args, Ansible's default): zlib limits the copy to the "
@@ -129,14 +130,8 @@ class ActionModule(ActionBase):
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-        result["msg"] = "fetched %s to %s (%d bytes, sha256 verified)" % (src, dest, remote["size"])
-        if args["verify"]:
-            problem = self._verify_copy(result, args, controller)
-            if problem:
-                result.update(failed=True, msg="the copy %s on the controller failed its check: %s. The snapshot on "
-                                               "the host is whole (%s); no retention was applied." % (
-                                                   dest, problem, src))
-                return result
+        result["msg"] = "fetched %s to %s (%d bytes, sha256 verified%s)" % (
+            src, dest, remote["size"], ", checked as a snapshot" if args["verify"] else "")
         if pruned is not None:
             try:
                 pruned.apply()
@@ -156,22 +151,20 @@ class ActionModule(ActionBase):
         return pruned
 
     @staticmethod
-    def _verify_copy(result: dict[str, Any], args: dict[str, Any], controller: ControllerHost) -> str | None:
-        """Check the copy as etcd_snapshot_info does - trailer or manifest, its database, etcd's own tool (etcdutl
-        on the controller, when it has one) - without hashing it again (the fetch just did); the problem, or None."""
-        dest = result["dest"]
-        try:
-            report = check_file(dest, checked=(_files.file_identity(dest) or "", result["sha256"]))
-            tool, argv = find_tool(controller, args["etcdutl"])
-            if tool and argv and report["status"] in ("ok", "unverified") and not report["encryption"]:
-                read_status(controller, report, tool, argv)
-        except EtcdOpsError as exc:
-            return exc.msg
+    def _check_copy(staged: str, result: dict[str, Any], args: dict[str, Any], controller: ControllerHost) -> None:
+        """Check the staged copy, before it takes its name, as etcd_snapshot_info checks a file - its manifest, its
+        database, etcd's own tool (etcdutl on the controller, when it has one) - without hashing it again: the fetch
+        just found it to have the sha256 of the file verified on the host. Raises BackupFileError saying why."""
+        report = check_file(staged, copy_of=result["sha256"])
+        tool, argv = find_tool(controller, args["etcdutl"])
+        if tool and argv and report["status"] in ("ok", "unverified") and not report["encryption"]:
+            read_status(controller, report, tool, argv)
+        report["path"] = result["dest"]
         result["verified"] = report
-        if report["status"] != "ok" or report["sha256"] != result["sha256"]:
-            return "it is %s: %s" % (report["status"].replace("_", " "), "; ".join(report["problems"]) or (
-                "its sha256 is %s, not %s" % (report["sha256"], result["sha256"])))
-        return None
+        if report["status"] != "ok":
+            raise BackupFileError("the copy failed its check on the controller: it is %s: %s. The snapshot on the "
+                                  "host is whole; no retention was applied" % (
+                                      report["status"].replace("_", " "), "; ".join(report["problems"])))
 
     def _ssh_compression(self) -> bool:
         """Whether the ssh connection's arguments ask for compression (-C, or -o Compression=yes)."""
@@ -215,9 +208,9 @@ class ActionModule(ActionBase):
         return result
 
     def _fetch_verified(self, src: str, dest: str, expected: str, with_file: bool = True,
-                        with_manifest: bool = True) -> None:
-        """Stage the file and its manifest in a private dir, verify both, then rename the file and then the
-        manifest into place (a manifest never stands without its file)."""
+                        with_manifest: bool = True, check: Callable[[str], None] | None = None) -> None:
+        """Stage the file and its manifest in a private dir, verify both (and with `check`, the staged file), then
+        rename the file and then the manifest into place (a manifest never stands without its file)."""
         staging = tempfile.mkdtemp(prefix=".etcdops-fetch.", dir=os.path.dirname(dest))
         handover = None
         try:
@@ -249,6 +242,8 @@ class ActionModule(ActionBase):
                 ready.append((staged, dest + MANIFEST_SUFFIX))
             for staged, dummy in ready:
                 _seal(staged)
+            if check and with_file:
+                check(ready[0][0])
             _place(ready)
             _files.fsync_dir(os.path.dirname(dest))
         finally:

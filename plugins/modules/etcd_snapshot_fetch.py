@@ -59,10 +59,10 @@ options:
     type: bool
   verify:
     description:
-      - Once the copy has its name, check it as M(etcdops.dr.etcd_snapshot_info) checks a file - its sha256 trailer or
-        manifest and its database, and C(etcdutl snapshot status) with O(etcdutl) or an etcdutl on the controller's
-        PATH - without hashing it again. A copy that fails is left in place, the task fails, and no retention is
-        applied.
+      - Before the copy takes its name, check it as M(etcdops.dr.etcd_snapshot_info) checks a file - its manifest and
+        its database, and C(etcdutl snapshot status) with O(etcdutl) or an etcdutl on the controller's PATH - without
+        hashing it again (the transfer was just found to have the sha256 of the file verified on the host). A copy
+        that fails is removed and nothing takes the final name; the task fails and no retention is applied.
     type: bool
     default: false
   etcdutl:

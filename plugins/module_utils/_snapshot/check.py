@@ -65,11 +65,13 @@ DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_com
 
 def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None,
                manifest: dict[str, Any] | None = None, key: tuple[str, Any] | None = None,
-               file_key: bytes | None = None) -> dict[str, Any]:
+               file_key: bytes | None = None, copy_of: str | None = None) -> dict[str, Any]:
     """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot | undecryptable |
     unsupported, with the reasons; what its database stands for (DB_FIELDS; key_count only with `count_keys`).
     `checked`: (identity, sha256) of an earlier report whose status was ok; when the file's identity is still that
     one, its bytes are not read and hashed again (an encrypted file that `key` opens is read whole anyway).
+    `copy_of`: the sha256 of a file whose whole check passed elsewhere, which the caller has just found this file's
+    bytes to have, hashing them itself where no one else writes (a fetch's private staging dir): not hashed again.
     The report's identity is the file's (_files.file_identity), or None when the file changed while it was read
     or had changed just before. `manifest`: the file's manifest as read elsewhere, instead of the one beside it.
     An encrypted file (_crypto) is checked by its ciphertext's sha256 and layout; with the private `key` (key id,
@@ -81,7 +83,9 @@ def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | N
         return _check_encrypted(path, size, identity, manifest, manifest_problem, count_keys, checked,
                                 key, file_key)
     hashed: _Checked | TrailerHash
-    if checked and identity and checked[0] == identity:
+    if copy_of:
+        hashed = _Checked(copy_of)
+    elif checked and identity and checked[0] == identity:
         hashed = _Checked(checked[1])
     else:
         hashed = _hash_file(path)

@@ -10,6 +10,9 @@ import pytest
 from ansible.errors import AnsibleError
 
 from ansible_collections.etcdops.dr.plugins.action.etcd_snapshot_fetch import ActionModule, ssh_asks_compression
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError
+from ansible_collections.etcdops.dr.plugins.plugin_utils._controller import ControllerHost
+from ansible_collections.etcdops.dr.tests.unit.plugins.module_utils.test_snapshot_check import snapshot
 
 
 @pytest.mark.parametrize("words, compressed", [
@@ -131,3 +134,33 @@ def test_without_become_or_as_the_login_user_the_file_is_fetched_where_it_is(tmp
     assert connection.fetched == [src, src + ".json"]
     assert [call for call in action.calls if call[0] != "command"] == []
     assert (("command", "id -un", False) in action.calls) is (become is not None)
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_copy_is_checked_before_it_takes_its_name_and_one_that_fails_never_does(tmp_path, whole):
+    """With verify, the staged copy is checked as etcd_snapshot_info checks a file (here without a tool on the
+    controller's PATH), not hashed again; a copy that is no etcd snapshot is refused and nothing is named."""
+    host = tmp_path / "host"
+    host.mkdir()
+    if whole:
+        path = snapshot(host, name="etcd-snapshot-20261127T000000Z.db")
+    else:
+        path = host / "etcd-snapshot-20261127T000000Z.db"
+        path.write_bytes(b"not a database at all")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (host / (path.name + ".json")).write_text(json.dumps({"sha256": digest}))
+    dest = tmp_path / "controller" / path.name
+    dest.parent.mkdir()
+    action = action_on(Connection(None), tmp_path, login="root")
+    result = dict(sha256=digest, dest=str(dest))
+    controller = ControllerHost(check_mode=False)
+    controller.get_bin_path = lambda name, required=False: None
+    check = lambda staged: ActionModule._check_copy(staged, result, dict(etcdutl=None), controller)  # noqa: E731
+    if whole:
+        action._fetch_verified(str(path), str(dest), digest, check=check)   # pylint: disable=protected-access
+        assert dest.read_bytes() == path.read_bytes() and result["verified"]["status"] == "ok"
+        assert result["verified"]["path"] == str(dest) and result["verified"]["key_count"] is None
+    else:
+        with pytest.raises(BackupFileError, match="the copy failed its check on the controller: it is not a snapshot"):
+            action._fetch_verified(str(path), str(dest), digest, check=check)   # pylint: disable=protected-access
+        assert os.listdir(dest.parent) == [], "nothing takes the final name, no staging dir is left"
