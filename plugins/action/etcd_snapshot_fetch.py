@@ -109,36 +109,48 @@ class ActionModule(ActionBase):
                 self._remote_stat(src + MANIFEST_SUFFIX, task_vars, want_sha256=False, missing_ok=True)))
             result["manifest_dest"] = dest + MANIFEST_SUFFIX if has_manifest else None
             if os.path.lexists(dest) and expected:
-                return self._already_there(result, dest, expected, has_manifest)
-            check_destination(args["dest_dir"], remote["size"] + MANIFEST_RESERVE)
-            result["changed"] = True
-            if self._task.check_mode:
-                result["msg"] = "would fetch %s (%d bytes) to %s" % (src, remote["size"], dest)
-                return result
-            ensure_dir(args["dest_dir"])
-            checks = (lambda staged: self._check_copy(staged, result, args, controller)) if args["verify"] else None
-            self._fetch_verified(src, dest, expected, with_manifest=has_manifest, check=checks)
-            if self._ssh_compression():
-                result["warnings"] = [
-                    "ssh compresses this connection (-C in ssh_args, Ansible's default): zlib limits the copy to the "
-                    "controller to about 30-40 MB/s of incompressible data, slower than a fast network; set ssh_args "
-                    "without -C ([ssh_connection] ssh_args = -o ControlMaster=auto -o ControlPersist=60s) and close "
-                    "open control masters. See docs/backup.md."]
+                self._already_there(result, dest, expected, has_manifest)
+                if result.get("failed"):
+                    return result
+            else:
+                self._fetch(args, src, result, controller)
         except (BackupFileError, AnsibleError, OSError, EtcdOpsError) as exc:
             result.update(failed=True, changed=False, msg="fetching %s to %s failed: %s; nothing took the final "
                                                           "name." % (src, dest, getattr(exc, "msg", None) or exc))
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-        result["msg"] = "fetched %s to %s (%d bytes, sha256 verified%s)" % (
-            src, dest, remote["size"], ", checked as a snapshot" if args["verify"] else "")
+        # Retention runs once the file is in place, whether this run fetched it or found it there already.
         if pruned is not None:
             try:
-                pruned.apply()
+                if not self._task.check_mode:
+                    pruned.apply()
             except EtcdOpsError as exc:
                 result.update(failed=True, msg="%s; but retention in %s failed: %s" % (
                     result["msg"], args["dest_dir"], exc.msg))
+            result["changed"] = result["changed"] or bool(pruned.result["changed"])
         return result
+
+    def _fetch(self, args: dict[str, Any], src: str, result: dict[str, Any], controller: ControllerHost) -> None:
+        """Fetch src to result's dest (in check mode, say so), verified, and with `verify` checked, before it takes
+        its name."""
+        dest, size = result["dest"], result["size"]
+        check_destination(args["dest_dir"], size + MANIFEST_RESERVE)
+        result["changed"] = True
+        if self._task.check_mode:
+            result["msg"] = "would fetch %s (%d bytes) to %s" % (src, size, dest)
+            return
+        ensure_dir(args["dest_dir"])
+        checks = (lambda staged: self._check_copy(staged, result, args, controller)) if args["verify"] else None
+        self._fetch_verified(src, dest, result["sha256"], with_manifest=bool(result["manifest_dest"]), check=checks)
+        if self._ssh_compression():
+            result["warnings"] = [
+                "ssh compresses this connection (-C in ssh_args, Ansible's default): zlib limits the copy to the "
+                "controller to about 30-40 MB/s of incompressible data, slower than a fast network; set ssh_args "
+                "without -C ([ssh_connection] ssh_args = -o ControlMaster=auto -o ControlPersist=60s) and close "
+                "open control masters. See docs/backup.md."]
+        result["msg"] = "fetched %s to %s (%d bytes, sha256 verified%s)" % (
+            src, dest, size, ", checked as a snapshot" if args["verify"] else "")
 
     @staticmethod
     def _retention(args: dict[str, Any], dest: str, controller: ControllerHost) -> Prune | None:

@@ -21,7 +21,7 @@ description:
     kube-apiserver manifest is in O(kube_manifest_dir) or O(kube_held_manifest_dir), the restore journal; with
     O(read_cluster), the running cluster. A check that fails does not fail the module: RV(problems) has it by step."
   - "V(stop): the plan recorded in the journal (step V(planned)), kube-apiserver stopped (O(kubernetes=true)), etcd
-    stopped. V(restore): the member restored (the journal records V(stopped), V(staged), V(swapped)). V(start): etcd
+    stopped (unless O(stop_etcd=false)). V(restore): the member restored (the journal records V(stopped), V(staged), V(swapped)). V(start): etcd
     started and healthy, the journal records V(started); with O(verify) (the role asks it of one host), then the
     cluster read until it is healthy with one revision and one KV hash, and every member must be at
     O(expected_revision) or above, with O(key_count) live keys there, O(member_count) members (step V(verify)).
@@ -151,6 +151,11 @@ options:
     description: Whether V(undo) starts kube-apiserver (the restore run stopped it); unset, it does where the journal
       holds an unfinished restore in Kubernetes mode.
     type: bool
+  stop_etcd:
+    description: With V(false), V(stop) stops only kube-apiserver (the role's first stop on the leader, so that every
+      kube-apiserver stops before any etcd; a second run stops its etcd last).
+    type: bool
+    default: true
   snapshot:
     description: The snapshot file on this host.
     type: path
@@ -158,8 +163,11 @@ options:
     description:
       - V(preflight) - a snapshot on the controller to restore from. The module's action plugin sends it to the host
         with the same run, and the module puts it at O(snapshot) (0600, its dir created 0700 when missing; an older
-        file of that name replaced whole) before its checks; C(changed) then says so.
+        file of that name replaced whole) before its checks, once it has O(src_sha256); C(changed) then says so.
     type: path
+  src_sha256:
+    description: The sha256 O(src) has on the controller; a copy that arrives with another replaces nothing.
+    type: str
   sha256:
     description: sha256 of the snapshot, the same on every member.
     type: str

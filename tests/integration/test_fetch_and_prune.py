@@ -47,6 +47,16 @@ def test_fetch_four_ways(live, ansible, tmp_path):
     assert restored["changed"] is True and restored["sha256"] == snapshot["sha256"], restored
     assert sorted(os.listdir(controller)) == [name, name + ".json"]
 
+    # A copy found there already still gets the controller dir's retention: an older backup goes.
+    older = backup_named(controller, 100)
+    would = fetch(ansible, snapshot, controller, check=True, keep_last=1)
+    assert would["changed"] is True and would["retention"]["removed"] == [older], would
+    assert os.path.exists(older)
+    pruned = fetch(ansible, snapshot, controller, keep_last=1)
+    assert pruned["changed"] is True and pruned["retention"]["removed"] == [older], pruned
+    assert sorted(os.listdir(controller)) == [name, name + ".json"]
+    assert fetch(ansible, snapshot, controller, keep_last=1)["changed"] is False
+
 
 def test_fetch_refuses_a_wrong_sha256_and_a_different_file(live, ansible, tmp_path):
     snapshot = take_snapshot(ansible, tmp_path / "host")

@@ -177,6 +177,7 @@ def test_a_restore_killed_at_each_step_is_finished_or_rolled_back_by_one_command
         assert set(steps(bed).values()) == {"rolled_back"}
         stats = custom_stats(back)["etcd_restore_rollback"]
         assert stats["rolled_back"] == ["node1", "node2", "node3"] and stats["key_count"] == len(before)
+        assert stats["healthy"] is True and len(stats["members"]) == 3, stats
         again = ansible.playbook(ROLLBACK)
         assert again.rc == 0 and "nothing to roll back" in again.stdout, again.output
     assert not any((m.root / "data.restore-staging").exists() for m in bed.members)

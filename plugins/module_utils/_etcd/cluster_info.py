@@ -162,6 +162,18 @@ def _problems(result: dict[str, Any], leaders: Counter[str | None]) -> list[str]
     return problems
 
 
+def read(params: dict[str, Any], **asked: Any) -> dict[str, Any]:
+    """The cluster as gather() reads it through the connection options in `params`, with `answered` true; when no
+    member answers (or the client cannot be used), the same shape with `answered` false, `msg` saying why, nothing
+    healthy and every member missing - for callers that report a cluster that is down rather than fail."""
+    try:
+        return dict(gather(connect_all(dict(params)), **asked), answered=True)
+    except EtcdError as exc:
+        return dict(answered=False, msg=exc.msg, cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
+                    healthy=False, health_problems=[exc.msg], quorum=False, missing_members=[],
+                    hash_kv_consistent=None, key_count=None, key_count_revision=None)
+
+
 class ClusterInfo(ReadOnly):
     """The cluster as every endpoint sees it, as the etcd_cluster_info module returns it: asked in plan()."""
 

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client, cluster_info
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal, leftovers, member, rollback
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner, failure_message
 from ansible_collections.etcdops.dr.plugins.module_utils._service import kube_apiserver
 from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import BackupFileError, copy_hashed
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
@@ -45,8 +46,9 @@ STEP_LABELS = dict(
     journal_planned="record the plan in the journal", kube_apiserver_stop="stop kube-apiserver",
     etcd_stop="stop etcd", restore="restore", etcd_start="start etcd",
     journal_started="record the start in the journal", verify="verify the restored cluster",
-    kube_apiserver_start="start kube-apiserver", leftovers="record the verified restore and remove leftovers",
-    rollback="put the previous data back",
+    kube_apiserver_start="start kube-apiserver", journal_verified="record the verified restore in the journal",
+    leftovers="remove older kept dirs and snapshot copies", rollback="put the previous data back",
+    cluster_wait="wait for the cluster",
 )
 KUBE_APISERVER_MANIFEST = "kube-apiserver.yaml"
 
@@ -86,10 +88,14 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     kube_apiserver_address=dict(type="str"),
     kube_apiserver_port=dict(type="int", default=6443),
     start_kube_apiserver=dict(type="bool"),
+    # stop: false stops only kube-apiserver (the leader's first stop: every kube-apiserver stops before any etcd).
+    stop_etcd=dict(type="bool", default=True),
     # A name the members share, not a secret.
     cluster_token=dict(type="str", no_log=False),
-    # preflight: the snapshot as the action plugin sent it from the controller, to put at `snapshot`.
+    # preflight: the snapshot as the action plugin sent it from the controller, to put at `snapshot`, and its sha256
+    # there.
     src=dict(type="path"),
+    src_sha256=dict(type="str"),
     # The journal's record of the plan.
     live_revision=dict(type="int"),
     # Reading the cluster: in preflight (the running one), the verify, and undo (with hosts lost, a quorum is enough).
@@ -112,7 +118,8 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     ("phase", "start", ["run_id"]),
     ("phase", "finish", ["run_id"]),
     ("phase", "preflight", ["snapshot", "initial_cluster", "cluster_token", "run_id"]),
-]))
+    ("verify", True, ["expected_revision", "expected_revision_max", "key_count", "member_count"]),
+], required_together=[("src", "src_sha256")]))
 
 
 class StepFailed(EtcdOpsError):
@@ -180,21 +187,13 @@ def journal_params(params: dict[str, Any], step: str, **fields: Any) -> dict[str
     return options
 
 
-def read_cluster(params: dict[str, Any], **asked: Any) -> dict[str, Any]:
-    """The cluster as etcd_cluster_info reads it, or {answered: false, msg} when no member answers."""
-    try:
-        return dict(cluster_info.gather(client.connect_all(connection(params)), **asked), answered=True)
-    except client.EtcdError as exc:
-        return dict(answered=False, msg=exc.msg, healthy=False, quorum=False, members=[], endpoints=[])
-
-
 def wait_for_cluster(params: dict[str, Any], settled: Callable[[dict[str, Any]], bool],
                      **asked: Any) -> tuple[dict[str, Any], bool]:
     """(the cluster as last read, whether it `settled`), read up to health_retries times health_delay apart."""
     for attempt in range(max(1, params["health_retries"])):
         if attempt:
             time.sleep(params["health_delay"])
-        cluster = read_cluster(params, **asked)
+        cluster = cluster_info.read(connection(params), **asked)
         if settled(cluster):
             return cluster, True
     return cluster, False
@@ -257,7 +256,7 @@ class Phase:
         step = getattr(exc, "step", None)
         self.result["failed_step"] = step
         msg = getattr(exc, "msg", None) or str(exc)
-        if step and self.params["run_id"] and not isinstance(self, Preflight):
+        if step and self.params["run_id"]:
             # Only where the journal holds this run (its plan is recorded): never another run's entry.
             self.result["failure_in_journal"] = journal.note_failure(self.params["data_dir"], self.params["run_id"],
                                                                      step, msg)
@@ -284,12 +283,12 @@ class Preflight(Phase):
         result.update(problems={}, cluster=None, placed=None, member={name: params[name] for name in (
             "name", "peer_url", "client_url", "data_dir")})
         if params["src"]:
-            self._place(params["src"], params["snapshot"])
+            self._place(params["src"], params["snapshot"], params["src_sha256"])
         result["kube_manifest_found"] = any(os.path.exists(os.path.join(where, KUBE_APISERVER_MANIFEST))
                                             for where in (params["kube_manifest_dir"], params["kube_held_manifest_dir"]))
         if params["read_cluster"]:
             # First: its gRPC channels are closed before any command runs.
-            result["cluster"] = read_cluster(params)
+            result["cluster"] = cluster_info.read(connection(params))
         self.planned = self.steps()
         for step, runner in self.planned:
             try:
@@ -299,37 +298,32 @@ class Preflight(Phase):
         # What the checks say would change is for the phases that follow.
         result["changed"] = bool(result["placed"])
 
-    def _place(self, sent: str, snapshot: str) -> None:
-        """The snapshot the controller sent put at `snapshot` (0600, this user's, in a dir created 0700; an older file
-        of that name replaced whole, never half-written): renamed there when it can be (the same filesystem), else
-        copied."""
+    def _place(self, sent: str, snapshot: str, expected: str) -> None:
+        """The snapshot the controller sent put at `snapshot` (0600, this user's, in a dir created 0700), once it is
+        proven to have the controller's sha256 (`expected`): a transfer that was cut or corrupted replaces nothing; an
+        older file of that name is replaced whole. Renamed there when it can be (this user's file, the same
+        filesystem), else copied."""
         directory = os.path.dirname(snapshot)
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory, mode=0o700)
-            if self._rename(sent, snapshot):
-                files.fsync_dir(directory)
-            else:
-                handle, temp = files.temp_file_in(directory, os.path.basename(snapshot))
-                try:
-                    with open(sent, "rb") as source:
-                        for chunk in files.chunks_of(source):
-                            handle.write(chunk)
-                    files.commit(handle, temp, snapshot)
-                except BaseException:
-                    files.discard(handle, temp)
-                    raise
-        except OSError as exc:
-            raise EtcdOpsError("putting the snapshot at %s failed: %s; give a restore_snapshot_dir with room for it. "
-                               "Nothing was stopped." % (snapshot, exc)) from None
+            if not self._renamed(sent, snapshot, expected):
+                copy_hashed(sent, snapshot, expect_sha256=expected)
+        except (OSError, BackupFileError) as exc:
+            raise EtcdOpsError("putting the snapshot at %s failed: %s; give a restore_snapshot_dir with room for it, "
+                               "and run again. Nothing was stopped." % (snapshot, getattr(exc, "msg", exc))) from None
         self.result.update(placed=snapshot, changed=True)
 
     @staticmethod
-    def _rename(sent: str, snapshot: str) -> bool:
-        """Whether the sent file could take its place by a rename: it must be this user's (or this user root), on the
-        same filesystem; it is made private and durable first."""
+    def _renamed(sent: str, snapshot: str, expected: str) -> bool:
+        """Whether the sent file took its place by a rename: it must be this user's (or this user root) and on the
+        same filesystem; it is checked, made private and durable first."""
         if os.geteuid() not in (0, os.stat(sent).st_uid):
             return False
+        actual = files.file_sha256(sent)
+        if actual != expected:
+            raise BackupFileError("the snapshot sent from the controller has sha256 %s, not %s: the transfer was cut "
+                                  "or corrupted; nothing was replaced" % (actual, expected))
         os.chown(sent, os.geteuid(), os.getegid())
         os.chmod(sent, 0o600)
         with open(sent, "rb") as received:
@@ -338,6 +332,7 @@ class Preflight(Phase):
             os.replace(sent, snapshot)
         except OSError:
             return False
+        files.fsync_dir(os.path.dirname(snapshot))
         return True
 
     def apply(self) -> None:
@@ -353,7 +348,8 @@ class Preflight(Phase):
 
 
 class Stop(Phase):
-    """The plan recorded in the journal (before anything stops), kube-apiserver stopped, etcd stopped."""
+    """The plan recorded in the journal (before anything stops), kube-apiserver stopped, etcd stopped (unless
+    stop_etcd is false)."""
 
     def steps(self) -> list[tuple[str, Runner]]:
         params = self.params
@@ -364,7 +360,8 @@ class Stop(Phase):
         if is_kubernetes(params):
             kube = kube_apiserver.KubeApiserver(kube_params(params, "stopped"), self.host)
             steps.append(("kube_apiserver_stop", kube))
-        steps.append(("etcd_stop", member_service.MemberService(service_params(params, "stopped"), self.host)))
+        if params["stop_etcd"]:
+            steps.append(("etcd_stop", member_service.MemberService(service_params(params, "stopped"), self.host)))
         return steps
 
 
@@ -400,10 +397,7 @@ class ClusterVerify:
         self.message = ""
 
     def plan(self) -> None:
-        missing = [name for name in ("expected_revision", "expected_revision_max", "key_count", "member_count")
-                   if self.params[name] is None]
-        if missing:
-            raise EtcdOpsError("verify needs %s: give what the restored cluster must hold" % ", ".join(missing))
+        """Nothing to plan: what the cluster must hold is required with verify (the module's spec)."""
 
     def would(self) -> str:
         return "would wait for a healthy cluster at revision %s with %s keys" % (
@@ -447,6 +441,8 @@ class Finish(Phase):
     def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         super().__init__(params, host)
         self.failure: StepFailed | None = None
+        # Steps that failed (in plan or apply): not run again.
+        self.failed_steps: set[str] = set()
 
     def steps(self) -> list[tuple[str, Runner]]:
         params = self.params
@@ -454,9 +450,10 @@ class Finish(Phase):
         if is_kubernetes(params):
             kube = kube_apiserver.KubeApiserver(kube_params(params, "started"), self.host)
             steps.append(("kube_apiserver_start", kube))
+        steps.append(("journal_verified", journal.JournalStep(journal_params(params, "verified"), self.host)))
         steps.append(("leftovers", leftovers.Leftovers(dict(
-            run_id=params["run_id"], data_dir=params["data_dir"], wal_dir=params["wal_dir"],
-            keep_previous=params["keep_previous"], remove_files=params["remove_files"]), self.host)))
+            run_id=None, data_dir=params["data_dir"], wal_dir=params["wal_dir"], keep_previous=params["keep_previous"],
+            remove_files=params["remove_files"]), self.host)))
         return steps
 
     def plan(self) -> None:
@@ -468,27 +465,31 @@ class Finish(Phase):
 
     def apply(self) -> None:
         self._each("apply")
+        self.result["journal_recorded"] = bool(self.result["journal_recorded"])
         if self.failure:
             raise self.failure
 
     def _each(self, action: str) -> None:
-        """Each step that has not failed yet: a kube-apiserver that cannot be started stops nothing else (the
-        journal must record the verified restore whatever becomes of kube-apiserver); it fails the phase at the end."""
+        """Each step that has not failed. A kube-apiserver that cannot be started stops nothing else (the journal
+        must record the verified restore whatever becomes of kube-apiserver): it fails the phase at the end. Until the
+        journal records the verified restore nothing is removed: a later rollback would still need what it keeps."""
         for step, runner in self.planned:
-            if (step == "leftovers" and self.result["leftovers_problem"]) or (
-                    self.failure and self.failure.step == step):
+            if step in self.failed_steps or (step == "leftovers" and "journal_verified" in self.failed_steps):
                 continue
             try:
                 self.call(step, runner, action)
             except StepFailed as exc:
-                if step == "leftovers":
-                    self.result["leftovers_problem"] = exc.msg
-                else:
+                self.failed_steps.add(step)
+                if step == "kube_apiserver_start":
                     self.failure = exc
+                else:
+                    self.result["leftovers_problem"] = exc.msg + (
+                        "; nothing was removed" if step == "journal_verified" else "")
                 continue
             if action == "apply":
                 self.said.append(runner.done())
-        self.result["journal_recorded"] = (self.result.get("leftovers") or {}).get("journal_recorded")
+                if step == "journal_verified":
+                    self.result["journal_recorded"] = True
 
 
 class Undo(Phase):
@@ -535,9 +536,15 @@ class Undo(Phase):
                 if step == "rollback":
                     result["rollback_msg"] = self.said[-1]
         if apply and params["read_cluster"]:
-            result["cluster"] = wait_for_cluster(
+            result["cluster"], settled = wait_for_cluster(
                 params, lambda cluster: cluster["healthy"] or (params["accept_quorum"] and cluster["quorum"]),
-                count_keys=True)[0]
+                count_keys=True)
+            if not settled:
+                cluster = result["cluster"]
+                problems = cluster.get("health_problems") or [cluster.get("msg") or "no detail"]
+                raise StepFailed("cluster_wait", "the members were put back and started, but the cluster did not "
+                                 "become %s: %s" % ("healthy or reach quorum" if params["accept_quorum"] else "healthy",
+                                                    "; ".join(problems)))
 
 
 RUNNERS = dict(preflight=Preflight, stop=Stop, restore=Restore, start=Start, finish=Finish, undo=Undo)

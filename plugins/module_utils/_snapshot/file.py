@@ -77,11 +77,12 @@ def ensure_dir(directory: str) -> None:
 
 
 def copy_hashed(source: str, destination: str, mode: int = 0o600, check: Callable[[str], object] | None = None,
-                another_name: Callable[[], str] | None = None) -> tuple[int, str, str]:
+                another_name: Callable[[], str] | None = None,
+                expect_sha256: str | None = None) -> tuple[int, str, str]:
     """Copy `source` to `destination` through a temp file (fsync, `mode`, then named), hashing as it goes;
-    fail, leaving nothing under `destination`, if the source changes while being copied or `check(temp path)`
-    (when given) raises. With `another_name`, an existing file is never replaced (see files.commit).
-    Returns (size, sha256 hex, the name it took)."""
+    fail, leaving nothing under `destination`, if the source changes while being copied, its sha256 is not
+    `expect_sha256` (when given), or `check(temp path)` (when given) raises. With `another_name`, an existing file is
+    never replaced (see files.commit). Returns (size, sha256 hex, the name it took)."""
     before = os.stat(source)
     digest = hashlib.sha256()
     handle, temp_path = _files.temp_file_in(os.path.dirname(destination), os.path.basename(destination), mode)
@@ -95,6 +96,9 @@ def copy_hashed(source: str, destination: str, mode: int = 0o600, check: Callabl
             raise BackupFileError("%s changed while it was copied: something writes to it (is etcd running?); the "
                                   "copy was discarded." % source)
         handle.flush()
+        if expect_sha256 and digest.hexdigest() != expect_sha256:
+            raise BackupFileError("%s has sha256 %s, not %s: it was cut or corrupted on its way; nothing was "
+                                  "replaced." % (source, digest.hexdigest(), expect_sha256))
         if check is not None:
             check(temp_path)
         path = _files.commit(handle, temp_path, destination, another_name)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client, cluster_info
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner, failure_message
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import retention, take
 
@@ -48,10 +48,7 @@ class BackupPreflight:
     def plan(self) -> None:
         params, result = self.params, self.result
         if params["read_cluster"]:
-            try:
-                result["cluster"] = dict(cluster_info.gather(client.connect_all(dict(params))), answered=True)
-            except client.EtcdError as exc:
-                result["cluster"] = dict(answered=False, msg=exc.msg)
+            result["cluster"] = cluster_info.read(params)
         snapshot = take.OnlineSnapshot(take.ARGUMENT_SPEC.defaults() | {
             name: params[name] for name in CONNECTION.argument_spec} | dict(
                 endpoint=params["endpoint"], dest_dir=params["dest_dir"], prefix=params["prefix"],

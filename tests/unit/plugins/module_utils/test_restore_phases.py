@@ -2,6 +2,7 @@
 modules' runners in order, names the step that failed and records it in a journal of this run only; the finish
 records the verified restore whatever becomes of kube-apiserver; the rollback phase touches nothing without a journal.
 Service and kube-apiserver runners are faked; the journal, the data dirs and the rollback are real."""
+import hashlib
 import os
 
 import pytest
@@ -93,6 +94,10 @@ def test_the_stop_plans_every_step_before_it_records_or_stops_anything(tmp_path,
     assert calls.applied() == [("kube-apiserver", "stopped"), ("etcd", "stopped")]
     assert journal.read(str(data_dir))["step"] == "planned" and journal.read(str(data_dir))["kubernetes"] is True
     assert done.startswith("stop: recorded in") and done.endswith("kube-apiserver stopped; etcd stopped")
+    # The leader's first run stops only kube-apiserver; its second, etcd (the plan is recorded already).
+    calls = Calls(monkeypatch)
+    run(phases.make(params(tmp_path, "stop", stop_etcd=False), Host()))
+    assert calls.applied() == [("kube-apiserver", "stopped")]
 
 
 def test_a_failure_is_recorded_in_a_journal_of_this_run_only(tmp_path, data_dir, monkeypatch):
@@ -156,24 +161,67 @@ def test_the_rollback_phase_puts_back_what_the_journal_says_and_starts_kube_apis
     assert journal.read(str(data_dir))["step"] == "rolled_back"
 
 
+def test_the_rollback_phase_fails_when_the_cluster_does_not_come_back(tmp_path, data_dir, monkeypatch):
+    Calls(monkeypatch)
+    down = dict(healthy=False, quorum=False, health_problems=["10.0.0.1:2379: connection refused"])
+    monkeypatch.setattr(phases.cluster_info, "read", lambda connection, **asked: dict(down))
+    undo = phases.make(params(tmp_path, "undo", kubernetes="false", read_cluster=True, accept_quorum=True,
+                              health_retries=2, health_delay=0), Host())
+    with pytest.raises(phases.StepFailed) as failed:
+        run(undo)
+    assert failed.value.step == "cluster_wait" and undo.result["cluster"]["healthy"] is False
+    assert "did not become healthy or reach quorum: 10.0.0.1:2379: connection refused" in str(failed.value)
+
+
 @pytest.mark.parametrize("how", ["renamed", "copied"])
 def test_a_snapshot_sent_from_the_controller_is_put_in_place_private_and_whole(tmp_path, monkeypatch, how):
     sent = tmp_path / "tmp" / "snapshot"
     sent.parent.mkdir()
-    sent.write_bytes(b"snapshot bytes")
-    sent.chmod(0o644)
     snapshot = tmp_path / "restore" / "etcd-snapshot-1.db"
     if how == "copied":
         def cross_device(source, destination):
             raise OSError(18, "Invalid cross-device link")
         monkeypatch.setattr(phases.os, "replace", cross_device)
     preflight = phases.make(params(tmp_path, "preflight", src=str(sent), snapshot=str(snapshot)), Host())
-    preflight._place(str(sent), str(snapshot))
+
+    def send(content):
+        sent.write_bytes(content)
+        sent.chmod(0o644)
+        return hashlib.sha256(content).hexdigest()
+
+    preflight._place(str(sent), str(snapshot), send(b"snapshot bytes"))
     assert snapshot.read_bytes() == b"snapshot bytes" and oct(snapshot.stat().st_mode & 0o777) == "0o600"
     assert oct(snapshot.parent.stat().st_mode & 0o777) == "0o700"
     assert preflight.result["placed"] == str(snapshot) and preflight.result["changed"] is True
     assert [path.name for path in snapshot.parent.iterdir()] == [snapshot.name], "no temp file is left"
-    # A file of that name (a copy an earlier run placed) is replaced whole.
-    sent.write_bytes(b"newer bytes")
-    preflight._place(str(sent), str(snapshot))
+    # A file of that name (a copy an earlier run placed) is replaced whole...
+    preflight._place(str(sent), str(snapshot), send(b"newer bytes"))
     assert snapshot.read_bytes() == b"newer bytes"
+    # ...but never by a transfer that was cut or corrupted on its way.
+    expected = send(b"newest bytes")
+    sent.write_bytes(b"newest byt")
+    with pytest.raises(EtcdOpsError, match="not %s.*Nothing was stopped" % expected):
+        preflight._place(str(sent), str(snapshot), expected)
+    assert snapshot.read_bytes() == b"newer bytes"
+    assert [path.name for path in snapshot.parent.iterdir()] == [snapshot.name]
+
+
+def test_the_finish_records_the_verified_restore_even_when_a_leftover_cannot_go(tmp_path, data_dir, monkeypatch):
+    """A leftover that cannot go (here a dir given as a snapshot copy) is reported; the journal still records the
+    verified restore, or a later rollback would take the live restored cluster for an interrupted restore."""
+    journal.record(str(data_dir), "R1", "planned")
+    journal.record(str(data_dir), "R1", "started")
+    (tmp_path / "not-a-copy").mkdir()
+    Calls(monkeypatch)
+    finish = phases.make(params(tmp_path, "finish", remove_files=[str(tmp_path / "not-a-copy")]), Host())
+    run(finish)
+    assert journal.read(str(data_dir))["step"] == "verified" and finish.result["journal_recorded"] is True
+    assert "is a directory, not a snapshot copy" in finish.result["leftovers_problem"]
+    assert (tmp_path / "not-a-copy").is_dir()
+    # A journal that cannot record it removes nothing, and says so.
+    journal.record(str(data_dir), "R9", "planned")
+    (tmp_path / "data.pre-restore-R0").mkdir()
+    finish = phases.make(params(tmp_path, "finish", keep_previous=0), Host())
+    run(finish)
+    assert finish.result["journal_recorded"] is False and "nothing was removed" in finish.result["leftovers_problem"]
+    assert (tmp_path / "data.pre-restore-R0").is_dir()
