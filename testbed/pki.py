@@ -66,12 +66,17 @@ def issue(ca, cert_path, key_path, common_name, *, server=False, client=False, a
     _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
 
 
+def load_ca(bed):
+    """The bed's CA (certificate, key), to issue more certificates from."""
+    return (x509.load_pem_x509_certificate(bed.cacert.read_bytes()),
+            serialization.load_pem_private_key((bed.pki / "ca.key").read_bytes(), None))
+
+
 def create(bed, spare_address):
     """Create every certificate unless the CA already exists (certificates survive restarts); a member added to the
     bed since (the drill group) gets its certificates from the existing CA."""
     if bed.cacert.exists():
-        ca = (x509.load_pem_x509_certificate(bed.cacert.read_bytes()),
-              serialization.load_pem_private_key((bed.pki / "ca.key").read_bytes(), None))
+        ca = load_ca(bed)
         for member in bed.members + bed.drill_members:
             if not (member.root / "pki" / "peer.key").exists():
                 _member_certs(ca, member)

@@ -195,10 +195,25 @@ resources_revision:
   type: int
 quorum:
   description:
-    - Whether more than half of the members answer and follow one leader, so that the cluster works even when
-      RV(healthy) is false because some members are down.
+    - Whether more than half of the voting members (learners do not vote) answer and follow one leader, so that
+      the cluster works even when RV(healthy) is false because some members are down.
   returned: always
   type: bool
+learners:
+  description:
+    - Each learner (a member that receives the log but does not vote, as kubeadm joins members since 1.29) and its
+      progress; empty when there is none. A learner can be promoted once it has caught up with the leader.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id: {description: Member id (hex)., type: str}
+    name: {description: Member name; empty until it has started., type: str}
+    peer_urls: {description: Its peer URLs., type: list, elements: str}
+    reachable: {description: Whether its endpoint is among O(endpoints) and answered., type: bool}
+    applied_index: {description: The raft index it has applied; null when it did not answer., type: int}
+    leader_applied_index: {description: The leader's applied raft index; null when the leader did not answer., type: int}
+    behind: {description: How many raft entries it is behind the leader; null when either did not answer., type: int}
 missing_members:
   description: Names of the members (their ids when unnamed) whose endpoint did not answer or follows another leader.
   returned: always

@@ -43,7 +43,7 @@ class Ansible:
     def env(self):
         return dict(os.environ, ANSIBLE_CONFIG=str(self.bed.ansible_cfg), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0", ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR,
-                    ANSIBLE_CALLBACKS_ENABLED="save_module_results", ETCDOPS_SAVE_DIR=str(self.tmp),
+                    ANSIBLE_CALLBACKS_ENABLED="save_module_results,interrupt_before_task", ETCDOPS_SAVE_DIR=str(self.tmp),
                     ETCDOPS_SAVE_TASK=MODULE_TASK)
 
     def command(self, playbook, *args, check=False, extra_vars=None):

@@ -289,13 +289,7 @@ class EtcdConnection:
 
     def members(self) -> list[dict[str, Any]]:
         response = self.call("clusterstub", "MemberList", self.rpc.MemberListRequest())
-        return [dict(
-            id=member_hex(member.ID),
-            name=member.name,
-            peer_urls=list(member.peerURLs),
-            client_urls=list(member.clientURLs),
-            is_learner=bool(wire_fields(member.SerializeToString()).get(5, [0])[-1]),
-        ) for member in response.members]
+        return [_member_entry(member) for member in response.members]
 
     def alarms(self) -> list[dict[str, str]]:
         request = self.rpc.AlarmRequest(action=self.rpc.AlarmRequest.GET, memberID=0)
@@ -315,11 +309,42 @@ class EtcdConnection:
             raise EtcdError("etcd endpoint %s reports errors: %s." % (self.endpoint, "; ".join(status["errors"])),
                             endpoint=self.endpoint)
         try:
-            self.call("kvstub", "Range", self.rpc.RangeRequest(key=b"health"))
+            # A learner serves serializable reads only ("rpc not supported for learner").
+            self.call("kvstub", "Range", self.rpc.RangeRequest(key=b"health", serializable=status["is_learner"]))
         except EtcdError as exc:
             if exc.code != "PERMISSION_DENIED":
                 raise
         return status
+
+    def raw_call(self, method: str, request: bytes, response_class: Any, timeout: float | None = None) -> Any:
+        """Send `request` (serialized by hand) to the Cluster service's `method`: learners (isLearner,
+        MemberPromote, etcd 3.4) are newer than the client libraries' generated code. `response_class` parses the
+        answer (a generated message with the same field numbers; fields it lacks stay readable with wire_fields)."""
+        import grpc  # pylint: disable=import-outside-toplevel
+        call = self._client.channel.unary_unary("/etcdserverpb.Cluster/" + method,
+                                                request_serializer=lambda data: data,
+                                                response_deserializer=response_class.FromString)
+        try:
+            return call(request, timeout=timeout or self.timeout, credentials=self._client.call_credentials,
+                        metadata=self._client.metadata)
+        except grpc.RpcError as exc:
+            raise explain_rpc_error(self.endpoint, exc, self.params) from None
+
+    def member_add(self, peer_urls: list[str], learner: bool) -> dict[str, Any]:
+        """Add a member (a learner when `learner`); returns {member: {id, peer_urls}, members: [...]} as members()
+        has them, the new member among them with no name until it starts."""
+        request = b"".join(_length_delimited(1, url.encode()) for url in peer_urls)
+        if learner:
+            request += _varint_field(2, 1)
+        response = self.raw_call("MemberAdd", request, self.rpc.MemberAddResponse)
+        return dict(member=_member_entry(response.member), members=[_member_entry(m) for m in response.members])
+
+    def member_remove(self, member_id: str) -> None:
+        self.call("clusterstub", "MemberRemove", self.rpc.MemberRemoveRequest(ID=int(member_id, 16)))
+
+    def member_promote(self, member_id: str) -> None:
+        """Make learner `member_id` a voting member; etcd refuses while it has not caught up with the leader."""
+        self.raw_call("MemberPromote", _varint_field(1, int(member_id, 16)), self.rpc.MemberListResponse)
 
     def count_keys(self, revision: int = 0) -> int:
         """Live keys at `revision` (0: the newest) in this member's own store (a serializable read)."""
@@ -340,6 +365,33 @@ class EtcdConnection:
             if response.header.revision != revision:
                 raise
         return dict(hash=response.hash, compact_revision=response.compact_revision, revision=revision)
+
+
+def _member_entry(member: Any) -> dict[str, Any]:
+    return dict(
+        id=member_hex(member.ID),
+        name=member.name,
+        peer_urls=list(member.peerURLs),
+        client_urls=list(member.clientURLs),
+        is_learner=bool(wire_fields(member.SerializeToString()).get(5, [0])[-1]),
+    )
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _varint_field(number: int, value: int) -> bytes:
+    return _varint(number << 3) + _varint(value)
+
+
+def _length_delimited(number: int, data: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
 
 
 def member_hex(member_id: int) -> str:

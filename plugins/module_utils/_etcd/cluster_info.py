@@ -40,7 +40,7 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
     result: dict[str, Any] = dict(
         cluster_id=None, members=[], endpoints=[], leader=None, alarms=[], hash_kv_revision=None,
         hash_kv_consistent=None, key_count=None, key_count_revision=None, healthy=False, health_problems=[],
-        quorum=False, missing_members=[], resources=None, resources_revision=None)
+        quorum=False, missing_members=[], learners=[], resources=None, resources_revision=None)
     reachable: list[tuple[EtcdConnection, dict[str, Any]]] = []
     try:
         for conn in connections:
@@ -76,16 +76,38 @@ def gather(connections: Sequence[EtcdConnection], hash_kv: bool = False, count_k
     result["health_problems"] = _problems(result, leaders)
     result["healthy"] = not result["health_problems"]
     _quorum(result)
+    result["learners"] = learners(result)
     return result
 
 
+def learners(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each learner with its progress: the raft index it has applied, the leader's, and how far it is behind (None
+    where either did not answer). A learner can be promoted only once it has caught up with the leader."""
+    reachable = {e["member_id"]: e for e in result["endpoints"] if e["reachable"]}
+    leader = reachable.get((result["leader"] or {}).get("id"))
+    found = []
+    for member in result["members"]:
+        if not member["is_learner"]:
+            continue
+        entry = reachable.get(member["id"])
+        applied = entry["raft_applied_index"] if entry else None
+        leader_applied = leader["raft_applied_index"] if leader else None
+        found.append(dict(id=member["id"], name=member["name"], peer_urls=member["peer_urls"], reachable=bool(entry),
+                          applied_index=applied, leader_applied_index=leader_applied,
+                          behind=leader_applied - applied if applied is not None and leader_applied is not None
+                          else None))
+    return found
+
+
 def _quorum(result: dict[str, Any]) -> None:
-    """quorum: a leader that more than half of the members follow, as the reachable endpoints tell (a cluster that
-    runs without some members); missing_members: the members whose endpoint did not answer."""
+    """quorum: a leader that more than half of the voting members follow, as the reachable endpoints tell (a cluster
+    that runs without some members; learners do not vote); missing_members: the members whose endpoint did not
+    answer."""
     leader = (result["leader"] or {}).get("id")
     answering = {e["member_id"] for e in result["endpoints"] if e["reachable"] and e["leader_id"] == leader}
     result["missing_members"] = sorted(m["name"] or m["id"] for m in result["members"] if m["id"] not in answering)
-    result["quorum"] = bool(leader) and len(answering) * 2 > len(result["members"])
+    voting = [m["id"] for m in result["members"] if not m.get("is_learner")]
+    result["quorum"] = bool(leader) and len(answering.intersection(voting)) * 2 > len(voting)
 
 
 def _each_member(reachable: list[tuple[EtcdConnection, dict[str, Any]]], ask: Callable[[EtcdConnection], Any],
@@ -170,7 +192,7 @@ def read(params: dict[str, Any], **asked: Any) -> dict[str, Any]:
         return dict(gather(connect_all(dict(params)), **asked), answered=True)
     except EtcdError as exc:
         return dict(answered=False, msg=exc.msg, cluster_id=None, members=[], endpoints=[], leader=None, alarms=[],
-                    healthy=False, health_problems=[exc.msg], quorum=False, missing_members=[],
+                    healthy=False, health_problems=[exc.msg], quorum=False, missing_members=[], learners=[],
                     hash_kv_consistent=None, key_count=None, key_count_revision=None)
 
 

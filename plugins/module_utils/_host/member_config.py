@@ -42,6 +42,9 @@ FLAGS = {
     "wal_dir": "wal-dir",
 }
 CONFIG_FILE_FLAG = "config-file"
+# The TLS files a member needs, under their flag names; etcd's YAML config file nests them under
+# client-transport-security and peer-transport-security (without the peer- prefix).
+TLS_FLAGS = ("cert-file", "key-file", "trusted-ca-file", "peer-cert-file", "peer-key-file", "peer-trusted-ca-file")
 CONFIG_FILE_ENV = "ETCD_CONFIG_FILE"
 
 # Flags that etcd 3.4 to 3.6 define as booleans (flag.BoolVar in etcdmain/config.go and, in 3.6, embed/config.go),
@@ -181,6 +184,30 @@ def command_settings(args: Sequence[object], environ: Mapping[str, str],
     return _settings(values), None
 
 
+def tls_files(args: Sequence[object], environ: Mapping[str, str],
+              read_config: Callable[[str], str]) -> dict[str, str]:
+    """{TLS flag: path} of an etcd started with `args` and `environ`, resolved as command_settings resolves the
+    member's settings; flags not set are left out."""
+    flags = parse_flags(args)
+    config_file = flags.get(CONFIG_FILE_FLAG) or environ.get(CONFIG_FILE_ENV) or None
+    found = {}
+    if config_file:
+        doc = _yaml_load(read_config(config_file), "config file %s" % config_file)
+        doc = doc if isinstance(doc, dict) else {}
+        for section, prefix in (("client-transport-security", ""), ("peer-transport-security", "peer-")):
+            nested = _lookup(doc, section)
+            for key in ("cert-file", "key-file", "trusted-ca-file"):
+                value = _lookup(nested, key) if isinstance(nested, dict) else None
+                if value:
+                    found[prefix + key] = str(value)
+        return found
+    for flag in TLS_FLAGS:
+        value = flags[flag] if flag in flags else environ.get(env_name(flag))
+        if value:
+            found[flag] = value
+    return found
+
+
 def parse_env_text(text: str | None) -> dict[str, str]:
     """{KEY: value} from an environment file (systemd's EnvironmentFile=, /etc/default/etcd): KEY=value lines,
     quotes, comments (# and ;), `export`, backslash continuations."""
@@ -282,7 +309,11 @@ def command_source(source: str, kind: str, argv: Sequence[str], environ: Mapping
         raise Unreadable("%s: %s" % (source, exc.msg))
     if config_file:
         source = "%s, config file %s" % (source, config_file)
-    return dict(source=source, kind=kind, **settings)
+    try:
+        tls = tls_files(argv[1:], environ, read_config)
+    except Unreadable:
+        tls = {}
+    return dict(source=source, kind=kind, program=argv[0], tls_files=tls, **settings)
 
 
 def file_source(path: str) -> dict[str, Any]:

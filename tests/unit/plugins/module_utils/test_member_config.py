@@ -130,7 +130,7 @@ def test_the_running_etcd_with_flags_and_environment(tmp_path):
                  sockets=[100, 101])})
     sources, unread, not_running = running_sources(ADDRESSES, proc)
     assert (unread, not_running) == ([], None)
-    assert sources == [dict(source="running process pid 42 (%s/42/cmdline)" % proc, kind="process", name="node1",
+    assert sources == [dict(source="running process pid 42 (%s/42/cmdline)" % proc, kind="process", program="/usr/local/bin/etcd", tls_files={}, name="node1",
                             initial_advertise_peer_urls=[PEER], data_dir="/var/lib/etcd", wal_dir=None)]
 
 
@@ -186,7 +186,7 @@ def test_a_supervisor_program_with_plain_flags_includes_and_environment(tmp_path
     assert argv[:3] == ["/usr/bin/etcd", "-name", "etcd-a"] and directory == "/srv"
     assert environ == {"ETCD_WAL_DIR": "/w,x", "ETCD_DATA_DIR": "/global", "ETCD_NAME": "ignored"}
     source = supervisor_source("group:etcd-a", str(main))
-    assert source == dict(source="supervisor program etcd-a in %s" % main, kind="supervisor", name="etcd-a",
+    assert source == dict(source="supervisor program etcd-a in %s" % main, kind="supervisor", program="/usr/bin/etcd", tls_files={}, name="etcd-a",
                           initial_advertise_peer_urls=[PEER], data_dir=str(tmp_path / "conf.d" / "data"),
                           wal_dir="/w,x")
 
@@ -272,7 +272,7 @@ def test_a_systemd_unit_with_environment_files(tmp_path):
     assert module.calls == [["/usr/bin/systemctl", "show", "--property=ExecStart,Environment,EnvironmentFiles",
                              "etcd.service"]]
     # The file overrides Environment=; the flag from $DAEMON_ARGS wins over ETCD_NAME.
-    assert source == dict(source="systemd unit etcd.service", kind="systemd", name="n1",
+    assert source == dict(source="systemd unit etcd.service", kind="systemd", program="/usr/bin/etcd", tls_files={}, name="n1",
                           initial_advertise_peer_urls=[PEER], data_dir="/file", wal_dir=None)
 
 
@@ -305,7 +305,7 @@ def test_a_kubeadm_manifest(tmp_path):
     path = manifest(tmp_path, ["etcd", "--name=cp1", "--data-dir=/var/lib/etcd", "--initial-advertise-peer-urls=" + PEER],
                     env=[{"name": "ETCD_WAL_DIR", "value": "/wal"}, {"name": "X", "valueFrom": {}}])
     assert static_pod_source(str(tmp_path / "absent.yaml"), path) == dict(
-        source="static pod manifest %s" % path, kind="static_pod", name="cp1", initial_advertise_peer_urls=[PEER],
+        source="static pod manifest %s" % path, kind="static_pod", program="etcd", tls_files={}, name="cp1", initial_advertise_peer_urls=[PEER],
         data_dir="/var/lib/etcd", wal_dir="/wal")
 
 

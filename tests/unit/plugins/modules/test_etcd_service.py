@@ -158,7 +158,7 @@ def test_member_config_is_returned_in_check_mode_from_the_units_command(monkeypa
     host = Host(monkeypatch, show("active"))
     result = run(capsys, check=True, state="started")
     assert not result["changed"] and host.config_calls == [CONFIG_SHOW]
-    assert result["member_config"] == [dict(source="systemd unit etcd.service", kind="systemd", name="node1",
+    assert result["member_config"] == [dict(source="systemd unit etcd.service", kind="systemd", program="/usr/bin/etcd", tls_files={}, name="node1",
                                             initial_advertise_peer_urls=["https://10.0.0.1:2380"],
                                             data_dir="/var/lib/etcd", wal_dir=None)]
     assert result["member_config_missing"] is None and result["member_config_unread"] == []

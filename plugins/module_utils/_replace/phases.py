@@ -1,0 +1,503 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The replacement of one member in phases, one module run each (etcd_member_replace) on the replaced member's host,
+in etcd's documented order (runtime reconfiguration: remove the old member, add the new one, start it with
+initial-cluster-state=existing):
+
+    preflight  every check, changing nothing: the cluster through its other members (quorum without this one, healthy,
+               no alarm, no other learner), whether the old member still works, this host's etcd manager and
+               configuration, the new member's TLS files, the etcd version, free disk; the configuration edits.
+    remove     the plan recorded in the journal, etcd stopped here, the old member removed by id, its data dir kept
+               aside under <data_dir>.pre-replace-<run id>
+    add        the new member added as a learner, its configuration changed where it lives (the previous kept)
+    start      etcd started here (a learner serves once it has a leader)
+    promote    wait until the learner has caught up with the leader, promote it, verify the cluster
+    undo       an unpromoted learner removed again, the previous configuration put back, etcd stopped here
+
+Every step reads the cluster and the journal first, so a run that died is resumed by running the replacement again:
+what is done already is not done twice."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError, connect_all
+from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import nearest_existing_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
+from ansible_collections.etcdops.dr.plugins.module_utils._replace import decide as _decide
+from ansible_collections.etcdops.dr.plugins.module_utils._replace import journal
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import free_name
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import StepFailed, service_params
+from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner
+from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+PHASES = ("preflight", "remove", "add", "start", "promote", "undo")
+KEPT_INFIX = ".pre-replace-"
+FAILED_INFIX = ".failed-replace-"
+CONFIG_INFIX = ".replace-config-"
+# etcd preallocates a 64 MiB WAL segment; the learner receives the leader's whole database.
+WAL_SEGMENT = 64 * 1024 * 1024
+
+ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
+    phase=dict(type="str", required=True, choices=list(PHASES)),
+    run_id=dict(type="str", required=True),
+    name=dict(type="str", required=True),
+    peer_url=dict(type="str", required=True),
+    client_url=dict(type="str", required=True),
+    data_dir=dict(type="path", required=True),
+    wal_dir=dict(type="path"),
+    force=dict(type="bool", default=False),
+    service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
+    service_name=dict(type="str", default="etcd"),
+    supervisor_conf=dict(type="path"),
+    supervisorctl=dict(type="path"),
+    config_file=dict(type="path"),
+    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
+    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
+    pod_log_dir=dict(type="path", default="/var/log/pods"),
+    log_file=dict(type="path"),
+    timeout=dict(type="float", default=120),
+    catchup_timeout=dict(type="float", default=300),
+    health_retries=dict(type="int", default=60),
+    health_delay=dict(type="float", default=2),
+)))
+
+
+def _member_ids(members: list[dict[str, Any]]) -> set[str]:
+    return {member["id"] for member in members}
+
+
+class _Cluster:
+    """Membership changes through the first other member that answers."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def call(self, action: Any) -> Any:
+        errors = []
+        others = [url for url in self.params["endpoints"] if url != self.params["client_url"]]
+        for connection in connect_all(dict(self.params, endpoints=others or self.params["endpoints"])):
+            try:
+                connection.open()
+                return action(connection)
+            except EtcdError as exc:
+                if exc.code not in (None, "UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                    raise
+                errors.append(exc.msg)
+            finally:
+                connection.close()
+        raise EtcdOpsError("no other member answered: %s" % " ".join(errors))
+
+    def members(self) -> list[dict[str, Any]]:
+        return self.call(lambda connection: connection.members())
+
+
+class Replace:
+    """One phase; `result` is what the module returns, with the journal as it is at the end."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.phase = params["phase"]
+        self.entry: dict[str, Any] | None = None
+        self.said: list[str] = []
+        self.would_do: list[str] = []
+        self.edits: list[member_config_edit.Edit] = []
+        self.service: member_service.MemberService | None = None
+        self.result: dict[str, Any] = dict(changed=False, phase=self.phase, failed_step=None, journal=None,
+                                           problems=[], notes=[], checks_not_run=[], config_changes=[],
+                                           config_diff="")
+
+    # ---- the Runner protocol --------------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        self.entry = self._step("journal_read", lambda: journal.read(self.params["data_dir"]))
+        if self.entry and self.entry.get("member") not in (None, self.params["name"]):
+            raise StepFailed("journal_read", "the replacement journal %s is of member %s, not %s: look at it, then "
+                             "move it away" % (journal.path_of(self.params["data_dir"]), self.entry["member"],
+                                               self.params["name"]))
+        self.result["journal"] = self.entry
+        if self.phase == "preflight":
+            self._preflight()
+        elif self.phase == "undo":
+            self.would_do = ["undo the unfinished replacement"] if journal.unfinished(self.entry) else []
+        else:
+            if not journal.unfinished(self.entry) and self.phase != "remove":
+                raise StepFailed("journal_read", "no unfinished replacement of %s is recorded in %s: run the whole "
+                                 "replacement (etcdops.dr.replace_member)" % (
+                                     self.params["name"], journal.path_of(self.params["data_dir"])))
+            self.would_do = [self.phase]
+        self.result["changed"] = bool(self.would_do) and self.phase != "preflight"
+
+    def would(self) -> str:
+        return "%s (check mode): %s" % (self.phase, "; ".join(self.would_do) or "nothing to do")
+
+    def apply(self) -> None:
+        if self.phase != "preflight":
+            getattr(self, "_" + self.phase)()
+
+    def done(self) -> str:
+        return "%s: %s" % (self.phase, "; ".join(self.said) or "nothing to do")
+
+    def failed(self, exc: Exception) -> str:
+        step = getattr(exc, "step", None) or self.phase
+        self.result["failed_step"] = step
+        msg = getattr(exc, "msg", None) or str(exc)
+        if journal.unfinished(self.entry) and self.phase != "preflight":
+            try:
+                self.entry = journal.record(self.params["data_dir"], self.entry or {}, self.entry["step"],  # type: ignore[index]
+                                            failure=dict(step=step, msg=msg))
+            except journal.JournalError:
+                pass
+        self.result["journal"] = self.entry
+        return msg
+
+    # ---- helpers --------------------------------------------------------------------------------------------------
+
+    def _step(self, step: str, action: Any) -> Any:
+        try:
+            return action()
+        except StepFailed:
+            raise
+        except (EtcdOpsError, OSError) as exc:
+            raise StepFailed(step, "%s: %s" % (step.replace("_", " "), getattr(exc, "msg", None) or exc)) from None
+
+    def _record(self, step: str, **fields: Any) -> None:
+        self.entry = journal.record(self.params["data_dir"], self.entry or {}, step, **fields)
+        self.result["journal"] = self.entry
+        self.result["changed"] = True
+
+    def _service(self, state: str) -> member_service.MemberService:
+        service = member_service.MemberService(service_params(self.params, state), self.host)
+        service.plan()
+        return service
+
+    def _control(self, state: str) -> None:
+        step = "etcd_stop" if state == "stopped" else "etcd_start"
+        service = self._step(step, lambda: self._service(state))
+        self._step(step, service.apply)
+        self.said.append(service.done())
+
+    def _initial_cluster(self, members: list[dict[str, Any]], new_id: str | None) -> str:
+        return _decide.initial_cluster(members, self.params["name"], self.params["peer_url"], new_id or "")
+
+    def _edit_values(self, initial: str) -> dict[str, str]:
+        return {"initial-cluster-state": "existing", "initial-cluster": initial}
+
+    # ---- preflight ------------------------------------------------------------------------------------------------
+
+    def _preflight(self) -> None:
+        params = self.params
+        problems: list[str] = []
+        not_run: list[str] = []
+        resume = self.entry if journal.unfinished(self.entry) else None
+        cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec))
+        decision = _decide.decide(cluster, params["name"], params["peer_url"], resume, params["force"])
+        problems += decision["problems"]
+        self.result.update(cluster=dict((k, cluster.get(k)) for k in (
+            "cluster_id", "members", "leader", "healthy", "health_problems", "quorum", "learners")),
+            old_member=decision["old"], new_member=decision["new"], resume=bool(resume))
+        self.result["notes"] += decision["notes"]
+        try:
+            self.service = member_service.MemberService(service_params(params, "started"), self.host.checking())
+            self.service.plan()
+        except (EtcdOpsError, OSError) as exc:
+            problems.append("etcd's manager: %s" % (getattr(exc, "msg", None) or exc))
+        definitions = []
+        if self.service is not None and self.service.backend is not None:
+            sources = self.service.result["member_config"]
+            definitions = [source for source in sources if source["kind"] != "process"]
+            problems += self._config_problems(definitions)
+            not_run += ["member configuration not read: %s" % unread
+                        for unread in self.service.result["member_config_unread"]]
+            if not definitions:
+                problems.append("etcd's configuration on this host could not be read (%s), so it cannot be changed "
+                                "to join the cluster: set etcd_config_file, or fix what is named." % (
+                                    self.service.result["member_config_missing"] or "; ".join(
+                                        self.service.result["member_config_unread"])))
+        if decision["ok"] and self.service is not None and self.service.backend is not None and definitions:
+            members = [m for m in cluster["members"] if not decision["old"] or m["id"] != decision["old"]["id"]]
+            initial = self._initial_cluster(members, (decision["new"] or {}).get("id"))
+            try:
+                self.edits = member_config_edit.plan(self.host, self.service.backend, params["config_file"],
+                                                     self._edit_values(initial))
+                self.result["config_changes"] = [edit.describe() for edit in self.edits]
+                self.result["config_diff"] = "".join("".join(difflib.unified_diff(
+                    edit.before.splitlines(True), edit.after.splitlines(True), edit.path + " (now)",
+                    edit.path + " (replaced)")) for edit in self.edits if edit.changed)
+            except (EtcdOpsError, OSError) as exc:
+                problems.append("the member's configuration cannot be changed here: %s" % (
+                    getattr(exc, "msg", None) or exc))
+        for source in definitions[:1]:
+            for flag, path in sorted((source.get("tls_files") or {}).items()):
+                if not os.path.isfile(path):
+                    problems.append("the new member's TLS file %s (--%s, from %s) does not exist on this host: issue "
+                                    "its certificates first." % (path, flag, source["source"]))
+            problem, skipped = _decide.version_problem(cluster, self._local_version(source), "the etcd of %s"
+                                                       % source["source"])
+            problems += [problem] if problem else []
+            not_run += [skipped] if skipped else []
+        problems += self._disk_problems(cluster)
+        if resume:
+            self.result["notes"].append("an unfinished replacement (%s) reached step %s: this run takes it over."
+                                        % (resume["run_id"], resume["step"]))
+        self.result.update(problems=problems, checks_not_run=not_run)
+        self.would_do = self._plan_steps(decision, resume)
+        self.result["steps"] = self.would_do
+        if problems:
+            raise StepFailed("preflight", "%s cannot be replaced: %s Nothing was changed." % (
+                params["name"], " ".join(problems)))
+
+    def _plan_steps(self, decision: dict[str, Any], resume: dict[str, Any] | None) -> list[str]:
+        old, new = decision["old"], decision["new"]
+        steps = ["stop etcd here"]
+        steps.append("remove member %s (%s)" % (old["name"] or "unnamed", old["id"]) if old
+                     else "remove nothing (no old member in the cluster)")
+        if not journal.reached(resume, "kept") and os.path.lexists(self.params["data_dir"]):
+            steps.append("keep %s aside as %s%s%s" % (self.params["data_dir"], self.params["data_dir"].rstrip("/"),
+                                                      KEPT_INFIX, self.params["run_id"]))
+        steps.append("add %s at %s as a learner" % (self.params["name"], self.params["peer_url"]) if not new
+                     else "keep the added member %s" % new["id"])
+        changed = [edit.path for edit in self.edits if edit.changed]
+        steps.append("change %s (initial-cluster-state=existing, initial-cluster)" % ", ".join(changed) if changed
+                     else "leave etcd's configuration as it is (it is right already)")
+        steps += ["start etcd here", "wait until the learner has caught up, promote it, verify the cluster"]
+        return steps
+
+    def _config_problems(self, definitions: list[dict[str, Any]]) -> list[str]:
+        params = self.params
+        wanted = dict(name=params["name"], initial_advertise_peer_urls=[params["peer_url"]],
+                      data_dir=params["data_dir"])
+        return ["%s says name %s, peer URLs %s, data dir %s; the inventory says %s, %s, %s: fix etcd's "
+                "configuration for the new member, or the inventory." % (
+                    source["source"], source.get("name") or "(not set)",
+                    ",".join(source.get("initial_advertise_peer_urls") or ["(not set)"]),
+                    source.get("data_dir") or "(not set)", params["name"], params["peer_url"], params["data_dir"])
+                for source in definitions if any(source.get(field) not in (None, value)
+                                                 for field, value in wanted.items())]
+
+    def _local_version(self, source: dict[str, Any]) -> str | None:
+        program = source.get("program")
+        path = program if program and os.path.isabs(program) else self.host.get_bin_path(program or "etcd")
+        if not path or not os.access(path, os.X_OK):
+            return None
+        done = run(self.host, [path, "--version"], check=False)
+        found = re.search(r"etcd Version:\s*(\S+)", done.stdout or "")
+        return found.group(1) if found else None
+
+    def _disk_problems(self, cluster: dict[str, Any]) -> list[str]:
+        sizes = [entry["db_size"] for entry in cluster.get("endpoints", []) if entry.get("db_size")]
+        needed = (max(sizes) if sizes else 0) + WAL_SEGMENT
+        where = nearest_existing_dir(self.params["data_dir"])
+        stat = os.statvfs(where)
+        free = stat.f_bavail * stat.f_frsize
+        self.result.update(free_bytes=free, required_bytes=needed)
+        problems = []
+        if free < needed:
+            problems.append("%s has %d bytes free, and the new member needs about %d (the leader's database and a WAL "
+                            "segment): free disk there first." % (where, free, needed))
+        if os.path.ismount(self.params["data_dir"]):
+            problems.append("%s is a mount point, which cannot be kept aside by a rename: move etcd_data_dir to a "
+                            "directory inside it." % self.params["data_dir"])
+        return problems
+
+    # ---- the phases -----------------------------------------------------------------------------------------------
+
+    def _remove(self) -> None:
+        params = self.params
+        members = self._step("member_list", _Cluster(params).members)
+        if not journal.unfinished(self.entry):
+            cluster_id = self._step("member_list", lambda: _Cluster(params).call(
+                lambda connection: connection.status()["cluster_id"]))
+            self.entry = None
+            self._record("planned", run_id=params["run_id"], member=params["name"], peer_url=params["peer_url"],
+                         client_url=params["client_url"], cluster_id=cluster_id, keep_dir=params["data_dir"].rstrip("/") + CONFIG_INFIX
+                         + params["run_id"], config_kept={}, config_kinds=[])
+        old, dummy, problems = _decide.split_members(dict(members=members), params["name"], params["peer_url"],
+                                                     self.entry)
+        if problems:
+            raise StepFailed("member_remove", " ".join(problems))
+        self._control("stopped")
+        if old:
+            self._step("member_remove", lambda: _Cluster(params).call(
+                lambda connection: connection.member_remove(old["id"])))
+            self.said.append("removed member %s (%s)" % (old["name"] or "unnamed", old["id"]))
+            self._record("removed", old_member_id=old["id"])
+        elif self.entry["step"] == "planned":  # type: ignore[index]
+            self._record("removed")
+        if not journal.reached(self.entry, "kept"):
+            kept = self._step("keep_aside", self._keep_aside)
+            self._record("kept", **kept)
+
+    def _keep_aside(self) -> dict[str, Any]:
+        kept: dict[str, Any] = dict(kept_data_dir=None, kept_wal_dir=None)
+        for option, field in (("data_dir", "kept_data_dir"), ("wal_dir", "kept_wal_dir")):
+            path = self.params[option]
+            if path and os.path.lexists(path):
+                kept[field] = free_name(path.rstrip("/") + KEPT_INFIX + self.params["run_id"])
+                os.rename(path, kept[field])
+                self.said.append("kept %s aside as %s" % (path, kept[field]))
+        return kept
+
+    def _add(self) -> None:
+        params = self.params
+        cluster = _Cluster(params)
+        members = self._step("member_list", cluster.members)
+        new_id = (self.entry or {}).get("new_member_id")
+        if not (new_id and new_id in _member_ids(members)):
+            added = self._step("member_add", lambda: cluster.call(
+                lambda connection: connection.member_add([params["peer_url"]], learner=True)))
+            new_id = added["member"]["id"]
+            members = added["members"]
+            self.said.append("added %s at %s as learner %s" % (params["name"], params["peer_url"], new_id))
+        initial = self._initial_cluster(members, new_id)
+        self._record("added", new_member_id=new_id, initial_cluster=initial)
+        service = self._step("configure", lambda: self._service("stopped"))
+        edits = self._step("configure", lambda: member_config_edit.plan(
+            self.host, service.backend, params["config_file"], self._edit_values(initial)))
+        kept = self._step("configure", lambda: member_config_edit.apply(
+            self.host, service.backend, edits, self.entry["keep_dir"]))  # type: ignore[index]
+        changed = [edit for edit in edits if edit.changed]
+        self.result["config_changes"] = [edit.describe() for edit in edits]
+        if changed:
+            self.said.append("changed %s (previous kept in %s)" % (", ".join(e.path for e in changed),
+                                                                  self.entry["keep_dir"]))  # type: ignore[index]
+        self._record("configured", config_kept=dict(kept, **(self.entry or {}).get("config_kept") or {}),
+                     config_kinds=sorted(set((self.entry or {}).get("config_kinds") or [])
+                                         | {edit.kind for edit in changed}))
+        # supervisord re-reading a changed program may start it (autostart): the start phase waits for it.
+
+    def _start(self) -> None:
+        self._control("started")
+        self._record("started")
+
+    def _promote(self) -> None:
+        params = self.params
+        new_id = self.entry["new_member_id"]  # type: ignore[index]
+        cluster = _Cluster(params)
+        members = self._step("member_list", cluster.members)
+        member = next((m for m in members if m["id"] == new_id), None)
+        if member is None:
+            raise StepFailed("promote", "member %s, added by this replacement, is not in the cluster any more: run "
+                             "the replacement again" % new_id)
+        if member["is_learner"]:
+            self._step("catch_up", self._wait_caught_up)
+            self._step("promote", lambda: self._promote_when_in_sync(cluster, new_id))
+            self.said.append("promoted %s" % new_id)
+        self._record("promoted")
+        verified = self._step("verify", self._verify)
+        self.said.append(verified)
+        self._record("verified")
+
+    def _learner(self, cluster: dict[str, Any]) -> dict[str, Any] | None:
+        new_id = self.entry["new_member_id"]  # type: ignore[index]
+        return next((entry for entry in cluster.get("learners") or [] if entry["id"] == new_id), None)
+
+    def _wait_caught_up(self) -> None:
+        """Until the learner has applied what the leader had applied when the wait began."""
+        began = time.monotonic()
+        target = None
+        last: dict[str, Any] | None = None
+        while True:
+            cluster = cluster_info.read(dict((k, self.params[k]) for k in CONNECTION.argument_spec))
+            last = self._learner(cluster)
+            if last is None:
+                return
+            if target is None and last["leader_applied_index"] is not None:
+                target = last["leader_applied_index"]
+            if target is not None and last["applied_index"] is not None and last["applied_index"] >= target:
+                self.result["catch_up"] = dict(last, waited_seconds=round(time.monotonic() - began, 3))
+                return
+            if time.monotonic() - began >= self.params["catchup_timeout"]:
+                self.result["catch_up"] = last
+                raise EtcdOpsError(
+                    "the learner did not catch up with the leader within catchup_timeout (%ss): it has applied %s of "
+                    "the leader's %s entries%s" % (self.params["catchup_timeout"], last["applied_index"], target,
+                                                   "" if last["reachable"] else " (it does not answer)"))
+            time.sleep(0.5)
+
+    def _promote_when_in_sync(self, cluster: _Cluster, new_id: str) -> None:
+        began = time.monotonic()
+        while True:
+            try:
+                cluster.call(lambda connection: connection.member_promote(new_id))
+                return
+            except EtcdError as exc:
+                if "in sync" not in (exc.msg or "") or time.monotonic() - began >= self.params["catchup_timeout"]:
+                    raise
+            time.sleep(0.5)
+
+    def _verify(self) -> str:
+        params = self.params
+        entry = self.entry or {}
+
+        def settled(cluster: dict[str, Any]) -> bool:
+            ids = _member_ids(cluster["members"])
+            return bool(cluster["healthy"] and cluster.get("hash_kv_consistent") and entry["new_member_id"] in ids
+                        and entry.get("old_member_id") not in ids and not cluster["learners"])
+        for attempt in range(max(1, params["health_retries"])):
+            if attempt:
+                time.sleep(params["health_delay"])
+            cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec), hash_kv=True)
+            if settled(cluster):
+                break
+        self.result["cluster"] = dict((k, cluster.get(k)) for k in (
+            "cluster_id", "members", "leader", "healthy", "health_problems", "hash_kv_consistent", "learners"))
+        if not settled(cluster):
+            raise EtcdOpsError("the cluster did not become healthy with %s as a voting member and KV hashes that agree: "
+                               "%s" % (params["name"], "; ".join(cluster.get("health_problems") or [])
+                                       or "learners %s" % cluster.get("learners")))
+        if entry.get("cluster_id") and cluster["cluster_id"] != entry["cluster_id"]:
+            raise EtcdOpsError("the cluster id changed from %s to %s" % (entry["cluster_id"], cluster["cluster_id"]))
+        return "the cluster is healthy with %d members, %s (%s) voting, KV hashes agree" % (
+            len(cluster["members"]), params["name"], entry["new_member_id"])
+
+    def _undo(self) -> None:
+        params = self.params
+        entry = self.entry
+        if not journal.unfinished(entry):
+            self.said.append("no unfinished replacement of %s to undo" % params["name"])
+            return
+        if journal.reached(entry, "promoted"):
+            raise StepFailed("undo", "the new member %s votes already, so there is nothing to undo: run the "
+                             "replacement again, which verifies the cluster" % entry["new_member_id"])  # type: ignore[index]
+        self._control("stopped")
+        cluster = _Cluster(params)
+        members = self._step("member_list", cluster.members)
+        new_id = entry.get("new_member_id")  # type: ignore[union-attr]
+        learner = next((m for m in members if (new_id and m["id"] == new_id)
+                        or (m["is_learner"] and params["peer_url"] in m["peer_urls"])), None)
+        if learner is not None:
+            self._step("member_remove", lambda: cluster.call(lambda connection: connection.member_remove(learner["id"])))
+            self.said.append("removed the learner %s again" % learner["id"])
+        service = self._step("config_put_back", lambda: self._service("stopped"))
+        restored = self._step("config_put_back", lambda: member_config_edit.put_back(
+            self.host, service.backend, entry.get("config_kept") or {}, entry.get("config_kinds") or []))  # type: ignore[union-attr]
+        if restored:
+            self.said.append("put back %s" % ", ".join(restored))
+            # A manager that re-read its program may have started it.
+            self._control("stopped")
+        failed = None
+        # From the step "kept" on, a data dir here is the new member's (the old one was moved aside, or was gone).
+        if journal.reached(entry, "kept") and os.path.lexists(params["data_dir"]):
+            failed = free_name(params["data_dir"].rstrip("/") + FAILED_INFIX + entry["run_id"])  # type: ignore[index]
+            os.rename(params["data_dir"], failed)
+            self.said.append("moved the learner's data dir to %s" % failed)
+        self._record("rolled_back", failed_data_dir=failed)
+        self.said.append("the cluster runs without %s; its old data stays at %s; run the replacement again to add it"
+                         % (params["name"], entry.get("kept_data_dir") or "(there was none)"))  # type: ignore[union-attr]
+
+
+def make(params: dict[str, Any], host: HostContext) -> Runner:
+    return Replace(params, host)
