@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The recover_quorum role's decision, on the controller: from every member's data dir as etcd_data_dir_info read it,
+and the cluster as etcd_cluster_info found it, which member's data the cluster is rebuilt from - the one that got
+furthest (highest consistent index, then revision) - or why it may not be."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _progress(info: Mapping[str, Any]) -> tuple[int, int, int]:
+    return (info.get("consistent_index") or 0, info.get("revision") or 0, info.get("term") or 0)
+
+
+def choose(hosts: Sequence[str], data: Mapping[str, Mapping[str, Any]], cluster: Mapping[str, Any],
+           source: str = "", force: bool = False) -> dict[str, Any]:
+    """`data`: each host's etcd_data_dir_info result; `cluster`: etcd_cluster_info's (failed when nothing answers)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    if cluster.get("quorum") and not force:
+        problems.append(
+            "the cluster has quorum (%s answer and follow leader %s): recovering it from one member's data stops a "
+            "working cluster. Replace the lost members one at a time with etcdops.dr.replace_member; if this is "
+            "meant, give recover_quorum_force=true." % (
+                ", ".join(e["name"] or e["endpoint"] for e in cluster.get("endpoints", []) if e.get("reachable")),
+                (cluster.get("leader") or {}).get("name")))
+    readable = [host for host in hosts if data[host].get("readable")]
+    for host in hosts:
+        if not data[host].get("readable"):
+            notes.append("%s: its data is not used: %s" % (host, data[host].get("error") or data[host].get("msg")))
+    if not readable:
+        problems.append("no member's data dir holds a readable etcd database (%s): there is nothing newer than the "
+                        "backups to recover. Restore the newest backup with etcdops.dr.restore." % "; ".join(
+                            "%s: %s" % (host, data[host].get("error") or data[host].get("msg")) for host in hosts))
+        return dict(ok=False, problems=problems, notes=notes, source=None, consistent_index=None, revision=None,
+                    newest_backup=None, revisions_beyond_backup=None, candidates={})
+    furthest = max(readable, key=lambda host: (_progress(data[host]), -hosts.index(host)))
+    chosen = furthest
+    if source:
+        if source not in readable:
+            problems.append("recover_quorum_source %s has no readable database: choose one of %s." % (
+                source, ", ".join(readable)))
+            chosen = None
+        else:
+            chosen = source
+            if _progress(data[source]) < _progress(data[furthest]):
+                notes.append("%s was chosen, though %s got further (consistent index %s, revision %s): the entries in "
+                             "between are lost." % (source, furthest, data[furthest].get("consistent_index"),
+                                                    data[furthest].get("revision")))
+    backups = [data[host]["newest_backup"] for host in hosts if data[host].get("newest_backup")]
+    newest = max(backups, key=lambda entry: (entry["revision"], entry.get("created") or "")) if backups else None
+    revision = data[chosen]["revision"] if chosen else None
+    return dict(ok=not problems, problems=problems, notes=notes, source=chosen,
+                consistent_index=data[chosen]["consistent_index"] if chosen else None, revision=revision,
+                newest_backup=newest,
+                revisions_beyond_backup=revision - newest["revision"] if newest and revision is not None else None,
+                candidates={host: dict(consistent_index=data[host].get("consistent_index"),
+                                       revision=data[host].get("revision"), term=data[host].get("term"))
+                            for host in readable})
