@@ -125,6 +125,10 @@ class Decision:
             self.notes.append("the cluster does not answer (%s); the members' names and URLs are checked against "
                               "etcd's configuration on each host only." % self.cluster.get("msg"))
             return
+        names = {member["name"] for member in self.members.values()}
+        self.notes += ["%s is a learner of the running cluster now: the restore brings it back as a voting member, "
+                       "as every member of the play." % member["name"] for member in self.cluster["members"]
+                       if member.get("is_learner") and member["name"] in names]
         running = sorted("%s=%s" % (member["name"], ",".join(sorted(member["peer_urls"])))
                          for member in self.cluster["members"])
         inventory = sorted("%s=%s" % (member["name"], member["peer_url"]) for member in self.members.values())

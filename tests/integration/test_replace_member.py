@@ -13,6 +13,7 @@ import yaml
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import parse_flags
 
+from ansible_collections.etcdops.dr.tests.integration.test_backup import custom_stats
 from testbed import cluster, layout, pki, services
 
 PLAYBOOK = "etcdops.dr.replace_member"
@@ -380,3 +381,64 @@ def test_the_flags_are_rewritten_where_the_manager_keeps_them(replaceable, ansib
             cluster.run_as_supervisor_programs(bed)
         else:
             context.__exit__(None, None, None)
+
+
+def make_learner(bed):
+    """node3 taken out and joined again as a learner (as kubeadm joins members since 1.29), running, not promoted."""
+    node = bed.member(NODE)
+    services.supervisorctl(bed, "stop", node.service)
+    cluster.etcdctl(bed, "member", "remove", members(bed)[NODE][0], endpoints=bed.client_urls[:2])
+    shutil.rmtree(node.data_dir)
+    cluster.etcdctl(bed, "member", "add", NODE, f"--peer-urls={node.peer_url}", "--learner",
+                    endpoints=bed.client_urls[:2])
+    config = yaml.safe_load(node.config_file.read_text())
+    config["initial-cluster-state"] = "existing"
+    node.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    services.supervisorctl(bed, "start", node.service)
+    deadline = time.monotonic() + 60
+    while not (members(bed).get(NODE) and cluster.etcdctl(bed, "get", "learner/ready", "--consistency=s",
+                                                            endpoints=[node.client_url], check=False).stdout):
+        assert time.monotonic() < deadline, "node3 did not join as a learner"
+        time.sleep(0.2)
+    assert members(bed)[NODE][2] is True
+
+
+def test_a_learner_in_the_live_cluster_is_reported_never_the_backup_source_drilled_and_restored_as_a_voter(
+        replaceable, ansible, tmp_path):
+    bed = replaceable
+    for number in range(10):
+        cluster.etcdctl(bed, "put", f"/registry/configmaps/team-a/c{number}", "x")
+    cluster.etcdctl(bed, "put", "learner/ready", "yes")
+    make_learner(bed)
+    try:
+        info = ansible.module("etcdops.dr.etcd_cluster_info", hosts="node1")
+        found = info.results["node1"]
+        assert not found["failed"] and found["quorum"], found
+        learners = found["learners"]
+        assert [entry["name"] for entry in learners] == [NODE] and learners[0]["reachable"], learners
+        assert learners[0]["applied_index"] is not None and 0 <= learners[0]["behind"] < 1000, learners
+
+        backup = ansible.playbook("etcdops.dr.backup", env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"})
+        assert backup.rc == 0, backup.output
+        assert custom_stats(backup)["etcd_backup"]["source_host"] != NODE, "a learner is never the backup's source"
+
+        drill = ansible.playbook("etcdops.dr.drill", extra_vars={"drill_mode": "cluster"})
+        assert drill.rc == 0, drill.output
+        assert members(bed)[NODE][2] is True, "the drill leaves the live cluster as it was"
+
+        newest = max((m.backup_dir / name for m in bed.members for name in cluster.backup_files(m)
+                      if name.endswith(".db")), key=lambda path: path.stat().st_mtime)
+        host = next(m.name for m in bed.members if newest.parent == m.backup_dir)
+        restored = ansible.playbook("etcdops.dr.restore", extra_vars={
+            "restore_snapshot": str(newest), "restore_snapshot_from": host,
+            "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore", "restore_controller_dir": str(tmp_path)})
+        assert restored.rc == 0, restored.output
+        assert "node3 is a learner of the running cluster now: the restore brings it back as a voting member" \
+            in restored.stdout, restored.output
+        assert members(bed)[NODE][2] is False and len(members(bed)) == 3
+        assert len(keys_on(bed, bed.member(NODE), "/registry/configmaps/")) == 10
+    finally:
+        cluster.clear_drill_group(bed)
+        cluster.remove_restore_leftovers(bed)
+        for member in bed.members:
+            shutil.rmtree(member.backup_dir / "restore", ignore_errors=True)

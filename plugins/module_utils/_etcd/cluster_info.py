@@ -94,8 +94,9 @@ def learners(result: dict[str, Any]) -> list[dict[str, Any]]:
         leader_applied = leader["raft_applied_index"] if leader else None
         found.append(dict(id=member["id"], name=member["name"], peer_urls=member["peer_urls"], reachable=bool(entry),
                           applied_index=applied, leader_applied_index=leader_applied,
-                          behind=leader_applied - applied if applied is not None and leader_applied is not None
-                          else None))
+                          # The members are read one after the other: a learner read later may be ahead.
+                          behind=max(0, leader_applied - applied) if applied is not None
+                          and leader_applied is not None else None))
     return found
 
 

@@ -115,7 +115,8 @@ def edit_yaml_config(text: str, values: Mapping[str, str], where: str) -> str:
             lines.append(rendered)
             continue
         end = found + 1
-        while end < len(lines) and (lines[end][:1] in (" ", "\t") or lines[end].startswith("- ")):
+        while end < len(lines) and (lines[end][:1] in (" ", "\t") or lines[end].startswith("- ")
+                                    or (not lines[end].strip() and _continues(lines, end))):
             end += 1
         lines[found:end] = [rendered]
     after = "".join(lines)
@@ -126,6 +127,12 @@ def edit_yaml_config(text: str, values: Mapping[str, str], where: str) -> str:
         raise CannotEdit("%s: the edit would not leave a config file that sets only %s anew: set them there by hand"
                          % (where, ", ".join("%s: %s" % item for item in values.items())))
     return after
+
+
+def _continues(lines: Sequence[str], index: int) -> bool:
+    """Whether the value goes on after the blank line at `index` (the next line that is not blank is indented)."""
+    following = next((line for line in lines[index:] if line.strip()), "")
+    return following[:1] in (" ", "\t")
 
 
 def _yaml_doc(text: str, where: str) -> dict[str, Any]:
@@ -183,6 +190,31 @@ def _option_span(lines: Sequence[str], start: int, end: int, key: str) -> tuple[
     return first, last
 
 
+def _without_comment(line: str) -> str:
+    """A line of a supervisord value without its inline comment: ` ;` or ` #` and what follows (configparser's
+    inline_comment_prefixes, as supervisord and member_config read it)."""
+    found = re.search(r"\s[;#]", line)
+    return line[:found.start()] if found else line
+
+
+def _option_value(lines: Sequence[str], span: tuple[int, int]) -> str:
+    """The value of the option at lines[span], its continuation lines joined with spaces, comments stripped."""
+    parts = [_without_comment(line) for line in "".join(lines[span[0]:span[1]]).split("=", 1)[1].splitlines()]
+    return " ".join(part.strip() for part in parts if part.strip())
+
+
+def _section_values(text: str, program: str, where: str) -> tuple[str, str]:
+    """(command, environment) of [program:<program>] in `text`, as configparser reads them."""
+    import configparser  # pylint: disable=import-outside-toplevel
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False, interpolation=None)
+    try:
+        parser.read_string(text, source=where)
+    except configparser.Error as exc:
+        raise CannotEdit("%s: the changed configuration cannot be parsed: %s" % (where, exc))
+    section = "program:%s" % program
+    return parser.get(section, "command", fallback=""), parser.get(section, "environment", fallback="")
+
+
 def edit_supervisor_text(text: str, program: str, values: Mapping[str, str], in_environment: Sequence[str],
                          where: str) -> str:
     """The supervisor configuration with program `program` setting `values`: the flags in its command=, except
@@ -199,7 +231,7 @@ def edit_supervisor_text(text: str, program: str, values: Mapping[str, str], in_
         found = _option_span(lines, span[0], span[1], "environment")
         if found is None:
             raise CannotEdit("%s: [program:%s] has no environment=" % (where, program))
-        raw = "".join(lines[found[0]:found[1]]).split("=", 1)[1].strip()
+        raw = _option_value(lines, found)
         pairs = _config._key_value_pairs(raw, where)  # pylint: disable=protected-access
         pairs.update(variables)
         lines[found[0]:found[1]] = ["environment=%s\n" % ",".join('%s="%s"' % item for item in pairs.items())]
@@ -208,7 +240,7 @@ def edit_supervisor_text(text: str, program: str, values: Mapping[str, str], in_
         found = _option_span(lines, span[0], span[1], "command")
         if found is None:
             raise CannotEdit("%s: [program:%s] has no command=" % (where, program))
-        raw = " ".join(line.strip() for line in "".join(lines[found[0]:found[1]]).split("=", 1)[1].splitlines())
+        raw = _option_value(lines, found)
         try:
             argv = shlex.split(raw)
         except ValueError as exc:
@@ -221,7 +253,26 @@ def edit_supervisor_text(text: str, program: str, values: Mapping[str, str], in_
         new = [argv[0]] + edit_argv(argv[1:], flags)
         _check_flags(argv[1:], new[1:], flags, where)
         lines[found[0]:found[1]] = ["command=%s\n" % " ".join(shlex.quote(word) for word in new)]
-    return "".join(lines)
+    after = "".join(lines)
+    _check_supervisor(text, after, program, flags, variables, where)
+    return after
+
+
+def _check_supervisor(before: str, after: str, program: str, flags: Mapping[str, str], variables: Mapping[str, str],
+                      where: str) -> None:
+    """The changed program, read back as supervisord reads it, sets `flags` and `variables` and nothing else anew."""
+    old_command, old_environment = _section_values(before, program, where)
+    new_command, new_environment = _section_values(after, program, where)
+    key_value = _config._key_value_pairs  # pylint: disable=protected-access
+    if key_value(new_environment, where) != dict(key_value(old_environment, where), **variables):
+        raise CannotEdit("%s: the changed environment= of [program:%s] would not set only %s: set them there by hand"
+                         % (where, program, ", ".join("%s=%s" % item for item in variables.items())))
+    try:
+        old_argv, new_argv = shlex.split(old_command), shlex.split(new_command)
+    except ValueError as exc:
+        raise CannotEdit("%s: the command of [program:%s] cannot be split into words: %s" % (where, program, exc))
+    if flags or old_argv != new_argv:
+        _check_flags(old_argv[1:], new_argv[1:], flags, where)
 
 
 # ---- systemd ------------------------------------------------------------------------------------------------------
@@ -270,6 +321,9 @@ def edit_manifest_text(text: str, values: Mapping[str, str], where: str) -> str:
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     for flag, value in values.items():
+        if any(re.match(r"""^\s*-\s+(["']?)--?%s\1\s*$""" % re.escape(flag), line) for line in lines):
+            raise CannotEdit("%s gives --%s its value in the next item: write it as `- --%s=<value>`, or change it by "
+                             "hand" % (where, flag, flag))
         item = re.compile(r"""^(\s*-\s+)(["']?)--?%s=.*\2\s*$""" % re.escape(flag))
         found = [i for i, line in enumerate(lines) if item.match(line)]
         if found:
@@ -345,6 +399,7 @@ def _systemd_edits(host: HostContext, backend: Any, values: Mapping[str, str]) -
     where = "systemd unit %s" % backend.unit
     shown = run(host, [systemctl, "show", _config.SYSTEMD_PROPERTIES, backend.unit], why="reading " + where).stdout
     commands, environment, files = _config.parse_systemctl_show(shown)
+    unit_environment = dict(environment)
     unit_files = run(host, [systemctl, "show", SYSTEMD_FILES, backend.unit], why="reading " + where).stdout
     paths = dict(line.partition("=")[::2] for line in unit_files.splitlines() if "=" in line)
     env_files = [path for path, dummy in files if os.path.exists(path)]
@@ -355,6 +410,17 @@ def _systemd_edits(host: HostContext, backend: Any, values: Mapping[str, str]) -
         raise CannotEdit("%s runs no etcd, so its configuration cannot be changed here" % where)
     argv = _config.expand_exec_args(etcd[-1][1:], environment)
     flags = _config.parse_flags(argv)
+    written = _config.parse_flags(etcd[-1][1:])
+    through_variables = [flag for flag in values if flag in flags and flag not in written]
+    if through_variables:
+        raise CannotEdit("%s: %s reach etcd through a variable in its ExecStart= (%s): change them there by hand" % (
+            where, ", ".join("--" + flag for flag in through_variables), " ".join(etcd[-1][1:])))
+    in_unit = [_config.env_name(flag) for flag in values if flag not in flags
+               and _config.env_name(flag) in unit_environment
+               and not any(_config.env_name(flag) in _config.parse_env_text(_read(path)) for path in env_files)]
+    if in_unit:
+        raise CannotEdit("%s sets %s with Environment=: change them there by hand (a flag beside them would make etcd "
+                         "exit)" % (where, ", ".join(in_unit)))
     config_file = flags.get(_config.CONFIG_FILE_FLAG) or environment.get(_config.CONFIG_FILE_ENV)
     if config_file:
         return [_config_file_edit(config_file, values)]
@@ -407,7 +473,8 @@ def _static_pod_edits(backend: Any, values: Mapping[str, str]) -> list[Edit]:
 
 def plan(host: HostContext, backend: Any, config_file: str | None, values: Mapping[str, str]) -> list[Edit]:
     """The edits that set `values` ({flag: value}) for the member that `backend` runs (and `config_file`, when the
-    inventory names one and the manager's definition names none). Raises CannotEdit, Unreadable."""
+    inventory names one and the manager's definition names none). Raises CannotEdit, also for a file that cannot be
+    read."""
     try:
         if backend is not None and backend.name == "supervisor":
             return _supervisor_edits(host, backend, values)
@@ -415,10 +482,10 @@ def plan(host: HostContext, backend: Any, config_file: str | None, values: Mappi
             return _systemd_edits(host, backend, values)
         if backend is not None and backend.name == "static_pod":
             return _static_pod_edits(backend, values)
+        if config_file:
+            return [_config_file_edit(config_file, values)]
     except _config.Unreadable as exc:
         raise CannotEdit(exc.msg) from None
-    if config_file:
-        return [_config_file_edit(config_file, values)]
     raise CannotEdit("etcd's manager here is not known and no config_file was given, so %s cannot be set" % (
         ", ".join("--%s" % flag for flag in values)))
 

@@ -90,13 +90,14 @@ def decide(cluster: Mapping[str, Any], name: str, peer_url: str, journal: Mappin
 
 def version_problem(cluster: Mapping[str, Any], local_version: str | None, what: str) -> tuple[str | None, str | None]:
     """(problem, not checked): the etcd that will run the new member must be of the cluster's minor version."""
-    versions = sorted({entry["version"] for entry in cluster.get("endpoints", []) if entry.get("version")},
-                      key=version_tuple)
+    versions = sorted({entry["version"] for entry in cluster.get("endpoints", [])
+                       if version_tuple(entry.get("version"))}, key=lambda text: version_tuple(text) or ())
     if not versions:
         return None, "the etcd version was not compared: no member reported its version"
-    if not local_version:
+    local = version_tuple(local_version)
+    if not local:
         return None, "the etcd version of %s was not compared: it could not be read" % what
-    if version_tuple(local_version)[:2] != version_tuple(versions[0])[:2]:
+    if local[:2] != (version_tuple(versions[0]) or ())[:2]:
         return ("%s is etcd %s, and the cluster runs etcd %s: a member joins only a cluster of its own minor version; "
                 "install etcd %s there (etcdops.dr.prepare) or point the member's manager at it." % (
                     what, local_version, ", ".join(versions), versions[0])), None

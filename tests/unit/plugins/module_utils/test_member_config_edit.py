@@ -10,7 +10,7 @@ import yaml
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit as _edit
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import (
-    BOOL_FLAGS, Unreadable, config_file_settings, expand_exec_args, parse_env_text, parse_flags, pod_container,
+    BOOL_FLAGS, config_file_settings, expand_exec_args, parse_env_text, parse_flags, pod_container,
     static_pod_source, supervisor_program)
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config_edit import (
     CannotEdit, Edit, apply, edit_argv, edit_env_text, edit_manifest_text, edit_supervisor_text, edit_unit_text,
@@ -273,7 +273,7 @@ def test_a_supervisor_program_whose_settings_are_in_its_environment(tmp_path):
     assert after_argv == before_argv and after_env == dict(before_env, **ENV_VALUES)
 
 
-def test_a_supervisor_setting_in_neither_place_goes_on_the_command(tmp_path):
+def test_a_supervisor_setting_in_neither_place_goes_on_the_command():
     text = '[program:etcd]\ncommand=/usr/bin/etcd --name n3\nenvironment=ETCD_INITIAL_CLUSTER_STATE="new"\n'
     after = edit_supervisor_text(text, "etcd", VALUES, ["initial-cluster-state"], "supervisor configuration s")
     assert after == ('[program:etcd]\ncommand=/usr/bin/etcd --name n3 --initial-cluster=%s\n'
@@ -747,8 +747,8 @@ def test_without_a_manager_or_a_config_file_nothing_can_be_edited():
         plan(NoCommands(), None, None, VALUES)
 
 
-def test_a_config_file_that_is_missing_is_unreadable(tmp_path):
-    with pytest.raises(Unreadable, match="^cannot read configuration file %s: No such file or directory$"
+def test_a_config_file_that_is_missing_cannot_be_edited(tmp_path):
+    with pytest.raises(CannotEdit, match="^cannot read configuration file %s: No such file or directory$"
                        % (tmp_path / "none.yml")):
         plan(NoCommands(), None, str(tmp_path / "none.yml"), VALUES)
 
@@ -774,7 +774,8 @@ def test_apply_writes_only_changed_files_and_keeps_the_first_copy_on_a_second_ru
     assert changed.read_text() == "name: x\n" and os.stat(changed).st_mode & 0o7777 == 0o640
     # A resumed run plans from the changed file: the copy of the original is not replaced.
     again = apply(NoCommands(), None, [Edit(str(changed), "config_file", "name: x\n", "name: y\n")], str(keep))
-    assert again == kept and open(kept[str(changed)]).read() == "name: a\n"
+    with open(kept[str(changed)]) as handle:
+        assert again == kept and handle.read() == "name: a\n"
     assert put_back(NoCommands(), None, kept, ["config_file"]) == [str(changed)]
     assert changed.read_text() == "name: a\n" and os.stat(changed).st_mode & 0o7777 == 0o640
 
@@ -861,7 +862,7 @@ def test_a_variable_set_by_environment_in_the_unit_is_not_doubled_by_a_flag(tmp_
     assert not [flag for flag in flags if "ETCD_" + flag.upper().replace("-", "_") in environment]
 
 
-def test_a_manifest_flag_with_its_value_in_the_next_item_gets_the_new_value(tmp_path):
+def test_a_manifest_flag_with_its_value_in_the_next_item_gets_the_new_value():
     """`- --initial-cluster` then `- <value>`: Go gives the string flag the next item, so a `--initial-cluster=...`
     item put between them becomes the value and the old value a positional argument, which etcd refuses."""
     text = MANIFEST.replace("    - --initial-cluster=%s\n" % OLD_CLUSTER, "").replace(

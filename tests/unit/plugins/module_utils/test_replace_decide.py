@@ -79,12 +79,12 @@ def test_a_cluster_that_does_not_answer_is_sent_to_recover_quorum():
 def test_members_that_answer_without_a_leader_or_with_errors_do_not_count():
     no_leader = cluster(THREE, down=["n3"], leader=None)
     assert "0 of its 3 voting members answer" in decide(no_leader, "n3", PEER3, None, False)["problems"][0]
-    errors = cluster(THREE, down=["n3"], endpoints=[endpoint("a1", "n1"), endpoint("b2", "n2", errors=["NOSPACE"]),
-                                                     endpoint(None, "n3")])
+    errors = cluster(THREE, endpoints=[endpoint("a1", "n1"), endpoint("b2", "n2", errors=["NOSPACE"]),
+                                       endpoint(None, "n3")])
     assert "1 of its 3 voting members answer and follow a leader (n1)" in decide(
         errors, "n3", PEER3, None, False)["problems"][0]
-    other_leader = cluster(THREE, down=["n3"], endpoints=[endpoint("a1", "n1"), endpoint("b2", "n2", leader="b2"),
-                                                           endpoint(None, "n3")])
+    other_leader = cluster(THREE, endpoints=[endpoint("a1", "n1"), endpoint("b2", "n2", leader="b2"),
+                                             endpoint(None, "n3")])
     assert not member_healthy(other_leader, THREE[1]) and member_healthy(other_leader, THREE[0])
 
 
