@@ -66,7 +66,10 @@ members:
   returned: always
   type: list
   elements: dict
-key_count: {description: Live keys, with O(count_keys=true); null otherwise., returned: always, type: int}
+key_count:
+  description: Live keys with O(count_keys=true); null otherwise.
+  returned: always
+  type: int
 lease_count: {description: Leases in the database., returned: always, type: int}
 newest_backup:
   description: With O(backup_dir), the backup whose manifest records the highest revision (path, revision, created,

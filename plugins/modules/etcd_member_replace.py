@@ -22,9 +22,10 @@ description:
     V(add): the new member added as a learner, then C(initial-cluster-state=existing) and the current
     C(initial-cluster) set where etcd's configuration lives (its YAML config file; else the flags or ETCD_ variables
     of its supervisor program, systemd unit or environment file, or kubeadm static pod manifest), each file kept in
-    C(<data_dir>.replace-config-<run_id>) first. V(start): etcd started and answering. V(promote): wait until the
-    learner has applied what the leader had, promote it, then verify: all members healthy, KV hashes agree, the same
-    cluster id, the old member gone, no learner left."
+    C(<data_dir>.replace-config-<run_id>) first. V(start): etcd started, running with its peer port open.
+    V(promote): the learner promoted as soon as the leader counts it in sync (etcd refuses before; asked again until
+    O(catchup_timeout)), then verify: all members healthy, KV hashes agree, the same cluster id, the old member gone,
+    no learner left."
   - "V(undo): where the journal holds an unfinished, unpromoted replacement: etcd stopped here, the learner removed
     again, the previous configuration put back, the learner's data dir renamed to
     C(<data_dir>.failed-replace-<run_id>). The old member's data stays aside: its member id was removed and cannot
@@ -104,11 +105,11 @@ options:
     description: etcd's log file, shown when it does not start.
     type: path
   timeout:
-    description: Seconds etcd may take to stop, or to answer after the start.
+    description: Seconds etcd may take to stop, or to run with its peer port open after the start.
     type: float
     default: 120
   catchup_timeout:
-    description: Seconds the learner may take to catch up with the leader and be promoted.
+    description: Seconds the learner may take to catch up with the leader (as the leader counts it) and be promoted.
     type: float
     default: 300
   health_retries:

@@ -37,7 +37,7 @@ def choose(hosts: Sequence[str], data: Mapping[str, Mapping[str, Any]], cluster:
         return dict(ok=False, problems=problems, notes=notes, source=None, consistent_index=None, revision=None,
                     newest_backup=None, revisions_beyond_backup=None, candidates={})
     furthest = max(readable, key=lambda host: (_progress(data[host]), -hosts.index(host)))
-    chosen = furthest
+    chosen: str | None = furthest
     if source:
         if source not in readable:
             problems.append("recover_quorum_source %s has no readable database: choose one of %s." % (

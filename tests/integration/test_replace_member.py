@@ -396,8 +396,8 @@ def make_learner(bed):
     node.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     services.supervisorctl(bed, "start", node.service)
     deadline = time.monotonic() + 60
-    while not (members(bed).get(NODE) and cluster.etcdctl(bed, "get", "learner/ready", "--consistency=s",
-                                                            endpoints=[node.client_url], check=False).stdout):
+    while not (members(bed).get(NODE) and cluster.etcdctl(
+            bed, "get", "learner/ready", "--consistency=s", endpoints=[node.client_url], check=False).stdout):
         assert time.monotonic() < deadline, "node3 did not join as a learner"
         time.sleep(0.2)
     assert members(bed)[NODE][2] is True

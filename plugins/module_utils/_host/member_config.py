@@ -64,8 +64,8 @@ BOOL_FLAGS = frozenset("""
     h help
 """.split())
 # String flags: Go gives them the next argument whatever it looks like (`--name -x` names the member "-x").
-VALUE_FLAGS = frozenset(list(FLAGS.values()) + [CONFIG_FILE_FLAG, "initial-cluster", "initial-cluster-state",
-                                                 "initial-cluster-token"])
+VALUE_FLAGS = frozenset(list(FLAGS.values())
+                        + [CONFIG_FILE_FLAG, "initial-cluster", "initial-cluster-state", "initial-cluster-token"])
 
 SYSTEMD_PROPERTIES = "--property=ExecStart,Environment,EnvironmentFiles"
 

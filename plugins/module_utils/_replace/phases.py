@@ -11,8 +11,8 @@ initial-cluster-state=existing):
     remove     the plan recorded in the journal, etcd stopped here, the old member removed by id, its data dir kept
                aside under <data_dir>.pre-replace-<run id>
     add        the new member added as a learner, its configuration changed where it lives (the previous kept)
-    start      etcd started here (a learner serves once it has a leader)
-    promote    wait until the learner has caught up with the leader, promote it, verify the cluster
+    start      etcd started here, running with its peer port open
+    promote    the learner promoted once the leader counts it in sync (etcd refuses before), the cluster verified
     undo       an unpromoted learner removed again, the previous configuration put back, etcd stopped here
 
 Every step reads the cluster and the journal first, so a run that died is resumed by running the replacement again:
@@ -29,7 +29,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECT
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError, connect_all
-from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit
+from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member, member_config_edit
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import nearest_existing_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._replace import decide as _decide
@@ -38,6 +38,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap 
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import StepFailed, service_params
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner
 from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
+from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import wait_started
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
@@ -72,6 +73,20 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     health_retries=dict(type="int", default=60),
     health_delay=dict(type="float", default=2),
 )))
+
+
+class PeerListening:
+    """A wait_started() probe: something listens on the member's peer address."""
+
+    def __init__(self, peer_url: str) -> None:
+        self.addresses = [local_member.url_address(peer_url)]
+        self.last_error: str | None = None
+
+    def __call__(self, time_left: float) -> bool:
+        if local_member.listeners_on(self.addresses):
+            return True
+        self.last_error = "nothing listens on %s:%s yet" % self.addresses[0]
+        return False
 
 
 def _member_ids(members: list[dict[str, Any]]) -> set[str]:
@@ -272,7 +287,7 @@ class Replace:
         changed = [edit.path for edit in self.edits if edit.changed]
         steps.append("change %s (initial-cluster-state=existing, initial-cluster)" % ", ".join(changed) if changed
                      else "leave etcd's configuration as it is (it is right already)")
-        steps += ["start etcd here", "wait until the learner has caught up, promote it, verify the cluster"]
+        steps += ["start etcd here", "promote the learner once the leader counts it in sync, verify the cluster"]
         return steps
 
     def _config_problems(self, definitions: list[dict[str, Any]]) -> list[str]:
@@ -371,15 +386,25 @@ class Replace:
         changed = [edit for edit in edits if edit.changed]
         self.result["config_changes"] = [edit.describe() for edit in edits]
         if changed:
-            self.said.append("changed %s (previous kept in %s)" % (", ".join(e.path for e in changed),
-                                                                  self.entry["keep_dir"]))  # type: ignore[index]
+            self.said.append("changed %s (previous kept in %s)" % (
+                ", ".join(e.path for e in changed), self.entry["keep_dir"]))  # type: ignore[index]
         self._record("configured", config_kept=dict(kept, **(self.entry or {}).get("config_kept") or {}),
                      config_kinds=sorted(set((self.entry or {}).get("config_kinds") or [])
                                          | {edit.kind for edit in changed}))
         # supervisord re-reading a changed program may start it (autostart): the start phase waits for it.
 
     def _start(self) -> None:
-        self._control("started")
+        """etcd started, and running with its peer port open. A learner serves clients only once it has published
+        itself through raft, which etcd may retry for seconds; the leader, not the learner, says when it may be
+        promoted."""
+        service = self._step("etcd_start", lambda: self._service("started"))
+
+        def start() -> None:
+            if "start" in service.result["actions"]:
+                service.backend.start()
+            wait_started(service.backend, PeerListening(self.params["peer_url"]), self.params["timeout"])
+        self._step("etcd_start", start)
+        self.said.append("%s: started, listening on %s" % (service.result["service"], self.params["peer_url"]))
         self._record("started")
 
     def _promote(self) -> None:
@@ -392,51 +417,41 @@ class Replace:
             raise StepFailed("promote", "member %s, added by this replacement, is not in the cluster any more: run "
                              "the replacement again" % new_id)
         if member["is_learner"]:
-            self._step("catch_up", self._wait_caught_up)
-            self._step("promote", lambda: self._promote_when_in_sync(cluster, new_id))
-            self.said.append("promoted %s" % new_id)
+            self._step("catch_up", lambda: self._promote_when_in_sync(cluster, new_id))
+            self.said.append("promoted %s after %.1f s" % (new_id, self.result["catch_up"]["waited_seconds"]))
         self._record("promoted")
         verified = self._step("verify", self._verify)
         self.said.append(verified)
         self._record("verified")
 
-    def _learner(self, cluster: dict[str, Any]) -> dict[str, Any] | None:
-        new_id = self.entry["new_member_id"]  # type: ignore[index]
-        return next((entry for entry in cluster.get("learners") or [] if entry["id"] == new_id), None)
-
-    def _wait_caught_up(self) -> None:
-        """Until the learner has applied what the leader had applied when the wait began."""
-        began = time.monotonic()
-        target = None
-        last: dict[str, Any] | None = None
-        while True:
-            cluster = cluster_info.read(dict((k, self.params[k]) for k in CONNECTION.argument_spec))
-            last = self._learner(cluster)
-            if last is None:
-                return
-            if target is None and last["leader_applied_index"] is not None:
-                target = last["leader_applied_index"]
-            if target is not None and last["applied_index"] is not None and last["applied_index"] >= target:
-                self.result["catch_up"] = dict(last, waited_seconds=round(time.monotonic() - began, 3))
-                return
-            if time.monotonic() - began >= self.params["catchup_timeout"]:
-                self.result["catch_up"] = last
-                raise EtcdOpsError(
-                    "the learner did not catch up with the leader within catchup_timeout (%ss): it has applied %s of "
-                    "the leader's %s entries%s" % (self.params["catchup_timeout"], last["applied_index"], target,
-                                                   "" if last["reachable"] else " (it does not answer)"))
-            time.sleep(0.5)
-
     def _promote_when_in_sync(self, cluster: _Cluster, new_id: str) -> None:
+        """Ask for the promotion until the leader counts the learner in sync (etcd refuses before), for at most
+        catchup_timeout seconds."""
         began = time.monotonic()
+        running = PeerListening(self.params["peer_url"])
         while True:
-            try:
-                cluster.call(lambda connection: connection.member_promote(new_id))
-                return
-            except EtcdError as exc:
-                if "in sync" not in (exc.msg or "") or time.monotonic() - began >= self.params["catchup_timeout"]:
-                    raise
-            time.sleep(0.5)
+            # Never a learner that does not run here: the leader may still count it in sync, and a promoted member
+            # that is down takes a vote the cluster needs.
+            if running(0):
+                try:
+                    cluster.call(lambda connection: connection.member_promote(new_id))
+                    self.result["catch_up"] = dict(waited_seconds=round(time.monotonic() - began, 3))
+                    return
+                except EtcdError as exc:
+                    if "in sync" not in (exc.msg or ""):
+                        raise
+            if time.monotonic() - began >= self.params["catchup_timeout"]:
+                break
+            time.sleep(0.2)
+        read = cluster_info.read(dict((k, self.params[k]) for k in CONNECTION.argument_spec))
+        progress: dict[str, Any] = next((entry for entry in read.get("learners") or [] if entry["id"] == new_id), {})
+        self.result["catch_up"] = dict(progress, waited_seconds=round(time.monotonic() - began, 3))
+        raise EtcdOpsError(
+            "the learner did not catch up with the leader within catchup_timeout (%ss): %s; it has applied %s of the "
+            "leader's %s entries%s" % (
+                self.params["catchup_timeout"], "etcd does not run here (%s)" % running.last_error
+                if not running(0) else "the leader does not count it in sync", progress.get("applied_index"),
+                progress.get("leader_applied_index"), "" if progress.get("reachable") else " (it does not answer)"))
 
     def _verify(self) -> str:
         params = self.params

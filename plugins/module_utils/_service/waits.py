@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member as _local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import (
@@ -118,7 +118,15 @@ class HealthProbe:
             connection.close()
 
 
-def wait_started(backend: Any, probe: HealthProbe, timeout: float) -> None:
+class Probe(Protocol):
+    """What wait_started() asks: whether the member is up (given the seconds left), and why not."""
+
+    last_error: str | None
+
+    def __call__(self, time_left: float) -> bool: ...
+
+
+def wait_started(backend: Any, probe: Probe, timeout: float) -> None:
     """Wait until the member answers `probe`; stop early when the manager gave up on it.
 
     Raises WaitTimeout saying why it is not healthy."""
