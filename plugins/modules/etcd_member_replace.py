@@ -10,7 +10,7 @@ short_description: One phase of the replacement of one etcd member, on its host,
 version_added: 0.1.0
 description:
   - Replaces a lost member of a cluster that keeps quorum without it, in etcd's documented order (runtime
-    reconfiguration), one phase per run on the replaced member's host. The role M(etcdops.dr.replace_member) runs
+    reconfiguration), one phase per run on the replaced member's host. The role C(etcdops.dr.replace) (playbook C(etcdops.dr.replace_member)) runs
     the phases in order; see docs/replace_member.md.
   - "V(preflight): every check, changing nothing: the cluster through O(endpoints) (quorum without this member, the
     rest healthy, no alarm, no other learner), whether the old member still answers (refused unless O(force)), etcd's

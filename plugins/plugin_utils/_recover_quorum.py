@@ -29,7 +29,7 @@ def choose(hosts: Sequence[str], data: Mapping[str, Mapping[str, Any]], cluster:
     readable = [host for host in hosts if data[host].get("readable")]
     for host in hosts:
         if not data[host].get("readable"):
-            notes.append("%s: its data is not used: %s" % (host, data[host].get("error") or data[host].get("msg")))
+            notes.append("%s: its data is not used: %s." % (host, data[host].get("error") or data[host].get("msg")))
     if not readable:
         problems.append("no member's data dir holds a readable etcd database (%s): there is nothing newer than the "
                         "backups to recover. Restore the newest backup with etcdops.dr.restore." % "; ".join(

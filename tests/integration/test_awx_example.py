@@ -79,7 +79,8 @@ def test_job_templates_hand_the_roles_only_variables_they_take():
     assert templates["forks"] == "{{ etcdops_awx_forks }}" and templates["become_enabled"] is True
     items = next(task["loop"] for name, args, task in awx_tasks() if name == "awx.awx.job_template")
     roles = {"health.yml": None, "backup.yml": "backup", "cold_backup.yml": "cold_backup", "restore.yml": "restore",
-             "restore_rollback.yml": "restore", "drill.yml": "drill"}
+             "restore_rollback.yml": "restore", "drill.yml": "drill", "replace_member.yml": "replace",
+             "recover_quorum.yml": "recover_quorum"}
     assert sorted(item["playbook"] for item in items) == sorted(roles)
     for item in items:
         wrapper = yaml.safe_load((AWX_DIR / "project" / item["playbook"]).read_text())

@@ -17,8 +17,9 @@ def keys(bed, prefix=""):
     return {line for line in out.splitlines() if line}
 
 
-def recover(ansible, tmp_path, check=False, **extra):
-    return ansible.playbook(PLAYBOOK, check=check, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"}, extra_vars=dict({
+def recover(ansible, tmp_path, check=False, extra_limit=None, **extra):
+    args = ("--limit", extra_limit) if extra_limit else ()
+    return ansible.playbook(PLAYBOOK, *args, check=check, env={"ANSIBLE_SHOW_CUSTOM_STATS": "1"}, extra_vars=dict({
         "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore", "restore_controller_dir": str(tmp_path / "controller"),
         "recover_quorum_dir": "{{ etcd_backup_dir }}/recover"}, **extra))
 
@@ -90,3 +91,26 @@ def test_refused_when_no_data_dir_is_readable(recoverable, ansible, tmp_path):
     assert "no member's data dir holds a readable etcd database" in run.stdout, run.output
     assert "etcdops.dr.restore" in run.stdout and "Nothing was stopped." in run.stdout
     assert not any(member.data_dir.exists() for member in bed.members), "nothing was created"
+
+
+def test_the_survivor_alone_then_the_others_added_back_one_by_one(recoverable, ansible, tmp_path):
+    """docs/recover_quorum.md: recover on the survivor alone (--limit), then replace_member adds each lost member."""
+    bed = recoverable
+    for number in range(3):
+        cluster.etcdctl(bed, "put", f"kept/{number}", "x")
+    expected = keys(bed)
+    lose(bed, "node2", "node3")
+    try:
+        run = recover(ansible, tmp_path, extra_limit="node1")
+        assert run.rc == 0, run.output
+        assert "restored 1 members" in run.stdout, run.output
+        for name in ("node2", "node3"):
+            added = ansible.playbook("etcdops.dr.replace_member", extra_vars={"replace_member": name})
+            assert added.rc == 0, added.output
+            assert f"{name} is not a member of the cluster" in added.stdout, added.output
+        cluster.wait_healthy(bed)
+        assert keys(bed) == expected
+        listed = cluster.etcdctl(bed, "member", "list").stdout
+        assert all(f", started, {m.name}, {m.peer_url}," in listed for m in bed.members), listed
+    finally:
+        services.write_supervisor(bed)

@@ -464,7 +464,11 @@ class Replace:
         for attempt in range(max(1, params["health_retries"])):
             if attempt:
                 time.sleep(params["health_delay"])
-            cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec), hash_kv=True)
+            # The members' own endpoints: a host of the group that is not a member (yet) is no part of the cluster.
+            members = _Cluster(params).members()
+            urls = sorted({url for member in members for url in member["client_urls"]} | {params["client_url"]})
+            connection = dict((k, params[k]) for k in CONNECTION.argument_spec)
+            cluster = cluster_info.read(dict(connection, endpoints=urls), hash_kv=True)
             if settled(cluster):
                 break
         self.result["cluster"] = dict((k, cluster.get(k)) for k in (
