@@ -331,6 +331,10 @@ class Replace:
 
     def _remove(self) -> None:
         params = self.params
+        if journal.reached(self.entry, "added"):
+            # A run that died later: its old member is gone and the new one may run already; nothing to stop here.
+            self.said.append("the old member was removed by run %s already" % self.entry["run_id"])  # type: ignore[index]
+            return
         members = self._step("member_list", _Cluster(params).members)
         if not journal.unfinished(self.entry):
             cluster_id = self._step("member_list", lambda: _Cluster(params).call(
