@@ -71,6 +71,20 @@ CONNECTION = ArgumentSpec(dict(
     client_library=dict(type="str", choices=["auto", "pyetcd", "etcd3"], default="auto"),
 ), required_together=[("cert", "key"), ("user", "password")])
 
+# Doc fragment etcdops.dr.member_service: how etcd runs on the member's host (etcd_service's options, as the phase
+# modules name them).
+MEMBER_SERVICE = ArgumentSpec(dict(
+    service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
+    service_name=dict(type="str", default="etcd"),
+    supervisor_conf=dict(type="path"),
+    supervisorctl=dict(type="path"),
+    config_file=dict(type="path"),
+    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
+    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
+    pod_log_dir=dict(type="path", default="/var/log/pods"),
+    log_file=dict(type="path"),
+))
+
 # Doc fragment etcdops.dr.backup_dir_lock: the lock of every module that writes backups into a dir.
 BACKUP_DIR_LOCK = ArgumentSpec(dict(lock_timeout=dict(type="float", default=600)))
 

@@ -36,6 +36,7 @@ attributes:
     details: Every phase plans only; V(preflight) makes all its checks and reports the edits it would make.
 extends_documentation_fragment:
   - etcdops.dr.connection
+  - etcdops.dr.member_service
   - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
 options:
@@ -71,39 +72,6 @@ options:
     description: Replace the member even while it answers and is healthy.
     type: bool
     default: false
-  service_manager:
-    description: What runs etcd here, as in M(etcdops.dr.etcd_service) O(etcdops.dr.etcd_service#module:manager).
-    type: str
-    default: auto
-    choices: [auto, systemd, static_pod, supervisor]
-  service_name:
-    description: The systemd unit or supervisor program.
-    type: str
-    default: etcd
-  supervisor_conf:
-    description: supervisord's configuration.
-    type: path
-  supervisorctl:
-    description: supervisorctl's path.
-    type: path
-  config_file:
-    description: etcd's YAML config file, where the manager's definition names none.
-    type: path
-  manifest_dir:
-    description: The kubelet's static pod manifests dir.
-    type: path
-    default: /etc/kubernetes/manifests
-  held_manifest_dir:
-    description: Where a stopped static pod's manifest is held.
-    type: path
-    default: /etc/kubernetes/etcdops-held-manifests
-  pod_log_dir:
-    description: The kubelet's pod log dir.
-    type: path
-    default: /var/log/pods
-  log_file:
-    description: etcd's log file, shown when it does not start.
-    type: path
   timeout:
     description: Seconds etcd may take to stop, or to run with its peer port open after the start.
     type: float

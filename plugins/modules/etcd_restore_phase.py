@@ -48,6 +48,7 @@ attributes:
     details: Linux.
 extends_documentation_fragment:
   - etcdops.dr.connection
+  - etcdops.dr.member_service
   - etcdops.dr.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -78,39 +79,6 @@ options:
     required: true
   wal_dir:
     description: The member's WAL dir, when etcd runs with C(--wal-dir).
-    type: path
-  service_manager:
-    description: M(etcdops.dr.etcd_service)'s O(etcdops.dr.etcd_service#module:manager).
-    type: str
-    default: auto
-    choices: [auto, systemd, static_pod, supervisor]
-  service_name:
-    description: M(etcdops.dr.etcd_service)'s O(etcdops.dr.etcd_service#module:name).
-    type: str
-    default: etcd
-  supervisor_conf:
-    description: supervisord's configuration, for etcd and kube-apiserver run by supervisor.
-    type: path
-  supervisorctl:
-    description: Path of supervisorctl.
-    type: path
-  config_file:
-    description: etcd's config file or environment file, one more source of etcd's configuration to read.
-    type: path
-  manifest_dir:
-    description: The kubelet's static pod manifests dir (etcd's manifest).
-    type: path
-    default: /etc/kubernetes/manifests
-  held_manifest_dir:
-    description: Where etcd's manifest is held while etcd is stopped.
-    type: path
-    default: /etc/kubernetes/etcdops-held-manifests
-  pod_log_dir:
-    description: The kubelet's pod log dir.
-    type: path
-    default: /var/log/pods
-  log_file:
-    description: etcd's log file, quoted when a start fails.
     type: path
   timeout:
     description: Seconds a stop or start of etcd or kube-apiserver may take.

@@ -25,7 +25,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, MEMBER_SERVICE, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError, connect_all
@@ -50,7 +50,7 @@ CONFIG_INFIX = ".replace-config-"
 # etcd preallocates a 64 MiB WAL segment; the learner receives the leader's whole database.
 WAL_SEGMENT = 64 * 1024 * 1024
 
-ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
+ARGUMENT_SPEC = CONNECTION.merge(MEMBER_SERVICE).merge(ArgumentSpec(dict(
     phase=dict(type="str", required=True, choices=list(PHASES)),
     run_id=dict(type="str", required=True),
     name=dict(type="str", required=True),
@@ -59,15 +59,6 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     data_dir=dict(type="path", required=True),
     wal_dir=dict(type="path"),
     force=dict(type="bool", default=False),
-    service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
-    service_name=dict(type="str", default="etcd"),
-    supervisor_conf=dict(type="path"),
-    supervisorctl=dict(type="path"),
-    config_file=dict(type="path"),
-    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
-    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
-    pod_log_dir=dict(type="path", default="/var/log/pods"),
-    log_file=dict(type="path"),
     timeout=dict(type="float", default=120),
     catchup_timeout=dict(type="float", default=300),
     health_retries=dict(type="int", default=60),

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, MEMBER_SERVICE, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd import cluster_info
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files
@@ -57,7 +57,7 @@ RESTORE_OPTIONS = ("snapshot", "sha256", "manifest", "checked_file", "initial_cl
                    "initial_memory_map_size", "etcdutl", "etcdctl", "owner", "group", "mode", "decryption_key",
                    "count_keys")
 
-ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
+ARGUMENT_SPEC = CONNECTION.merge(MEMBER_SERVICE).merge(ArgumentSpec(dict(
     member.ARGUMENT_SPEC.options(*RESTORE_OPTIONS),
     phase=dict(type="str", required=True, choices=list(PHASES)),
     run_id=dict(type="str"),
@@ -67,16 +67,6 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     client_url=dict(type="str", required=True),
     data_dir=dict(type="path", required=True),
     wal_dir=dict(type="path"),
-    # etcd's service: etcd_service's options.
-    service_manager=dict(type="str", default="auto", choices=["auto", "systemd", "static_pod", "supervisor"]),
-    service_name=dict(type="str", default="etcd"),
-    supervisor_conf=dict(type="path"),
-    supervisorctl=dict(type="path"),
-    config_file=dict(type="path"),
-    manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
-    held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
-    pod_log_dir=dict(type="path", default="/var/log/pods"),
-    log_file=dict(type="path"),
     timeout=dict(type="float", default=120),
     # kube-apiserver: kube_apiserver's options. kubernetes: auto (preflight: check it when a manifest is found),
     # true or false.
