@@ -307,14 +307,17 @@ def test_a_member_moved_to_a_new_address_replaces_its_old_self(replaceable, ansi
     manifest = tmp_path / "kube-apiserver.yaml"
     servers = ",".join(bed.client_urls)
     manifest.write_text(f"spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --etcd-servers={servers}\n")
+    before = manifest.read_text()
     run = ansible.playbook(PLAYBOOK, "-i", inventory, extra_vars={
         "replace_member": NODE, "replace_kube_apiserver_hosts": ["node1"],
-        "replace_kube_apiserver_manifest": str(manifest)})
+        "replace_kube_apiserver_manifest": str(manifest), "replace_kube_apiserver_kept_dir": str(tmp_path / "kept")})
     assert run.rc == 0, run.output
     listed = members(bed)
     assert listed[NODE][1] == [peer] and old_peer not in [url for entry in listed.values() for url in entry[1]]
     assert f"--etcd-servers={servers.replace(node.client_url, client)}" in manifest.read_text()
-    assert len(list(tmp_path.glob("kube-apiserver.yaml.*"))) == 1, "the previous manifest is kept"
+    kept = list((tmp_path / "kept").glob("kube-apiserver.yaml.pre-replace-*"))
+    assert len(kept) == 1 and kept[0].read_text() == before, "the previous manifest is kept"
+    assert not list(tmp_path.glob("kube-apiserver.yaml.*")), "nothing beside it that the kubelet would run"
     cluster.wait_healthy_urls(bed, bed.client_urls[:2] + [client])
 
 
