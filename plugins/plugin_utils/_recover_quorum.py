@@ -10,6 +10,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
+# Why a cluster that lost quorum does not answer; any other reason (TLS, authentication, a missing client library, a
+# wrong option) means its quorum could not be checked at all.
+NO_ANSWER = ("connection refused", "no TCP connection within dial_timeout", "context deadline exceeded",
+             "DEADLINE_EXCEEDED", "unreachable", "sees no leader")
+NOT_CHECKED = ("certificate", "TLS", "authentication", "rejected user", "permission", "refused the request",
+               "cacert", "required Python library", "not usable", "is not a valid URL", "must start with",
+               "does not exist on this host", "not readable")
+
+
+def quorum_unknown(cluster: Mapping[str, Any]) -> str | None:
+    """Why the cluster's quorum could not be checked, or None: it answered, or none of its members did for a reason
+    a cluster without quorum gives."""
+    if cluster.get("quorum") is not None or not cluster.get("msg"):
+        return None
+    msg = str(cluster["msg"])
+    if msg.startswith("no etcd endpoint answered") and any(reason in msg for reason in NO_ANSWER) \
+            and not any(reason in msg for reason in NOT_CHECKED):
+        return None
+    return msg
+
+
 def _progress(info: Mapping[str, Any]) -> tuple[int, int, int]:
     return (info.get("consistent_index") or 0, info.get("revision") or 0, info.get("term") or 0)
 
@@ -19,6 +40,11 @@ def choose(hosts: Sequence[str], data: Mapping[str, Mapping[str, Any]], cluster:
     """`data`: each host's etcd_data_dir_info result; `cluster`: etcd_cluster_info's (failed when nothing answers)."""
     problems: list[str] = []
     notes: list[str] = []
+    unknown = quorum_unknown(cluster)
+    if unknown and not force:
+        problems.append("whether the cluster still has quorum could not be checked (%s): fix the connection options "
+                        "(etcd_cacert, etcd_cert, etcd_key...) so that a working cluster is never rebuilt, or give "
+                        "recover_quorum_force=true." % unknown)
     if cluster.get("quorum") and not force:
         problems.append(
             "the cluster has quorum (%s answer and follow leader %s): recovering it from one member's data stops a "
@@ -52,6 +78,11 @@ def choose(hosts: Sequence[str], data: Mapping[str, Mapping[str, Any]], cluster:
     backups = [data[host]["newest_backup"] for host in hosts if data[host].get("newest_backup")]
     newest = max(backups, key=lambda entry: (entry["revision"], entry.get("created") or "")) if backups else None
     revision = data[chosen]["revision"] if chosen else None
+    if newest and revision is not None and revision < newest["revision"] and not force:
+        problems.append("the newest backup (%s, revision %s) is newer than %s's data (revision %s): the member was "
+                        "behind when the cluster was lost. Restore that backup with etcdops.dr.restore instead, or "
+                        "give recover_quorum_force=true to keep this member's data." % (
+                            newest["path"], newest["revision"], chosen, revision))
     return dict(ok=not problems, problems=problems, notes=notes, source=chosen,
                 consistent_index=data[chosen]["consistent_index"] if chosen else None, revision=revision,
                 newest_backup=newest,

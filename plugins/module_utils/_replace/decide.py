@@ -65,9 +65,14 @@ def decide(cluster: Mapping[str, Any], name: str, peer_url: str, journal: Mappin
                 name, len(healthy_rest), len(voting), ", ".join(m["name"] or m["id"] for m in healthy_rest) or "none"))
     else:
         sick = [m["name"] or m["id"] for m in rest if m not in healthy_rest]
-        if sick:
+        if sick and not force:
             problems.append("members %s are not healthy too: replace one member at a time, while the rest of the "
-                            "cluster is healthy (etcdops.dr.health tells what is wrong)." % ", ".join(sick))
+                            "cluster is healthy (etcdops.dr.health tells what is wrong). When more members are lost "
+                            "than this one and the cluster keeps quorum without all of them (2 of 5), replace them one "
+                            "by one with replace_force=true." % ", ".join(sick))
+        elif sick:
+            notes.append("members %s are not healthy either; the cluster keeps quorum without them "
+                         "(replace_force)." % ", ".join(sick))
     alarms = cluster.get("alarms") or []
     if alarms:
         problems.append("alarms are raised (%s): clear them first (a NOSPACE cluster takes no membership change)."

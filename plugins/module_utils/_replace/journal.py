@@ -46,16 +46,20 @@ def read(data_dir: str) -> dict[str, Any] | None:
 
 
 def unfinished(entry: dict[str, Any] | None) -> bool:
-    return bool(entry) and entry["step"] not in FINISHED  # type: ignore[index]
+    return (entry or {}).get("step") in STEPS and (entry or {}).get("step") not in FINISHED
 
 
 def reached(entry: dict[str, Any] | None, step: str) -> bool:
     """Whether the journal's run got at least as far as `step`."""
-    return bool(entry) and entry["step"] != "rolled_back" and STEPS.index(entry["step"]) >= STEPS.index(step)  # type: ignore[index]
+    current = (entry or {}).get("step")
+    return current in STEPS and current != "rolled_back" and STEPS.index(current) >= STEPS.index(step)
 
 
 def record(data_dir: str, entry: dict[str, Any], step: str, **fields: Any) -> dict[str, Any]:
-    """Write `entry` at `step` with `fields`; returns the new entry."""
+    """Write `entry` at `step` with `fields`; returns the new entry. The step never goes back: a run that takes over
+    one that got further (a phase done again) keeps the further step, so the journal never claims less was done."""
+    if unfinished(entry) and step != "rolled_back" and STEPS.index(step) < STEPS.index(entry["step"]):
+        step = entry["step"]
     new = dict(entry, step=step, updated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **fields)
     path = path_of(data_dir)
     try:

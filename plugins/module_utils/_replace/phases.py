@@ -90,15 +90,21 @@ class _Cluster:
     def __init__(self, params: dict[str, Any]) -> None:
         self.params = params
 
-    def call(self, action: Any) -> Any:
+    def call(self, action: Any, change: bool = False) -> Any:
+        """action(connection) through the first other member that takes it. A membership change (`change`) goes to
+        the next member only when the connection failed: a change whose answer was lost (a timeout) may have been
+        applied, and sent again it would remove or add a second time."""
         errors = []
         others = [url for url in self.params["endpoints"] if url != self.params["client_url"]]
+        retry = (None, "UNAVAILABLE") if change else (None, "UNAVAILABLE", "DEADLINE_EXCEEDED")
         for connection in connect_all(dict(self.params, endpoints=others or self.params["endpoints"])):
+            opened = False
             try:
                 connection.open()
+                opened = True
                 return action(connection)
             except EtcdError as exc:
-                if exc.code not in (None, "UNAVAILABLE", "DEADLINE_EXCEEDED"):
+                if exc.code not in retry or (change and opened and exc.code is None):
                     raise
                 errors.append(exc.msg)
             finally:
@@ -107,6 +113,9 @@ class _Cluster:
 
     def members(self) -> list[dict[str, Any]]:
         return self.call(lambda connection: connection.members())
+
+    def change(self, action: Any) -> Any:
+        return self.call(action, change=True)
 
 
 class Replace:
@@ -284,12 +293,14 @@ class Replace:
     def _config_problems(self, definitions: list[dict[str, Any]]) -> list[str]:
         params = self.params
         wanted = dict(name=params["name"], initial_advertise_peer_urls=[params["peer_url"]],
-                      data_dir=params["data_dir"])
-        return ["%s says name %s, peer URLs %s, data dir %s; the inventory says %s, %s, %s: fix etcd's "
-                "configuration for the new member, or the inventory." % (
+                      data_dir=params["data_dir"], wal_dir=params["wal_dir"])
+        return ["%s says name %s, peer URLs %s, data dir %s, WAL dir %s; the inventory says %s, %s, %s, %s: fix "
+                "etcd's configuration for the new member, or the inventory (etcd_member_name, etcd_peer_url, "
+                "etcd_data_dir, etcd_wal_dir: a WAL dir left in place would make the new member the old one)." % (
                     source["source"], source.get("name") or "(not set)",
                     ",".join(source.get("initial_advertise_peer_urls") or ["(not set)"]),
-                    source.get("data_dir") or "(not set)", params["name"], params["peer_url"], params["data_dir"])
+                    source.get("data_dir") or "(not set)", source.get("wal_dir") or "(not set)", params["name"],
+                    params["peer_url"], params["data_dir"], params["wal_dir"] or "(not set)")
                 for source in definitions if any(source.get(field) not in (None, value)
                                                  for field, value in wanted.items())]
 
@@ -326,24 +337,37 @@ class Replace:
             # A run that died later: its old member is gone and the new one may run already; nothing to stop here.
             self.said.append("the old member was removed by run %s already" % self.entry["run_id"])  # type: ignore[index]
             return
-        members = self._step("member_list", _Cluster(params).members)
+        # The last look before the first change: the cluster must still keep quorum without this member.
+        cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec))
+        decision = _decide.decide(cluster, params["name"], params["peer_url"], self.entry if journal.unfinished(
+            self.entry) else None, force=True)
+        if not decision["ok"]:
+            raise StepFailed("member_remove", "nothing was changed: %s" % " ".join(decision["problems"]))
+        service = self._step("etcd_stop", lambda: self._service("stopped"))
         if not journal.unfinished(self.entry):
-            cluster_id = self._step("member_list", lambda: _Cluster(params).call(
-                lambda connection: connection.status()["cluster_id"]))
             self.entry = None
             self._record("planned", run_id=params["run_id"], member=params["name"], peer_url=params["peer_url"],
-                         client_url=params["client_url"], cluster_id=cluster_id, keep_dir=params["data_dir"].rstrip("/") + CONFIG_INFIX
-                         + params["run_id"], config_kept={}, config_kinds=[])
-        old, dummy, problems = _decide.split_members(dict(members=members), params["name"], params["peer_url"],
-                                                     self.entry)
-        if problems:
-            raise StepFailed("member_remove", " ".join(problems))
+                         client_url=params["client_url"], cluster_id=decision["cluster_id"],
+                         keep_dir=params["data_dir"].rstrip("/") + CONFIG_INFIX + params["run_id"], config_kept={},
+                         config_kinds=[], was_running="stop" in service.result["actions"])
+        old = decision["old"]
+        if old and journal.reached(self.entry, "removed") and old["id"] != self.entry.get("old_member_id"):  # type: ignore[union-attr]
+            if not (old["is_learner"] and not old["name"]):
+                raise StepFailed("member_remove", "member %s (%s) holds this member's name or peer URL, and the "
+                                 "journal says the old member (%s) was removed already: look at the cluster's members "
+                                 "(etcdops.dr.health) before running again" % (
+                                     old["name"], old["id"], self.entry.get("old_member_id")))  # type: ignore[union-attr]
+            # A learner the died run added before it could record it: removed, the journal's old member kept.
+            self._step("member_remove", lambda: _Cluster(params).change(
+                lambda connection: connection.member_remove(old["id"])))
+            self.said.append("removed the learner %s an earlier run added" % old["id"])
+            old = None
         self._control("stopped")
         if old:
-            self._step("member_remove", lambda: _Cluster(params).call(
+            self._step("member_remove", lambda: _Cluster(params).change(
                 lambda connection: connection.member_remove(old["id"])))
             self.said.append("removed member %s (%s)" % (old["name"] or "unnamed", old["id"]))
-            self._record("removed", old_member_id=old["id"])
+            self._record("removed", old_member_id=old["id"], old_client_urls=old["client_urls"])
         elif self.entry["step"] == "planned":  # type: ignore[index]
             self._record("removed")
         if not journal.reached(self.entry, "kept"):
@@ -366,7 +390,7 @@ class Replace:
         members = self._step("member_list", cluster.members)
         new_id = (self.entry or {}).get("new_member_id")
         if not (new_id and new_id in _member_ids(members)):
-            added = self._step("member_add", lambda: cluster.call(
+            added = self._step("member_add", lambda: cluster.change(
                 lambda connection: connection.member_add([params["peer_url"]], learner=True)))
             new_id = added["member"]["id"]
             members = added["members"]
@@ -376,16 +400,19 @@ class Replace:
         service = self._step("configure", lambda: self._service("stopped"))
         edits = self._step("configure", lambda: member_config_edit.plan(
             self.host, service.backend, params["config_file"], self._edit_values(initial)))
-        kept = self._step("configure", lambda: member_config_edit.apply(
-            self.host, service.backend, edits, self.entry["keep_dir"]))  # type: ignore[index]
         changed = [edit for edit in edits if edit.changed]
+        keep_dir = self.entry["keep_dir"]  # type: ignore[index]
+        # Where each file's previous version goes is recorded before the first write: an undo after a failure half-way
+        # puts back every file that was copied (a copy is taken before its file is written).
+        self._record("added", config_kept=dict(
+            {edit.path: member_config_edit.kept_name(keep_dir, edit.path) for edit in changed},
+            **(self.entry or {}).get("config_kept") or {}), config_kinds=sorted(
+                set((self.entry or {}).get("config_kinds") or []) | {edit.kind for edit in changed}))
+        self._step("configure", lambda: member_config_edit.apply(self.host, service.backend, edits, keep_dir))
         self.result["config_changes"] = [edit.describe() for edit in edits]
         if changed:
-            self.said.append("changed %s (previous kept in %s)" % (
-                ", ".join(e.path for e in changed), self.entry["keep_dir"]))  # type: ignore[index]
-        self._record("configured", config_kept=dict(kept, **(self.entry or {}).get("config_kept") or {}),
-                     config_kinds=sorted(set((self.entry or {}).get("config_kinds") or [])
-                                         | {edit.kind for edit in changed}))
+            self.said.append("changed %s (previous kept in %s)" % (", ".join(e.path for e in changed), keep_dir))
+        self._record("configured")
         # supervisord re-reading a changed program may start it (autostart): the start phase waits for it.
 
     def _start(self) -> None:
@@ -429,12 +456,18 @@ class Replace:
             # that is down takes a vote the cluster needs.
             if running(0):
                 try:
-                    cluster.call(lambda connection: connection.member_promote(new_id))
+                    cluster.change(lambda connection: connection.member_promote(new_id))
                     self.result["catch_up"] = dict(waited_seconds=round(time.monotonic() - began, 3))
                     return
                 except EtcdError as exc:
-                    if "in sync" not in (exc.msg or ""):
+                    if "in sync" not in (exc.msg or "") and not self._votes(cluster, new_id):
                         raise
+                    if "in sync" not in (exc.msg or ""):
+                        # A promotion whose answer was lost, asked again: it took.
+                        self.result["catch_up"] = dict(waited_seconds=round(time.monotonic() - began, 3))
+                        return
+                except EtcdOpsError:
+                    pass  # no other member answered this time: asked again until catchup_timeout
             if time.monotonic() - began >= self.params["catchup_timeout"]:
                 break
             time.sleep(0.2)
@@ -447,6 +480,14 @@ class Replace:
                 self.params["catchup_timeout"], "etcd does not run here (%s)" % running.last_error
                 if not running(0) else "the leader does not count it in sync", progress.get("applied_index"),
                 progress.get("leader_applied_index"), "" if progress.get("reachable") else " (it does not answer)"))
+
+    @staticmethod
+    def _votes(cluster: _Cluster, member_id: str) -> bool:
+        """Whether `member_id` is a voting member now (False when the cluster cannot tell)."""
+        try:
+            return any(m["id"] == member_id and not m["is_learner"] for m in cluster.members())
+        except EtcdOpsError:
+            return False
 
     def _verify(self) -> str:
         params = self.params
@@ -483,17 +524,27 @@ class Replace:
         if not journal.unfinished(entry):
             self.said.append("no unfinished replacement of %s to undo" % params["name"])
             return
-        if journal.reached(entry, "promoted"):
-            raise StepFailed("undo", "the new member %s votes already, so there is nothing to undo: run the "
-                             "replacement again, which verifies the cluster" % entry["new_member_id"])  # type: ignore[index]
-        self._control("stopped")
         cluster = _Cluster(params)
         members = self._step("member_list", cluster.members)
         new_id = entry.get("new_member_id")  # type: ignore[union-attr]
-        learner = next((m for m in members if (new_id and m["id"] == new_id)
-                        or (m["is_learner"] and params["peer_url"] in m["peer_urls"])), None)
+        voter = next((m for m in members if new_id and m["id"] == new_id and not m["is_learner"]), None)
+        if journal.reached(entry, "promoted") or voter:
+            raise StepFailed("undo", "the new member %s votes already, so there is nothing to undo (nothing was "
+                             "stopped): run the replacement again, which verifies the cluster" % new_id)
+        if not journal.reached(entry, "removed"):
+            # The old member was not removed: the cluster is as it was. etcd is started again where it ran.
+            if entry.get("was_running"):  # type: ignore[union-attr]
+                self._control("started")
+            self._record("rolled_back")
+            self.said.append("nothing was removed from the cluster; %s" % (
+                "etcd was started again" if entry.get("was_running") else "etcd was not running"))  # type: ignore[union-attr]
+            return
+        self._control("stopped")
+        learner = next((m for m in members if m["is_learner"] and ((new_id and m["id"] == new_id)
+                                                                  or params["peer_url"] in m["peer_urls"])), None)
         if learner is not None:
-            self._step("member_remove", lambda: cluster.call(lambda connection: connection.member_remove(learner["id"])))
+            self._step("member_remove", lambda: cluster.change(
+                lambda connection: connection.member_remove(learner["id"])))
             self.said.append("removed the learner %s again" % learner["id"])
         service = self._step("config_put_back", lambda: self._service("stopped"))
         restored = self._step("config_put_back", lambda: member_config_edit.put_back(

@@ -147,8 +147,14 @@ def test_five_members_with_another_one_down_replace_one_at_a_time():
     decision = decide(cluster(FIVE, down=["n3", "n5"]), "n3", PEER3, None, False)
     assert decision["voting"] == 5 and decision["old"] == FIVE[2]
     assert decision["problems"] == ["members n5 are not healthy too: replace one member at a time, while the rest of "
-                                    "the cluster is healthy (etcdops.dr.health tells what is wrong)."]
+                                    "the cluster is healthy (etcdops.dr.health tells what is wrong). When more members "
+                                    "are lost than this one and the cluster keeps quorum without all of them (2 of 5), "
+                                    "replace them one by one with replace_force=true."]
     assert decide(cluster(FIVE, down=["n3"]), "n3", PEER3, None, False)["ok"]
+    # Two of five lost: quorum holds without both, so they are replaced one by one with replace_force.
+    forced = decide(cluster(FIVE, down=["n3", "n5"]), "n3", PEER3, None, True)
+    assert forced["ok"] and forced["notes"] == ["members n5 are not healthy either; the cluster keeps quorum without "
+                                                "them (replace_force)."]
 
 
 def test_five_members_with_three_down_have_no_quorum():

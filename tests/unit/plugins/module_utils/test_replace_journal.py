@@ -111,3 +111,12 @@ def test_remove_takes_the_journal_away_and_minds_no_missing_one(data_dir):
     journal.remove(data_dir)
     assert journal.read(data_dir) is None and not os.path.exists(journal.path_of(data_dir))
     journal.remove(data_dir)
+
+
+def test_a_step_done_again_never_takes_the_journal_back(tmp_path):
+    record, read = journal.record, journal.read
+    data_dir = str(tmp_path / "data")
+    entry = record(data_dir, {"run_id": "r1"}, "started", new_member_id="f6")
+    again = record(data_dir, entry, "added", initial_cluster="n1=a")
+    assert again["step"] == "started" and again["initial_cluster"] == "n1=a" and read(data_dir)["step"] == "started"
+    assert record(data_dir, again, "rolled_back")["step"] == "rolled_back"

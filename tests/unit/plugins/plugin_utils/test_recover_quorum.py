@@ -4,7 +4,8 @@ backup and how far the recovery is beyond it."""
 from ansible_collections.etcdops.dr.plugins.plugin_utils._recover_quorum import choose
 
 HOSTS = ["node1", "node2", "node3"]
-DOWN = dict(failed=True, msg="no etcd endpoint answered")
+DOWN = dict(failed=True, msg="no etcd endpoint answered: etcd endpoint https://n1:2379: connection refused: etcd is not "
+                              "listening there; check that it runs on that host and the port is right.")
 
 
 def data(index, revision, backup=None, term=2):
@@ -60,3 +61,24 @@ def test_a_cluster_with_quorum_is_refused_unless_forced():
     assert "the cluster has quorum (node1, node2 answer and follow leader node1)" in refused["problems"][0]
     assert "etcdops.dr.replace_member" in refused["problems"][0]
     assert choose(HOSTS, infos, cluster, force=True)["ok"]
+
+
+def test_a_cluster_whose_quorum_could_not_be_checked_is_not_taken_for_one_without():
+    wrong_ca = dict(failed=True, msg="no etcd endpoint answered: etcd endpoint https://n1:2379: the server's TLS "
+                                     "certificate is not signed by the CA in cacert (/ca.crt)")
+    infos = {"node1": data(9, 9), "node2": lost(), "node3": lost()}
+    refused = choose(HOSTS, infos, wrong_ca)
+    assert not refused["ok"] and "whether the cluster still has quorum could not be checked" in refused["problems"][0]
+    down = dict(failed=True, msg="no etcd endpoint answered: etcd endpoint https://n1:2379: request failed: UNKNOWN "
+                                 "context deadline exceeded. etcd endpoint https://n2:2379: connection refused: etcd is "
+                                 "not listening there")
+    assert choose(HOSTS, infos, down)["ok"]
+
+
+def test_a_member_behind_the_newest_backup_is_refused_unless_forced():
+    backup = dict(path="/b/etcd-snapshot-1.db", revision=90, created="2026-12-07T10:00:00Z")
+    infos = {"node1": data(50, 60, backup), "node2": lost(), "node3": lost()}
+    refused = choose(HOSTS, infos, DOWN)
+    assert not refused["ok"] and "is newer than node1's data (revision 60)" in refused["problems"][0]
+    forced = choose(HOSTS, infos, DOWN, force=True)
+    assert forced["ok"] and forced["revisions_beyond_backup"] == -30
