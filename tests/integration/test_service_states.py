@@ -9,7 +9,7 @@ import time
 import pytest
 import yaml
 
-from testbed import cluster
+from testbed import cluster, services
 
 SERVICE_ARGS = {
     "name": "{{ etcd_service_name }}",
@@ -191,8 +191,12 @@ def test_member_config_comes_from_the_running_etcd_and_from_its_manager(live, an
         pid = cluster.listener_pid(member)
         manager = (f"supervisor program {member.service} in {bed.supervisor_conf}" if backend == "supervisor"
                    else f"static pod manifest {member.manifest_dir / 'etcd.yaml'}")
+        pki = member.root / "pki"
+        tls = {"cert-file": str(pki / "server.crt"), "key-file": str(pki / "server.key"),
+               "trusted-ca-file": str(bed.cacert), "peer-cert-file": str(pki / "peer.crt"),
+               "peer-key-file": str(pki / "peer.key"), "peer-trusted-ca-file": str(bed.cacert)}
         same = dict(name=member.name, initial_advertise_peer_urls=[member.peer_url], data_dir=str(member.data_dir),
-                    wal_dir=None)
+                    wal_dir=None, program=str(services.etcd_bin_dir() / "etcd"), tls_files=tls)
         assert result["member_config"] == [
             dict(same, kind="process",
                  source=f"running process pid {pid} (/proc/{pid}/cmdline), config file {member.config_file}"),
