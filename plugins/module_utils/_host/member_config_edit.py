@@ -233,6 +233,11 @@ def edit_supervisor_text(text: str, program: str, values: Mapping[str, str], in_
             raise CannotEdit("%s: [program:%s] has no environment=" % (where, program))
         raw = _option_value(lines, found)
         pairs = _config._key_value_pairs(raw, where)  # pylint: disable=protected-access
+        quoted = sorted(name for name, value in pairs.items() if '"' in value or "'" in value)
+        if quoted:
+            # Re-quoting a value that holds quotes is not proven to read back the same in supervisord's own parser.
+            raise CannotEdit("%s: environment= of [program:%s] has quotes inside %s: set %s there by hand" % (
+                where, program, ", ".join(quoted), ", ".join('%s="%s"' % item for item in variables.items())))
         pairs.update(variables)
         lines[found[0]:found[1]] = ["environment=%s\n" % ",".join('%s="%s"' % item for item in pairs.items())]
         span = _section_span(lines, "[program:%s]" % program) or span
@@ -343,8 +348,13 @@ def edit_manifest_text(text: str, values: Mapping[str, str], where: str) -> str:
     if not old or not new:
         raise CannotEdit("%s has no container whose command runs etcd" % where)
     _check_flags(old[1][1:], new[1][1:], values, where)
-    old_spec = json.dumps(dict(before_doc, spec=None), sort_keys=True)
-    if json.dumps(dict(after_doc, spec=None), sort_keys=True) != old_spec:
+    # Everything but the etcd container's command and args must be as it was (a sidecar's flags included).
+    for field in ("command", "args"):
+        if field in old[0]:
+            new[0][field] = old[0][field]
+        else:
+            new[0].pop(field, None)
+    if json.dumps(after_doc, sort_keys=True) != json.dumps(before_doc, sort_keys=True):
         raise CannotEdit("%s: the edit would change more than the etcd container's flags: set %s by hand" % (
             where, ", ".join("--%s=%s" % item for item in values.items())))
     return after

@@ -876,3 +876,19 @@ def test_a_manifest_flag_with_its_value_in_the_next_item_gets_the_new_value():
         return
     command = pod_container(yaml.safe_load(after)["spec"])[1]
     assert go_flags(command[1:]) == (dict(go_flags(before[1:])[0], **{"initial-cluster": NEW_CLUSTER}), [])
+
+
+def test_a_sidecar_with_the_same_flag_is_refused_not_changed():
+    text = MANIFEST.replace("  hostNetwork: true", "  - name: sidecar\n    image: example/sidecar\n    command:\n"
+                            "    - sidecar\n    - --initial-cluster=%s\n  hostNetwork: true" % OLD_CLUSTER, 1)
+    assert yaml.safe_load(text)["spec"]["containers"][1]["name"] == "sidecar"
+    with pytest.raises(CannotEdit, match="would change more than the etcd container's flags"):
+        edit_manifest_text(text, {"initial-cluster": NEW_CLUSTER}, "m")
+
+
+def test_an_environment_value_with_quotes_inside_is_refused(tmp_path):
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text("[program:etcd]\ncommand=/usr/bin/etcd\n"
+                    "environment=ETCD_INITIAL_CLUSTER_STATE=\"new\",OTHER='a\"b'\n")
+    with pytest.raises(CannotEdit, match="has quotes inside OTHER"):
+        plan(NoCommands(), SupervisorBackend(conf), None, {"initial-cluster-state": "existing"})
