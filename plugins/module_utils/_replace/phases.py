@@ -540,8 +540,8 @@ class Replace:
                 "etcd was started again" if entry.get("was_running") else "etcd was not running"))  # type: ignore[union-attr]
             return
         self._control("stopped")
-        learner = next((m for m in members if m["is_learner"] and ((new_id and m["id"] == new_id)
-                                                                  or params["peer_url"] in m["peer_urls"])), None)
+        learner = next((m for m in members if m["is_learner"] and (
+            (new_id and m["id"] == new_id) or params["peer_url"] in m["peer_urls"])), None)
         if learner is not None:
             self._step("member_remove", lambda: cluster.change(
                 lambda connection: connection.member_remove(learner["id"])))

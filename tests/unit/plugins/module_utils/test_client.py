@@ -2,6 +2,8 @@
 whose gRPC stubs send the requests (faked here), and the TCP dial before it."""
 import os
 import socket
+import subprocess
+import sys
 import types
 
 import grpc
@@ -228,10 +230,23 @@ def test_missing_library_names_the_package(monkeypatch):
     assert "etcd-sdk-python" not in err.value.msg
 
 
+LOAD_ONE = """
+import sys
+from ansible_collections.etcdops.dr.plugins.module_utils._etcd import client
+loaded, module, rpc = client.load_library(sys.argv[1])
+assert loaded == sys.argv[1] and hasattr(module, "client") and hasattr(rpc, "HashKVRequest"), loaded
+print("loaded", loaded)
+"""
+
+
 def test_both_real_libraries_load():
+    # Each in a Python of its own, as a module run loads one: etcd3's generated code and etcd-sdk-python's register
+    # the same .proto files, so which protobuf implementation a process uses depends on which it imported first.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_client.__file__)))))
     for name in ("pyetcd", "etcd3"):
-        loaded, module, rpc = _client.load_library(name)
-        assert loaded == name and hasattr(module, "client") and hasattr(rpc, "HashKVRequest")
+        done = subprocess.run([sys.executable, "-c", LOAD_ONE, name], capture_output=True, text=True, check=False,
+                              env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(root)))))
+        assert done.returncode == 0 and done.stdout.strip() == "loaded " + name, done.stderr
 
 
 def test_wire_fields_reads_fields_the_generated_code_lacks():

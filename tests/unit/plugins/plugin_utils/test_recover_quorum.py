@@ -4,8 +4,8 @@ backup and how far the recovery is beyond it."""
 from ansible_collections.etcdops.dr.plugins.plugin_utils._recover_quorum import choose
 
 HOSTS = ["node1", "node2", "node3"]
-DOWN = dict(failed=True, msg="no etcd endpoint answered: etcd endpoint https://n1:2379: connection refused: etcd is not "
-                              "listening there; check that it runs on that host and the port is right.")
+DOWN = dict(failed=True, msg=("no etcd endpoint answered: etcd endpoint https://n1:2379: connection refused: etcd is "
+                              "not listening there; check that it runs on that host and the port is right."))
 
 
 def data(index, revision, backup=None, term=2):
