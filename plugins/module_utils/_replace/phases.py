@@ -35,7 +35,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._replace import decide as _decide
 from ansible_collections.etcdops.dr.plugins.module_utils._replace import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import free_name
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import StepFailed, service_params
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import StepFailed, connection, service_params
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner
 from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
 from ansible_collections.etcdops.dr.plugins.module_utils._service.waits import wait_started
@@ -198,9 +198,11 @@ class Replace:
         service.plan()
         return service
 
-    def _control(self, state: str) -> None:
+    def _control(self, state: str, service: member_service.MemberService | None = None) -> None:
+        """etcd brought to `state` here, with the stop or start planned already (`service`) or planned now."""
         step = "etcd_stop" if state == "stopped" else "etcd_start"
-        service = self._step(step, lambda: self._service(state))
+        if service is None:
+            service = self._step(step, lambda: self._service(state))
         self._step(step, service.apply)
         self.said.append(service.done())
 
@@ -217,7 +219,7 @@ class Replace:
         problems: list[str] = []
         not_run: list[str] = []
         resume = self.entry if journal.unfinished(self.entry) else None
-        cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec))
+        cluster = cluster_info.read(connection(params))
         decision = _decide.decide(cluster, params["name"], params["peer_url"], resume, params["force"])
         problems += decision["problems"]
         self.result.update(cluster=dict((k, cluster.get(k)) for k in (
@@ -338,7 +340,7 @@ class Replace:
             self.said.append("the old member was removed by run %s already" % self.entry["run_id"])  # type: ignore[index]
             return
         # The last look before the first change: the cluster must still keep quorum without this member.
-        cluster = cluster_info.read(dict((k, params[k]) for k in CONNECTION.argument_spec))
+        cluster = cluster_info.read(connection(params))
         decision = _decide.decide(cluster, params["name"], params["peer_url"], self.entry if journal.unfinished(
             self.entry) else None, force=True)
         if not decision["ok"]:
@@ -362,7 +364,7 @@ class Replace:
                 lambda connection: connection.member_remove(old["id"])))
             self.said.append("removed the learner %s an earlier run added" % old["id"])
             old = None
-        self._control("stopped")
+        self._control("stopped", service)
         if old:
             self._step("member_remove", lambda: _Cluster(params).change(
                 lambda connection: connection.member_remove(old["id"])))
@@ -471,7 +473,7 @@ class Replace:
             if time.monotonic() - began >= self.params["catchup_timeout"]:
                 break
             time.sleep(0.2)
-        read = cluster_info.read(dict((k, self.params[k]) for k in CONNECTION.argument_spec))
+        read = cluster_info.read(connection(self.params))
         progress: dict[str, Any] = next((entry for entry in read.get("learners") or [] if entry["id"] == new_id), {})
         self.result["catch_up"] = dict(progress, waited_seconds=round(time.monotonic() - began, 3))
         raise EtcdOpsError(
@@ -503,8 +505,7 @@ class Replace:
             # The members' own endpoints: a host of the group that is not a member (yet) is no part of the cluster.
             members = _Cluster(params).members()
             urls = sorted({url for member in members for url in member["client_urls"]} | {params["client_url"]})
-            connection = dict((k, params[k]) for k in CONNECTION.argument_spec)
-            cluster = cluster_info.read(dict(connection, endpoints=urls), hash_kv=True)
+            cluster = cluster_info.read(dict(connection(params), endpoints=urls), hash_kv=True)
             if settled(cluster):
                 break
         self.result["cluster"] = dict((k, cluster.get(k)) for k in (
