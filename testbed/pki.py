@@ -68,8 +68,12 @@ def issue(ca, cert_path, key_path, common_name, *, server=False, client=False, a
 
 def load_ca(bed):
     """The bed's CA (certificate, key), to issue more certificates from."""
-    return (x509.load_pem_x509_certificate(bed.cacert.read_bytes()),
-            serialization.load_pem_private_key((bed.pki / "ca.key").read_bytes(), None))
+    return load_ca_files(bed.cacert, bed.pki / "ca.key")
+
+
+def load_ca_files(cert_path, key_path):
+    return (x509.load_pem_x509_certificate(cert_path.read_bytes()),
+            serialization.load_pem_private_key(key_path.read_bytes(), None))
 
 
 def create(bed, spare_address):

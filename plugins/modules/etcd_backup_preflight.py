@@ -65,6 +65,12 @@ options:
     description: Read the cluster from this host (RV(cluster)).
     type: bool
     default: true
+  bundle_detect:
+    description: Paths whose presence on this host says it is a control plane whose bundle is taken
+      (M(etcdops.dr.etcd_bundle)); those that exist are returned in RV(bundle_layout).
+    type: list
+    elements: path
+    default: []
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -98,6 +104,11 @@ began_at:
   description: When the preflight began, in seconds since the epoch on this host.
   returned: always
   type: float
+bundle_layout:
+  description: The paths of O(bundle_detect) that exist on this host.
+  returned: always
+  type: list
+  elements: str
 problems:
   description: The checks that failed, by step (V(snapshot_check), V(retention_check)), each with its message.
   returned: always

@@ -8,7 +8,7 @@ import datetime
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
@@ -33,6 +33,27 @@ ENCRYPTED_EXTENSION = "db.enc"
 # Facts the backup's database says about itself (_etcd.db.read_facts); they win over the same names above.
 DB_FACTS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
             "lease_count", "key_count", "members")
+
+
+# A file that belongs to a backup set beside its snapshot: <snapshot name>.bundle-<host>.tar[.enc] (the control-plane
+# bundle, _bundle/archive.py), and its manifest.
+COMPANION_MARK = ".bundle-"
+
+
+def companion_of(name: str) -> str | None:
+    """The snapshot name a companion's file name (or its manifest's) belongs to, or None for any other name."""
+    index = name.find(COMPANION_MARK)
+    if index <= 0:
+        return None
+    rest = name[index + len(COMPANION_MARK):].removesuffix(MANIFEST_SUFFIX)
+    if not (rest.endswith(".tar") or rest.endswith(".tar.enc")) or rest.startswith("."):
+        return None
+    return name[:index]
+
+
+def companions(names: Iterable[str], snapshot_name: str) -> list[str]:
+    """The companions of `snapshot_name` among `names` (its bundles and their manifests), sorted."""
+    return sorted(name for name in names if companion_of(name) == snapshot_name)
 
 
 class BackupFileError(EtcdOpsError):

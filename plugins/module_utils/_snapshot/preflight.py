@@ -9,6 +9,7 @@ file the snapshot would write). Nothing is written in either mode. A check that 
 message is returned under `problems`, by step, for the role to judge once it has chosen the source."""
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ ARGUMENT_SPEC = CONNECTION.merge(ArgumentSpec(dict(
     keep_last=dict(type="int", default=0),
     max_age=dict(type="str", default=""),
     read_cluster=dict(type="bool", default=True),
+    bundle_detect=dict(type="list", elements="path", default=[]),
 )))
 
 
@@ -43,10 +45,12 @@ class BackupPreflight:
         self.params = params
         self.host = host.checking()
         self.result: dict[str, Any] = dict(changed=False, cluster=None, snapshot_check=None, retention_check=None,
-                                           problems={}, began_at=time.time())
+                                           problems={}, began_at=time.time(), bundle_layout=[])
 
     def plan(self) -> None:
         params, result = self.params, self.result
+        # The files whose presence says this host is a control plane whose bundle is taken (backup_bundle: auto).
+        result["bundle_layout"] = [path for path in params["bundle_detect"] if os.path.exists(path)]
         if params["read_cluster"]:
             result["cluster"] = cluster_info.read(params)
         snapshot = take.OnlineSnapshot(take.ARGUMENT_SPEC.defaults() | {

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, NAME_STAMP_FORMAT, companions
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 
 if TYPE_CHECKING:
@@ -114,14 +114,18 @@ def _describe_age(seconds: float) -> str:
 
 
 def remove_backups(paths: Iterable[str], removed: list[str]) -> None:
-    """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not),
-    appending each backup removed to `removed`, so that a failure part-way reports what went."""
+    """Remove each backup, then its manifest (an orphan manifest is harmless; a backup without one is not) and the
+    rest of its set (its bundles, companions()), appending each backup removed to `removed`, so that a failure
+    part-way reports what went."""
     try:
         for path in paths:
             os.unlink(path)
             removed.append(path)
             if os.path.lexists(path + MANIFEST_SUFFIX):
                 os.unlink(path + MANIFEST_SUFFIX)
+            directory = os.path.dirname(path)
+            for name in companions(os.listdir(directory), os.path.basename(path)):
+                os.unlink(os.path.join(directory, name))
     finally:
         for directory in {os.path.dirname(path) for path in removed}:
             fsync_dir(directory)

@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, companions
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.retention import backup_time, rank
 from ansible_collections.etcdops.dr.plugins.module_utils._store import url as _url
 from ansible_collections.etcdops.dr.plugins.module_utils._store.base import Staged, Store, StoreError, StoredFile
@@ -243,6 +243,8 @@ def apply_retention(store: Store[Any], prefix: str, keep_last: int, max_age_seco
             removed.append(name)
             if name + MANIFEST_SUFFIX in names:
                 store.remove(name + MANIFEST_SUFFIX)
+            for companion in companions(names, name):
+                store.remove(companion)
     return dict(removed=[name for name, dummy in remove], kept=[name for name, dummy in keep],
                 reasons=dict(keep + remove))
 
@@ -255,7 +257,8 @@ def listing(store: Store[Any], prefix: str, manifests: bool = True) -> list[dict
     found = []
     for stored in backups(files, prefix):
         entry = dict(name=stored.name, path=store.url.name(stored.name), size=stored.size, mtime=stored.mtime,
-                     manifest_present=stored.name + MANIFEST_SUFFIX in names, manifest=None, problem=None)
+                     manifest_present=stored.name + MANIFEST_SUFFIX in names, manifest=None, problem=None,
+                     bundles=[name for name in companions(names, stored.name) if not name.endswith(MANIFEST_SUFFIX)])
         if manifests:
             _read_entry_manifest(store, entry)
         found.append(entry)
