@@ -109,8 +109,8 @@ def _keys(kind: str, body: Any, where: str) -> tuple[Key, ...]:
         except (binascii.Error, ValueError):
             raise _fail(at, "key %s: the secret is not base64" % item["name"]) from None
         if len(secret) not in KEY_SIZES[kind]:
-            raise _fail(at, "key %s: %d bytes, %s takes %s" % (item["name"], len(secret), kind,
-                                                                 " or ".join(map(str, KEY_SIZES[kind]))))
+            sizes = " or ".join(map(str, KEY_SIZES[kind]))
+            raise _fail(at, "key %s: %d bytes, %s takes %s" % (item["name"], len(secret), kind, sizes))
         keys.append(Key(str(item["name"]), secret))
     return tuple(keys)
 

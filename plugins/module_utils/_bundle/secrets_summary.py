@@ -19,7 +19,7 @@ def summarize_secrets(config: SecretsEncryption, samples: Iterable[tuple[str | b
 
     `checked` is False when there was no sample (the check did not run); `ok` is True only when it ran and nothing
     failed. `stale` counts values readable but not written by the writing provider and key (not yet rotated)."""
-    totals = dict.fromkeys(STATES, 0)
+    totals = {state: 0 for state in STATES}
     by_provider: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, str]] = []
     writer = config.writer
@@ -28,7 +28,7 @@ def summarize_secrets(config: SecretsEncryption, samples: Iterable[tuple[str | b
     for etcd_key, value in samples:
         reading = decrypt_stored_value(config, etcd_key, value)
         totals[reading.state] += 1
-        entry = by_provider.setdefault(reading.provider or "unknown", {**dict.fromkeys(STATES, 0), "keys": {}})
+        entry = by_provider.setdefault(reading.provider or "unknown", {**{state: 0 for state in STATES}, "keys": {}})
         entry[reading.state] += 1
         if reading.key_name:
             entry["keys"][reading.key_name] = entry["keys"].get(reading.key_name, 0) + 1

@@ -158,6 +158,12 @@ def test_secretbox_known_answer_both_ways():
     assert secretbox.open_box(NACL_KEY, NACL_NONCE, damaged) is None
 
 
+def test_secretbox_without_cryptography_s_poly1305(monkeypatch):
+    monkeypatch.setattr(secretbox, "poly1305", secretbox.poly1305_python)
+    assert secretbox.seal(NACL_KEY, NACL_NONCE, NACL_MESSAGE) == NACL_BOX
+    assert secretbox.open_box(NACL_KEY, NACL_NONCE, NACL_BOX) == NACL_MESSAGE
+
+
 def test_secretbox_value_is_prefix_key_name_nonce_then_the_box():
     value = encrypt_value("secretbox", "k1", NACL_KEY, ETCD_KEY, NACL_MESSAGE, nonce=NACL_NONCE)
     assert value == b"k8s:enc:secretbox:v1:k1:" + NACL_NONCE + NACL_BOX
