@@ -43,6 +43,22 @@ options:
     description: The name of this host in the bundle's file name (the inventory hostname).
     type: str
     required: true
+  member:
+    description:
+      - This host's etcd member as the inventory names it, recorded in the bundle's manifests so that a rebuild on new
+        hosts (M(etcdops.dr.etcd_bundle_restore)) knows which member each bundle was taken beside.
+    type: dict
+    default: {}
+    suboptions:
+      name:
+        description: The member's name.
+        type: str
+      peer_url:
+        description: Its peer URL.
+        type: str
+      client_url:
+        description: Its client URL.
+        type: str
   paths:
     description:
       - Absolute paths or glob patterns (C(**) for every dir below) of the files to bundle. Regular files and symlinks

@@ -45,6 +45,8 @@ ARGUMENT_SPEC = ArgumentSpec(dict(
     dest_dir=dict(type="path", required=True),
     snapshot_name=dict(type="str", required=True),
     host_label=dict(type="str", required=True),
+    member=dict(type="dict", default={}, options=dict(name=dict(type="str"), peer_url=dict(type="str"),
+                                                      client_url=dict(type="str"))),
     paths=dict(type="list", elements="str", default=KUBEADM_PATHS),
     kube_apiserver_manifest=dict(type="path", default="/etc/kubernetes/manifests/kube-apiserver.yaml"),
     recipients=dict(type="list", elements="str", default=[], no_log=True),
@@ -140,7 +142,8 @@ class Bundle:
                               "files take: narrow backup_bundle_paths. Nothing was written." % (
                                   total, len(entries), archive.MAX_BYTES))
         self.manifest = dict(format=archive.FORMAT, host=params["host_label"], snapshot=params["snapshot_name"],
-                             encryption_provider_config=encryption_config, files=entries)
+                             member=params["member"] or {}, encryption_provider_config=encryption_config,
+                             files=entries)
         encrypted = bool(self.recipients)
         self.path = os.path.join(params["dest_dir"],
                                  archive.bundle_name(params["snapshot_name"], params["host_label"], encrypted))
@@ -213,7 +216,8 @@ class Bundle:
                 _files.discard(handle, temp_path)
                 raise
             outer = dict(kind="control-plane-bundle", format=archive.FORMAT, name=os.path.basename(self.path),
-                         host=params["host_label"], snapshot=params["snapshot_name"], sha256=sha256, size=size,
+                         host=params["host_label"], member=self.manifest["member"], snapshot=params["snapshot_name"],
+                         sha256=sha256, size=size,
                          encrypted=bool(self.recipients), recipients=[ident for ident, dummy in self.recipients],
                          files=len(self.manifest["files"]), contents_sha256=self._contents_sha256(),
                          encryption_provider_config=self.manifest["encryption_provider_config"],
