@@ -1,0 +1,328 @@
+# -*- coding: utf-8 -*-
+# Copyright: etcdops.dr contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A lost control-plane host's bundle put on the new host that takes its place, as the etcd_bundle_restore module
+does it before a restore onto new hosts: every bundled file that is not there yet is written (a file already there is
+kept, and reported when it differs); then what names the old host is made to name the new one - etcd's configuration
+(name, URLs, a new initial cluster) where its manager keeps it (_host/member_config_edit), etcd's server and peer
+certificates issued from the bundled etcd CA for the new names and addresses when the ones there do not cover them,
+and kube-apiserver's --etcd-servers. Every file changed is copied into keep_dir first. A second run finds nothing to
+do."""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import shutil
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, MEMBER_SERVICE, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle import archive
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle.archive import BundleError
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle.cert_issue import issue_member_certs
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle.certs import check_chain, library
+from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
+from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit
+from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import service_params
+from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
+
+if TYPE_CHECKING:
+    from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
+
+# The listen URLs hold the host's own addresses: the old host's address in them becomes the new host's.
+LISTEN_FLAGS = ("listen-client-urls", "listen-peer-urls", "listen-metrics-urls")
+# (certificate flag, key flag, CA flag, URL whose address the certificate must name)
+CERT_PAIRS = (("cert-file", "key-file", "trusted-ca-file", "client_url"),
+              ("peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "peer_url"))
+
+ARGUMENT_SPEC = CONNECTION.merge(MEMBER_SERVICE).merge(ArgumentSpec(dict(
+    bundle=dict(type="path", required=True),
+    decryption_key=dict(type="str", no_log=True),
+    name=dict(type="str", required=True),
+    client_url=dict(type="str", required=True),
+    peer_url=dict(type="str", required=True),
+    initial_cluster=dict(type="str", required=True),
+    etcd_servers=dict(type="list", elements="str", default=[]),
+    kube_apiserver_manifest=dict(type="path", default="/etc/kubernetes/manifests/kube-apiserver.yaml"),
+    etcd_ca_key=dict(type="path"),
+    keep_dir=dict(type="path", required=True),
+    timeout=dict(type="float", default=60),
+)))
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def listen_values(text: str) -> dict[str, str]:
+    """The listen URLs a member definition's text sets - a YAML config key, a flag in a command or a manifest item,
+    an ETCD_ variable - read only to learn which of them hold the old address (the edit proves what it writes)."""
+    found = {}
+    for flag in LISTEN_FLAGS:
+        variable = "ETCD_" + flag.upper().replace("-", "_")
+        match = re.search(r"""(?:^|[\s"'-])(?:%s|%s)\s*[:=\s]\s*["']?([^\s"',]+(?:,[^\s"',]+)*)""" % (
+            re.escape(flag), re.escape(variable)), text, re.M)
+        if match:
+            found[flag] = match.group(1)
+    return found
+
+
+def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str, name: str) -> str | None:
+    """None when the certificate chains to the CA and names `address` (or `name`); else why not."""
+    x509 = library()[0]
+    report = check_chain({"ca.crt": ca_pem, "member.crt": cert_pem})
+    entry = next((c for c in report["certificates"] if c["path"] == "member.crt"), None)
+    if entry is None:
+        return "it cannot be read as a certificate"
+    if entry["chains"] is not True:
+        return "it is not signed by the etcd CA"
+    if entry["expired"]:
+        return "it has expired"
+    try:
+        sans = x509.load_pem_x509_certificate(cert_pem).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return "it names no address"
+    names = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} | set(sans.get_values_for_type(x509.DNSName))
+    return None if address in names or (name in names and not re.match(r"^[\d.:]+$", address)) else (
+        "it does not name %s" % address)
+
+
+def servers_edit(text: str, servers: list[str], where: str) -> str:
+    """kube-apiserver's static pod manifest with --etcd-servers set to `servers`, the rest as it was (proven)."""
+    value = ",".join(servers)
+    item = re.compile(r"""^(\s*-\s+)(["']?)--etcd-servers=.*\2\s*$""")
+    lines = text.splitlines(keepends=True)
+    found = [index for index, line in enumerate(lines) if item.match(line)]
+    if len(found) != 1:
+        raise BundleError("%s has %s `- --etcd-servers=...` item: set --etcd-servers=%s there by hand" % (
+            where, "no" if not found else "more than one", value))
+    lines[found[0]] = "%s%s\n" % (item.match(lines[found[0]]).group(1), json.dumps("--etcd-servers=" + value))  # type: ignore[union-attr]
+    after = "".join(lines)
+    import yaml  # pylint: disable=import-outside-toplevel
+    wanted = yaml.safe_load(text)
+    _set_servers_arg(wanted, "--etcd-servers=" + value)
+    if yaml.safe_load(after) != wanted:
+        raise BundleError("%s: the edit would change more than --etcd-servers: set it to %s by hand" % (where, value))
+    return after
+
+
+def _set_servers_arg(doc: Any, arg: str) -> None:
+    for container in ((doc or {}).get("spec") or {}).get("containers") or []:
+        for field in ("command", "args"):
+            items = container.get(field) or []
+            for index, item in enumerate(items):
+                if str(item).startswith("--etcd-servers="):
+                    items[index] = arg
+
+
+class BundleRestore:
+    """One new host made the successor of the host whose bundle it gets. `result` is what the module returns."""
+
+    def __init__(self, params: dict[str, Any], host: HostContext) -> None:
+        self.params = params
+        self.host = host
+        self.contents: dict[str, bytes] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.to_place: list[dict[str, Any]] = []
+        self.old: dict[str, Any] = {}
+        self.service: member_service.MemberService | None = None
+        self.result: dict[str, Any] = dict(
+            changed=False, old_member=None, placed=[], kept_existing=[], identical=0, config_changes=[],
+            config_diff="", certificates=[], kube_apiserver=None, kept_dir=params["keep_dir"])
+
+    # ---- plan ---------------------------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        params, result = self.params, self.result
+        key = private_key(params["decryption_key"], "decryption_key") if params["decryption_key"] else None
+        manifest, self.contents = archive.load(params["bundle"], key)
+        self.old = manifest.get("member") or {}
+        if not self.old.get("peer_url") or not self.old.get("name"):
+            raise BundleError("%s records no member (name, peer URL): it was taken by a collection before 1.0 or "
+                              "without etcd_member_name; a rebuild cannot tell what to rename" % params["bundle"])
+        result["old_member"] = self.old
+        self.entries = manifest["files"]
+        for entry in self.entries:
+            state = self._state(entry)
+            if state == "absent":
+                self.to_place.append(entry)
+            elif state == "same":
+                result["identical"] += 1
+            else:
+                result["kept_existing"].append(entry["path"])
+        result["placed"] = [entry["path"] for entry in self.to_place]
+        if not self.to_place:
+            self._plan_adapt()
+        else:
+            # The configuration, certificates and kube-apiserver's manifest are judged once the files are in place.
+            result["changed"] = True
+            result["config_changes"] = [dict(path=None, changed=None, why="read after the bundle is placed")]
+
+    def _state(self, entry: dict[str, Any]) -> str:
+        path = entry["path"]
+        if not os.path.lexists(path):
+            return "absent"
+        if entry["type"] == "symlink":
+            return "same" if os.path.islink(path) and os.readlink(path) == entry["target"] else "differs"
+        with open(path, "rb") as handle:
+            return "same" if handle.read() == self.contents[path] else "differs"
+
+    def _plan_adapt(self) -> tuple[list[Any], list[dict[str, Any]], str | None]:
+        """What names the old host: (config edits, certificates to issue, kube-apiserver manifest's new text)."""
+        params, result = self.params, self.result
+        service = self.service = member_service.MemberService(service_params(params, "stopped"),
+                                                              self.host.checking())
+        service.plan()
+        values = {"name": params["name"], "initial-advertise-peer-urls": params["peer_url"],
+                  "advertise-client-urls": params["client_url"], "initial-cluster": params["initial_cluster"],
+                  "initial-cluster-state": "new"}
+        probe = member_config_edit.plan(self.host, service.backend, params["config_file"], values)
+        old_address, new_address = host_of(self.old["peer_url"]), host_of(params["peer_url"])
+        for flag, value in listen_values("".join(edit.before for edit in probe)).items():
+            if old_address and old_address in value and old_address != new_address:
+                values[flag] = value.replace(old_address, new_address)
+        edits = member_config_edit.plan(self.host, service.backend, params["config_file"], values)
+        result["config_changes"] = [edit.describe() for edit in edits]
+        result["config_diff"] = "".join("".join(difflib.unified_diff(
+            edit.before.splitlines(True), edit.after.splitlines(True), edit.path, edit.path + " (new host)"))
+            for edit in edits if edit.changed)
+        sources = [source for source in service.result["member_config"] if source["kind"] != "process"]
+        tls = (sources[0].get("tls_files") or {}) if sources else {}
+        certificates = self._plan_certificates(tls)
+        manifest_text = self._plan_kube_apiserver()
+        result["certificates"] = certificates
+        result["changed"] = (any(edit.changed for edit in edits) or any(c["issue"] for c in certificates)
+                             or manifest_text is not None)
+        return edits, certificates, manifest_text
+
+    def _plan_certificates(self, tls: dict[str, str]) -> list[dict[str, Any]]:
+        params = self.params
+        planned = []
+        for cert_flag, key_flag, ca_flag, url_option in CERT_PAIRS:
+            if cert_flag not in tls:
+                continue
+            if key_flag not in tls or ca_flag not in tls:
+                raise BundleError("etcd's configuration names --%s but not --%s and --%s: a certificate for the new "
+                                  "host cannot be issued" % (cert_flag, key_flag, ca_flag))
+            ca_path = tls[ca_flag]
+            ca_key = params["etcd_ca_key"] or re.sub(r"\.(crt|pem)$", ".key", ca_path)
+            address = host_of(params[url_option])
+            why = "missing"
+            if os.path.exists(tls[cert_flag]) and os.path.exists(ca_path):
+                with open(tls[cert_flag], "rb") as cert, open(ca_path, "rb") as ca:
+                    why = _cert_covers(cert.read(), ca.read(), address, params["name"])
+            elif not os.path.exists(ca_path):
+                raise BundleError("the etcd CA %s (--%s) is neither on this host nor in the bundle: add its dir to "
+                                  "backup_bundle_paths" % (ca_path, ca_flag))
+            if why and not os.path.exists(ca_key):
+                raise BundleError("the certificate %s must be issued anew (%s), and the etcd CA's key is not at %s: "
+                                  "give etcd_ca_key, or add the CA's key to backup_bundle_paths" % (
+                                      tls[cert_flag], why, ca_key))
+            planned.append(dict(cert=tls[cert_flag], key=tls[key_flag], ca=ca_path, ca_key=ca_key, issue=bool(why),
+                                why=why or "valid for %s and signed by the etcd CA" % address,
+                                role="server" if cert_flag == "cert-file" else "peer"))
+        return planned
+
+    def _plan_kube_apiserver(self) -> str | None:
+        params = self.params
+        path = params["kube_apiserver_manifest"]
+        if not params["etcd_servers"] or not os.path.exists(path):
+            self.result["kube_apiserver"] = dict(path=path, changed=False, why="no manifest here" if params[
+                "etcd_servers"] else "no etcd_servers given")
+            return None
+        with open(path) as handle:
+            text = handle.read()
+        after = servers_edit(text, params["etcd_servers"], "kube-apiserver manifest %s" % path)
+        self.result["kube_apiserver"] = dict(path=path, changed=after != text, etcd_servers=params["etcd_servers"])
+        return after if after != text else None
+
+    def would(self) -> str:
+        return self._summary("would place", "would be")
+
+    # ---- apply --------------------------------------------------------------------------------------------------
+
+    def apply(self) -> None:
+        for entry in self.to_place:
+            self._place(entry)
+        edits, certificates, manifest_text = self._plan_adapt()
+        keep_dir = self.params["keep_dir"]
+        member_config_edit.apply(self.host, self.service.backend if self.service else None,
+                                 [edit for edit in edits if edit.changed], keep_dir)
+        for certificate in certificates:
+            if certificate["issue"]:
+                self._issue(certificate, keep_dir)
+        if manifest_text is not None:
+            path = self.params["kube_apiserver_manifest"]
+            self._keep(path, keep_dir)
+            write_atomic(path, manifest_text.encode("utf-8"), os.stat(path).st_mode & 0o7777)
+        self._verify(certificates)
+        self.result["changed"] = bool(self.to_place) or self.result["changed"]
+
+    def _place(self, entry: dict[str, Any]) -> None:
+        path = entry["path"]
+        directory = os.path.dirname(path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o755)
+        if entry["type"] == "symlink":
+            os.symlink(entry["target"], path)
+            return
+        write_atomic(path, self.contents[path], int(entry["mode"], 8))
+        try:
+            os.chown(path, entry["uid"], entry["gid"])
+        except (OSError, KeyError):
+            pass
+
+    @staticmethod
+    def _keep(path: str, keep_dir: str) -> None:
+        os.makedirs(keep_dir, mode=0o700, exist_ok=True)
+        copy = member_config_edit.kept_name(keep_dir, path)
+        if os.path.exists(path) and not os.path.exists(copy):
+            shutil.copy2(path, copy)
+
+    def _issue(self, certificate: dict[str, Any], keep_dir: str) -> None:
+        params = self.params
+        with open(certificate["ca"], "rb") as ca, open(certificate["ca_key"], "rb") as ca_key:
+            issued = issue_member_certs(ca.read(), ca_key.read(), params["name"],
+                                        [host_of(params["client_url"]), host_of(params["peer_url"])])
+        for field in ("cert", "key"):
+            self._keep(certificate[field], keep_dir)
+            directory = os.path.dirname(certificate[field])
+            if not os.path.isdir(directory):
+                os.makedirs(directory, mode=0o755)
+            write_atomic(certificate[field], issued[certificate["role"]][field], 0o600 if field == "key" else 0o644)
+
+    def _verify(self, certificates: list[dict[str, Any]]) -> None:
+        """Each certificate etcd will use, read back: signed by the bundled etcd CA and naming the new address."""
+        for certificate in certificates:
+            with open(certificate["cert"], "rb") as cert, open(certificate["ca"], "rb") as ca:
+                url = self.params["client_url" if certificate["role"] == "server" else "peer_url"]
+                why = _cert_covers(cert.read(), ca.read(), host_of(url), self.params["name"])
+            if why:
+                raise BundleError("%s, read back after it was written, is not usable: %s" % (certificate["cert"], why))
+            certificate["verified"] = "signed by the etcd CA %s and valid for %s" % (certificate["ca"], host_of(url))
+
+    def done(self) -> str:
+        return self._summary("placed", "were")
+
+    def _summary(self, verb: str, were: str) -> str:
+        result = self.result
+        parts = ["%s %d file(s) of the bundle of member %s, %d already there" % (
+            verb, len(result["placed"]), self.old.get("name"), result["identical"])]
+        if result["kept_existing"]:
+            parts.append("kept %d file(s) already here that differ from the bundle: %s" % (
+                len(result["kept_existing"]), ", ".join(result["kept_existing"])))
+        changed = [c["path"] for c in result["config_changes"] if c.get("changed")]
+        if changed:
+            parts.append("etcd's configuration %s rewritten for %s at %s: %s" % (
+                were, self.params["name"], self.params["peer_url"], ", ".join(changed)))
+        issued = [c["cert"] for c in result["certificates"] if c["issue"]]
+        if issued:
+            parts.append("certificates %s issued from the etcd CA: %s" % (were, ", ".join(issued)))
+        if (result["kube_apiserver"] or {}).get("changed"):
+            parts.append("kube-apiserver's --etcd-servers %s set to %s" % (
+                were, ",".join(self.params["etcd_servers"])))
+        return "; ".join(parts)

@@ -1,0 +1,166 @@
+"""Every machine lost: the bed's cluster is backed up (snapshot and control-plane bundles, encrypted), then every
+member's data, configuration, certificates, CA key and kubeadm layout are destroyed, and the cluster is rebuilt on
+three other addresses with new member names (restore_new_hosts): keys exact, certificates issued from the old CA for
+the new addresses, configuration and kube-apiserver's --etcd-servers naming the new URLs; the rebuild step changes
+nothing when run again. Each new host runs where its lost predecessor's files were (the bed's hosts share one
+filesystem, so a new machine's paths are its predecessor's): the supervisor program and paths are node1's, the name,
+address and URLs new1's."""
+import functools
+import os
+import shutil
+
+import yaml
+from cryptography import x509
+
+from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair
+from ansible_collections.etcdops.dr.tests.integration.test_restore import custom_stats, restorable
+from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty
+from testbed import cluster, kubeadm, scratch, services
+
+__all__ = ["restorable"]
+NEW_ADDRESSES = ("127.0.0.31", "127.0.0.32", "127.0.0.33")
+
+
+def bundle_paths(bed, member):
+    """The kubeadm layout, and what stands for /etc/kubernetes/pki/etcd on a kubeadm host: the member's etcd config
+    file and certificates, and the etcd CA with its key."""
+    paths = kubeadm.bundle_vars(member)
+    paths["backup_bundle_paths"] += [str(member.config_file), str(member.root / "pki" / "**"), str(bed.cacert),
+                                     str(bed.pki / "ca.key")]
+    return paths
+
+
+def new_inventory(bed, path, private_key):
+    """The bed's inventory with its etcd group replaced by new1..3: new names, addresses and URLs, node1..3's paths."""
+    doc = yaml.safe_load(bed.inventory.read_text())
+    old = doc["all"]["children"]["etcd"]["hosts"]
+    hosts = {}
+    for number, (member, address) in enumerate(zip(bed.members, NEW_ADDRESSES), start=1):
+        host = dict(old[member.name], ansible_host=address, etcd_member_name=f"new{number}",
+                    etcd_client_url=f"https://{address}:2379", etcd_peer_url=f"https://{address}:2380",
+                    restore_new_host_of=member.name,
+                    restore_new_hosts_kube_apiserver_manifest=str(kubeadm.manifest(member)))
+        hosts[f"new{number}"] = host
+    doc["all"]["children"]["etcd"]["hosts"] = hosts
+    doc["all"]["vars"]["restore_decryption_key"] = private_key
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
+def new_urls(kind):
+    return [f"https://{address}:{2379 if kind == 'client' else 2380}" for address in NEW_ADDRESSES]
+
+
+def lose_every_machine(bed):
+    """Every member's process, data, configuration, certificates and layout gone, and the etcd CA's key."""
+    services.supervisorctl(bed, "stop", *[m.service for m in bed.members])
+    for member in bed.members:
+        shutil.rmtree(member.data_dir)
+        member.config_file.unlink()
+        shutil.rmtree(member.root / "pki")
+    kubeadm.remove(bed)
+    (bed.pki / "ca.key").unlink()
+
+
+def san_addresses(path):
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    return {str(ip) for ip in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            .get_values_for_type(x509.IPAddress)}
+
+
+def test_every_machine_lost_the_cluster_is_rebuilt_on_new_hosts_from_the_snapshot_and_its_bundles(
+        restorable, ansible, tmp_path):
+    bed = restorable
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    kubeadm.make(bed)
+    for member in bed.members:
+        shutil.copytree(member.root / "pki", saved / member.name / "pki")
+        shutil.copy2(member.config_file, saved / member.name / "etcd.conf.yml")
+    shutil.copy2(bed.pki / "ca.key", saved / "ca.key")
+    try:
+        _rebuild(bed, ansible, tmp_path, saved)
+    finally:
+        _put_the_bed_back(bed, saved)
+
+
+def _rebuild(bed, ansible, tmp_path, saved):
+    private, public, dummy = key_pair(tmp_path, "backup")
+    doc = yaml.safe_load(bed.inventory.read_text())
+    for member in bed.members:
+        doc["all"]["children"]["etcd"]["hosts"][member.name].update(bundle_paths(bed, member))
+    (tmp_path / "backup-inventory.yml").write_text(yaml.safe_dump(doc))
+    for number in range(30):
+        cluster.etcdctl(bed, "put", f"/registry/configmaps/default/cm-{number:02d}", f"value-{number}")
+    cluster.etcdctl(bed, "put", "/registry/leases/trailing", "x")
+    cluster.etcdctl(bed, "del", "/registry/leases/trailing")
+    before = scratch.key_values(functools.partial(cluster.etcdctl, bed))
+    controller = tmp_path / "controller"
+    backup = ansible.playbook("etcdops.dr.backup", "-i", str(tmp_path / "backup-inventory.yml"), env=STATS,
+                              extra_vars={"backup_fetch_dir": str(controller),
+                                          "backup_encryption_recipients": [public]})
+    assert backup.rc == 0, backup.output
+    snapshot = controller / os.path.basename(custom_stats(backup)["etcd_backup"]["file"])
+    old_sa_key = (kubeadm.root(bed.members[0]) / "pki" / "sa.key").read_bytes()
+    old_ca_key = (bed.pki / "ca.key").read_bytes()
+
+    lose_every_machine(bed)
+    inventory = new_inventory(bed, tmp_path / "new-inventory.yml", private)
+    options = {"restore_snapshot": str(snapshot), "restore_snapshot_from": "controller", "restore_new_hosts": True,
+               "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}
+    check = ansible.playbook("etcdops.dr.restore", "-i", inventory, check=True, extra_vars=options)
+    assert check.rc == 0, check.output
+    assert "node1 (https://127.0.0.11:2380) -> new1 as new1 (https://127.0.0.31:2380)" in check.output, check.output
+    assert not bed.members[0].config_file.exists() and not (bed.pki / "ca.key").exists()
+
+    run = ansible.playbook("etcdops.dr.restore", "-i", inventory, extra_vars=options)
+    assert run.rc == 0, run.output
+    new_endpoints = new_urls("client")
+    after = scratch.key_values(functools.partial(cluster.etcdctl, bed, endpoints=new_endpoints))
+    assert after == before
+    members = yaml.safe_load(cluster.etcdctl(bed, "member", "list", "-w", "json", endpoints=new_endpoints).stdout)
+    assert sorted((m["name"], m["peerURLs"]) for m in members["members"]) == [
+        (f"new{n}", [url]) for n, url in enumerate(new_urls("peer"), start=1)]
+    ca = x509.load_pem_x509_certificate(bed.cacert.read_bytes())
+    for member, address in zip(bed.members, NEW_ADDRESSES):
+        config = yaml.safe_load(member.config_file.read_text())
+        assert config["name"] == f"new{member.name[-1]}" and address in config["listen-client-urls"]
+        assert member.address not in config["listen-peer-urls"] + config["advertise-client-urls"]
+        for cert in ("server.crt", "peer.crt"):
+            path = member.root / "pki" / cert
+            assert address in san_addresses(path) and member.address not in san_addresses(path)
+            x509.load_pem_x509_certificate(path.read_bytes()).verify_directly_issued_by(ca)
+            assert path.read_bytes() != (saved / member.name / "pki" / cert).read_bytes()
+        assert kubeadm.etcd_servers(member) == new_endpoints
+        assert (kubeadm.root(member) / "pki" / "sa.key").read_bytes() == old_sa_key
+    assert (bed.pki / "ca.key").read_bytes() == old_ca_key
+
+    # The rebuild step again, in check mode and for real: nothing to place, rewrite or issue.
+    again = ansible.playbook([{"hosts": "etcd", "gather_facts": False, "tasks": [{
+        "name": "Run the module under test", "ignore_errors": True, "etcdops.dr.etcd_bundle_restore": {
+            "bundle": "{{ etcd_backup_dir }}/restore/" + snapshot.name + ".bundle-{{ restore_new_host_of }}.tar.enc",
+            "decryption_key": "{{ restore_decryption_key }}", "name": "{{ etcd_member_name }}",
+            "client_url": "{{ etcd_client_url }}", "peer_url": "{{ etcd_peer_url }}",
+            "initial_cluster": ",".join(f"new{n}={url}" for n, url in enumerate(new_urls("peer"), start=1)),
+            "etcd_servers": new_endpoints, "kube_apiserver_manifest": "{{ restore_new_hosts_kube_apiserver_manifest }}",
+            "keep_dir": str(tmp_path / "kept"), "service_manager": "supervisor", "service_name": "{{ etcd_service_name }}",
+            "supervisor_conf": "{{ etcd_supervisor_conf }}", "config_file": "{{ etcd_config_file }}"}}]}],
+        "-i", inventory)
+    for host, result in again.results.items():
+        assert result.get("failed") is not True and result["changed"] is False, (host, result)
+        assert result["placed"] == [] and result["identical"] > 10, result
+
+
+def _put_the_bed_back(bed, saved):
+    """node1..3 as they were: their configuration, certificates and CA key, and a cluster of their own again."""
+    services.supervisorctl(bed, "stop", *[m.service for m in bed.members], check=False)
+    for member in bed.members:
+        shutil.rmtree(member.root / "pki", ignore_errors=True)
+        shutil.copytree(saved / member.name / "pki", member.root / "pki")
+        shutil.copy2(saved / member.name / "etcd.conf.yml", member.config_file)
+        shutil.rmtree(member.data_dir, ignore_errors=True)
+        empty(member.backup_dir)
+    shutil.copy2(saved / "ca.key", bed.pki / "ca.key")
+    kubeadm.remove(bed)
+    services.supervisorctl(bed, "start", *[m.service for m in bed.members], check=False)
+    cluster.wait_healthy(bed)
