@@ -77,6 +77,10 @@ def make(bed, members=None, aescbc_key=None):
         (top / "admin.conf").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "users": [
             {"name": "kubernetes-admin", "user": {"client-key-data": key_data}}]}))
         (top / "admin.conf").chmod(0o600)
+        # As kubeadm writes it: the scheduler reaches kube-apiserver at the host's advertise address.
+        (top / "scheduler.conf").write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "clusters": [
+            {"name": "kubernetes", "cluster": {"server": f"https://{member.address}:6443"}}]}))
+        (top / "scheduler.conf").chmod(0o600)
     return aescbc_key
 
 
@@ -89,7 +93,9 @@ def write_manifest(bed, member, etcd_servers=None):
                                                 f"--etcd-servers={servers}",
                                                 f"--etcd-cafile={top / 'pki' / 'etcd' / 'ca.crt'}",
                                                 f"--encryption-provider-config={encryption_config(member)}",
-                                                f"--tls-cert-file={top / 'pki' / 'apiserver.crt'}"]}]}}
+                                                f"--tls-cert-file={top / 'pki' / 'apiserver.crt'}",
+                                                f"--tls-private-key-file={top / 'pki' / 'apiserver.key'}",
+                                                f"--client-ca-file={top / 'pki' / 'ca.crt'}"]}]}}
     manifest(member).write_text(yaml.safe_dump(doc, sort_keys=False))
 
 

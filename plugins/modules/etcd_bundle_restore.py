@@ -23,7 +23,10 @@ description:
     C(ca.key), or O(etcd_ca_key)) as kubeadm issues them: the member's name and C(localhost), its addresses,
     C(127.0.0.1) and C(::1). They are read back and verified against the CA."
   - "kube-apiserver: with O(etcd_servers), C(--etcd-servers) of its static pod manifest O(kube_apiserver_manifest)
-    becomes that list."
+    becomes that list, and C(--advertise-address) this host's address when it was the lost host's. Its serving
+    certificate (C(--tls-cert-file)) is issued anew from the cluster CA (C(--client-ca-file), its key beside it) when
+    it does not name this host's address: the same SANs, the lost host's address replaced by this host's."
+  - Bundled files that still name the lost host's address afterwards are listed in RV(old_address_remaining).
   - Every file that is changed is copied into O(keep_dir) first. A second run changes nothing.
 attributes:
   check_mode:
@@ -137,6 +140,12 @@ kept_dir:
   description: Where the previous version of each changed file is.
   returned: always
   type: str
+old_address_remaining:
+  description: Bundled files (not keys or certificates) that still name the lost host's address after the rebuild -
+    other components' configuration to look at by hand.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.place import ARGUMENT_SPEC, BundleRestore

@@ -132,6 +132,10 @@ def _rebuild(bed, ansible, tmp_path, saved):
             x509.load_pem_x509_certificate(path.read_bytes()).verify_directly_issued_by(ca)
             assert path.read_bytes() != (saved / member.name / "pki" / cert).read_bytes()
         assert kubeadm.etcd_servers(member) == new_endpoints
+        apiserver = kubeadm.root(member) / "pki" / "apiserver.crt"
+        assert {address, "10.96.0.1"} <= san_addresses(apiserver) and member.address not in san_addresses(apiserver)
+        x509.load_pem_x509_certificate(apiserver.read_bytes()).verify_directly_issued_by(
+            x509.load_pem_x509_certificate((kubeadm.root(member) / "pki" / "ca.crt").read_bytes()))
         assert (kubeadm.root(member) / "pki" / "sa.key").read_bytes() == old_sa_key
     assert (bed.pki / "ca.key").read_bytes() == old_ca_key
 
@@ -149,6 +153,10 @@ def _rebuild(bed, ansible, tmp_path, saved):
     for host, result in again.results.items():
         assert result.get("failed") is not True and result["changed"] is False, (host, result)
         assert result["placed"] == [] and result["identical"] > 10, result
+        # kubeadm's scheduler.conf names the host's address: left as it was, and named in the result.
+        member = bed.members[int(host[-1]) - 1]
+        assert result["old_address_remaining"] == [str(kubeadm.root(member) / "scheduler.conf")], result
+        assert "WARNING: the lost host's address %s is still named in" % member.address in result["msg"]
 
 
 def _put_the_bed_back(bed, saved):

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, MEMBER_SERVICE, ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle import archive
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.archive import BundleError
-from ansible_collections.etcdops.dr.plugins.module_utils._bundle.cert_issue import issue_member_certs
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle.cert_issue import (
+    issue_apiserver_serving_cert, issue_member_certs)
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.certs import check_chain, library
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit
@@ -91,32 +92,44 @@ def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str, name: str) -> str
         "it does not name %s" % address)
 
 
-def servers_edit(text: str, servers: list[str], where: str) -> str:
-    """kube-apiserver's static pod manifest with --etcd-servers set to `servers`, the rest as it was (proven)."""
-    value = ",".join(servers)
-    item = re.compile(r"""^(\s*-\s+)(["']?)--etcd-servers=.*\2\s*$""")
-    lines = text.splitlines(keepends=True)
-    found = [index for index, line in enumerate(lines) if item.match(line)]
-    if len(found) != 1:
-        raise BundleError("%s has %s `- --etcd-servers=...` item: set --etcd-servers=%s there by hand" % (
-            where, "no" if not found else "more than one", value))
-    lines[found[0]] = "%s%s\n" % (item.match(lines[found[0]]).group(1), json.dumps("--etcd-servers=" + value))  # type: ignore[union-attr]
-    after = "".join(lines)
+def manifest_flags_edit(text: str, values: dict[str, str], where: str) -> str:
+    """A static pod manifest with each `- --flag=value` item of `values` set (each must be there once), the rest as it
+    was (proven by reading both back)."""
     import yaml  # pylint: disable=import-outside-toplevel
+    lines = text.splitlines(keepends=True)
+    for flag, value in values.items():
+        item = re.compile(r"""^(\s*-\s+)(["']?)--%s=.*\2\s*$""" % re.escape(flag))
+        found = [index for index, line in enumerate(lines) if item.match(line)]
+        if len(found) != 1:
+            raise BundleError("%s has %s `- --%s=...` item: set --%s=%s there by hand" % (
+                where, "no" if not found else "more than one", flag, flag, value))
+        lines[found[0]] = "%s%s\n" % (item.match(lines[found[0]]).group(1),  # type: ignore[union-attr]
+                                      json.dumps("--%s=%s" % (flag, value)))
+    after = "".join(lines)
     wanted = yaml.safe_load(text)
-    _set_servers_arg(wanted, "--etcd-servers=" + value)
-    if yaml.safe_load(after) != wanted:
-        raise BundleError("%s: the edit would change more than --etcd-servers: set it to %s by hand" % (where, value))
-    return after
-
-
-def _set_servers_arg(doc: Any, arg: str) -> None:
-    for container in ((doc or {}).get("spec") or {}).get("containers") or []:
+    for container in ((wanted or {}).get("spec") or {}).get("containers") or []:
         for field in ("command", "args"):
             items = container.get(field) or []
             for index, item in enumerate(items):
-                if str(item).startswith("--etcd-servers="):
-                    items[index] = arg
+                flag = str(item)[2:].partition("=")[0] if str(item).startswith("--") else None
+                if flag in values:
+                    items[index] = "--%s=%s" % (flag, values[flag])
+    if yaml.safe_load(after) != wanted:
+        raise BundleError("%s: the edit would change more than %s: set them by hand" % (
+            where, ", ".join("--%s=%s" % item for item in values.items())))
+    return after
+
+
+def manifest_flags(text: str) -> dict[str, str]:
+    """The --flag=value items of a static pod manifest's containers."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    flags = {}
+    for container in ((yaml.safe_load(text) or {}).get("spec") or {}).get("containers") or []:
+        for item in list(container.get("command") or []) + list(container.get("args") or []):
+            name, has_value, value = str(item).partition("=")
+            if name.startswith("--") and has_value:
+                flags[name[2:]] = value
+    return flags
 
 
 class BundleRestore:
@@ -132,7 +145,8 @@ class BundleRestore:
         self.service: member_service.MemberService | None = None
         self.result: dict[str, Any] = dict(
             changed=False, old_member=None, placed=[], kept_existing=[], identical=0, config_changes=[],
-            config_diff="", certificates=[], kube_apiserver=None, kept_dir=params["keep_dir"])
+            config_diff="", certificates=[], kube_apiserver=None, kept_dir=params["keep_dir"],
+            old_address_remaining=[])
 
     # ---- plan ---------------------------------------------------------------------------------------------------
 
@@ -192,8 +206,8 @@ class BundleRestore:
             for edit in edits if edit.changed)
         sources = [source for source in service.result["member_config"] if source["kind"] != "process"]
         tls = (sources[0].get("tls_files") or {}) if sources else {}
-        certificates = self._plan_certificates(tls)
-        manifest_text = self._plan_kube_apiserver()
+        manifest_text, apiserver_certificates = self._plan_kube_apiserver()
+        certificates = self._plan_certificates(tls) + apiserver_certificates
         result["certificates"] = certificates
         result["changed"] = (any(edit.changed for edit in edits) or any(c["issue"] for c in certificates)
                              or manifest_text is not None)
@@ -227,18 +241,39 @@ class BundleRestore:
                                 role="server" if cert_flag == "cert-file" else "peer"))
         return planned
 
-    def _plan_kube_apiserver(self) -> str | None:
+    def _plan_kube_apiserver(self) -> tuple[str | None, list[dict[str, Any]]]:
+        """kube-apiserver's manifest with the new --etcd-servers (and --advertise-address, when it was the old host's
+        address), or None when it needs no change; and its serving certificate, to issue anew when it does not name
+        this host's address."""
         params = self.params
         path = params["kube_apiserver_manifest"]
         if not params["etcd_servers"] or not os.path.exists(path):
             self.result["kube_apiserver"] = dict(path=path, changed=False, why="no manifest here" if params[
                 "etcd_servers"] else "no etcd_servers given")
-            return None
+            return None, []
         with open(path) as handle:
             text = handle.read()
-        after = servers_edit(text, params["etcd_servers"], "kube-apiserver manifest %s" % path)
-        self.result["kube_apiserver"] = dict(path=path, changed=after != text, etcd_servers=params["etcd_servers"])
-        return after if after != text else None
+        flags = manifest_flags(text)
+        old_address, new_address = host_of(self.old["peer_url"]), host_of(params["peer_url"])
+        values = {"etcd-servers": ",".join(params["etcd_servers"])}
+        if flags.get("advertise-address") == old_address:
+            values["advertise-address"] = new_address
+        after = manifest_flags_edit(text, values, "kube-apiserver manifest %s" % path)
+        self.result["kube_apiserver"] = dict(path=path, changed=after != text, etcd_servers=params["etcd_servers"],
+                                             advertise_address=values.get("advertise-address",
+                                                                          flags.get("advertise-address")))
+        certificates = []
+        cert, key, ca = (flags.get(name) for name in ("tls-cert-file", "tls-private-key-file", "client-ca-file"))
+        if cert and key and ca and os.path.exists(cert) and os.path.exists(ca):
+            with open(cert, "rb") as cert_handle, open(ca, "rb") as ca_handle:
+                why = _cert_covers(cert_handle.read(), ca_handle.read(), new_address, params["name"])
+            ca_key = re.sub(r"\.(crt|pem)$", ".key", ca)
+            if why and not os.path.exists(ca_key):
+                raise BundleError("kube-apiserver's serving certificate %s must be issued anew (%s), and the cluster "
+                                  "CA's key is not at %s: add it to backup_bundle_paths" % (cert, why, ca_key))
+            certificates.append(dict(cert=cert, key=key, ca=ca, ca_key=ca_key, issue=bool(why), role="apiserver",
+                                     why=why or "valid for %s and signed by the cluster CA" % new_address))
+        return (after if after != text else None), certificates
 
     def would(self) -> str:
         return self._summary("would place", "would be")
@@ -261,6 +296,24 @@ class BundleRestore:
             write_atomic(path, manifest_text.encode("utf-8"), os.stat(path).st_mode & 0o7777)
         self._verify(certificates)
         self.result["changed"] = bool(self.to_place) or self.result["changed"]
+        self.result["old_address_remaining"] = self._old_address_remaining()
+
+    def _old_address_remaining(self) -> list[str]:
+        """The bundled files that still name the lost host's address, as they are now on this host."""
+        old_address = host_of(self.old["peer_url"])
+        if not old_address or old_address == host_of(self.params["peer_url"]):
+            return []
+        pattern = re.compile(r"(?<![\w.])%s(?![\w])" % re.escape(old_address))
+        found = []
+        for entry in self.entries:
+            path = entry["path"]
+            if entry["type"] != "file" or not os.path.isfile(path) or entry["size"] > 1024 * 1024:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if b"-----BEGIN" not in data and pattern.search(data.decode("utf-8", "replace")):
+                found.append(path)
+        return found
 
     def _place(self, entry: dict[str, Any]) -> None:
         path = entry["path"]
@@ -286,8 +339,14 @@ class BundleRestore:
     def _issue(self, certificate: dict[str, Any], keep_dir: str) -> None:
         params = self.params
         with open(certificate["ca"], "rb") as ca, open(certificate["ca_key"], "rb") as ca_key:
-            issued = issue_member_certs(ca.read(), ca_key.read(), params["name"],
-                                        [host_of(params["client_url"]), host_of(params["peer_url"])])
+            if certificate["role"] == "apiserver":
+                with open(certificate["cert"], "rb") as existing:
+                    issued = dict(apiserver=issue_apiserver_serving_cert(
+                        ca.read(), ca_key.read(), params["name"], host_of(params["peer_url"]),
+                        existing_cert_pem=existing.read(), drop_sans=[host_of(self.old["peer_url"])]))
+            else:
+                issued = issue_member_certs(ca.read(), ca_key.read(), params["name"],
+                                            [host_of(params["client_url"]), host_of(params["peer_url"])])
         for field in ("cert", "key"):
             self._keep(certificate[field], keep_dir)
             directory = os.path.dirname(certificate[field])
@@ -296,14 +355,15 @@ class BundleRestore:
             write_atomic(certificate[field], issued[certificate["role"]][field], 0o600 if field == "key" else 0o644)
 
     def _verify(self, certificates: list[dict[str, Any]]) -> None:
-        """Each certificate etcd will use, read back: signed by the bundled etcd CA and naming the new address."""
+        """Each certificate, read back: signed by its bundled CA and naming this host's address (the client URL's for
+        etcd's server certificate; the peer URL's, the host's own, for the peer's and kube-apiserver's)."""
         for certificate in certificates:
+            url = self.params["client_url" if certificate["role"] == "server" else "peer_url"]
             with open(certificate["cert"], "rb") as cert, open(certificate["ca"], "rb") as ca:
-                url = self.params["client_url" if certificate["role"] == "server" else "peer_url"]
                 why = _cert_covers(cert.read(), ca.read(), host_of(url), self.params["name"])
             if why:
                 raise BundleError("%s, read back after it was written, is not usable: %s" % (certificate["cert"], why))
-            certificate["verified"] = "signed by the etcd CA %s and valid for %s" % (certificate["ca"], host_of(url))
+            certificate["verified"] = "signed by %s and valid for %s" % (certificate["ca"], host_of(url))
 
     def done(self) -> str:
         return self._summary("placed", "were")
@@ -325,4 +385,8 @@ class BundleRestore:
         if (result["kube_apiserver"] or {}).get("changed"):
             parts.append("kube-apiserver's --etcd-servers %s set to %s" % (
                 were, ",".join(self.params["etcd_servers"])))
+        if result["old_address_remaining"]:
+            parts.append("WARNING: the lost host's address %s is still named in %s: change it there by hand if it "
+                         "must be this host's" % (host_of(self.old.get("peer_url") or ""),
+                                                  ", ".join(result["old_address_remaining"])))
         return "; ".join(parts)
