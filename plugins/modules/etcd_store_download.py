@@ -35,6 +35,11 @@ options:
     description: The backups' file name prefix (for C(latest)).
     type: str
     default: etcd-snapshot
+  bundles:
+    description: Also bring the control-plane bundles the backup took beside the snapshot
+      (C(<name>.bundle-<host>.tar.enc), M(etcdops.dr.etcd_bundle)), each verified against its own manifest.
+    type: bool
+    default: false
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -63,6 +68,11 @@ sha256:
   description: The backup's sha256 (its manifest's, which the bytes matched).
   returned: always
   type: str
+bundles:
+  description: The bundles brought beside the snapshot (with O(bundles)), or already there with their sha256.
+  returned: always
+  type: list
+  elements: str
 manifest:
   description: The backup's manifest.
   returned: always

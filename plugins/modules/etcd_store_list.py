@@ -74,6 +74,11 @@ backups:
     problem:
       description: Why the backup cannot be verified, or null.
       type: str
+    bundles:
+      description: The control-plane bundles of the same backup set (C(<name>.bundle-<host>.tar.enc),
+        M(etcdops.dr.etcd_bundle)), kept and pruned with it.
+      type: list
+      elements: str
 verified:
   description: The backup O(verify) chose, with the sha256 it read back; null without O(verify).
   returned: always

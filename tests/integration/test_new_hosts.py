@@ -14,10 +14,10 @@ from cryptography import x509
 
 from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair
 from ansible_collections.etcdops.dr.tests.integration.test_restore import custom_stats, restorable
-from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty
+from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty, store
 from testbed import cluster, kubeadm, scratch, services
 
-__all__ = ["restorable"]
+__all__ = ["restorable", "store"]
 NEW_ADDRESSES = ("127.0.0.31", "127.0.0.32", "127.0.0.33")
 
 
@@ -69,7 +69,7 @@ def san_addresses(path):
 
 
 def test_every_machine_lost_the_cluster_is_rebuilt_on_new_hosts_from_the_snapshot_and_its_bundles(
-        restorable, ansible, tmp_path):
+        restorable, store, ansible, tmp_path):
     bed = restorable
     saved = tmp_path / "saved"
     saved.mkdir()
@@ -79,12 +79,12 @@ def test_every_machine_lost_the_cluster_is_rebuilt_on_new_hosts_from_the_snapsho
         shutil.copy2(member.config_file, saved / member.name / "etcd.conf.yml")
     shutil.copy2(bed.pki / "ca.key", saved / "ca.key")
     try:
-        _rebuild(bed, ansible, tmp_path, saved)
+        _rebuild(bed, store, ansible, tmp_path, saved)
     finally:
         _put_the_bed_back(bed, saved)
 
 
-def _rebuild(bed, ansible, tmp_path, saved):
+def _rebuild(bed, store, ansible, tmp_path, saved):
     private, public, dummy = key_pair(tmp_path, "backup")
     doc = yaml.safe_load(bed.inventory.read_text())
     for member in bed.members:
@@ -97,7 +97,7 @@ def _rebuild(bed, ansible, tmp_path, saved):
     before = scratch.key_values(functools.partial(cluster.etcdctl, bed))
     controller = tmp_path / "controller"
     backup = ansible.playbook("etcdops.dr.backup", "-i", str(tmp_path / "backup-inventory.yml"), env=STATS,
-                              extra_vars={"backup_fetch_dir": str(controller),
+                              extra_vars={"backup_fetch_dir": str(controller), "backup_stores": [store],
                                           "backup_encryption_recipients": [public]})
     assert backup.rc == 0, backup.output
     snapshot = controller / os.path.basename(custom_stats(backup)["etcd_backup"]["file"])
@@ -108,12 +108,16 @@ def _rebuild(bed, ansible, tmp_path, saved):
     inventory = new_inventory(bed, tmp_path / "new-inventory.yml", private)
     options = {"restore_snapshot": str(snapshot), "restore_snapshot_from": "controller", "restore_new_hosts": True,
                "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}
+    # Check mode, from the controller's copy: the mapping shown, nothing of the new hosts written.
     check = ansible.playbook("etcdops.dr.restore", "-i", inventory, check=True, extra_vars=options)
     assert check.rc == 0, check.output
     assert "node1 (https://127.0.0.11:2380) -> new1 as new1 (https://127.0.0.31:2380)" in check.output, check.output
     assert not bed.members[0].config_file.exists() and not (bed.pki / "ca.key").exists()
 
-    run = ansible.playbook("etcdops.dr.restore", "-i", inventory, extra_vars=options)
+    # As under AWX, whose controller is a throwaway container: the snapshot and its bundles come from the store.
+    run = ansible.playbook("etcdops.dr.restore", "-i", inventory, extra_vars=dict(
+        options, restore_snapshot=snapshot.name, restore_snapshot_from=store["url"],
+        restore_store={k: v for k, v in store.items() if k != "url"}, restore_controller_dir=str(tmp_path / "from-store")))
     assert run.rc == 0, run.output
     new_endpoints = new_urls("client")
     after = scratch.key_values(functools.partial(cluster.etcdctl, bed, endpoints=new_endpoints))

@@ -295,6 +295,20 @@ def choose(store: Store[Any], found: list[dict[str, Any]], name: str) -> dict[st
         store.url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
 
 
+def companion_entries(store: Store[Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bundles beside the chosen backup `entry`, each as download() takes it, with its own manifest read."""
+    files = {f.name: f for f in store.list()}
+    found = []
+    for name in companions(files, entry["name"]):
+        if name.endswith(MANIFEST_SUFFIX):
+            continue
+        if name + MANIFEST_SUFFIX not in files:
+            raise StoreError("%s: the bundle %s of %s has no manifest: it cannot be verified (an upload that did not "
+                             "finish?)" % (store.url, name, entry["name"]))
+        found.append(dict(name=name, size=files[name].size, manifest=read_manifest(store, name)))
+    return found
+
+
 def verify(store: Store[Any], entry: dict[str, Any]) -> str:
     """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
     expected = entry["manifest"]["sha256"]
