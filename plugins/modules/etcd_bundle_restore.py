@@ -27,6 +27,10 @@ description:
     certificate (C(--tls-cert-file)) is issued anew from the cluster CA (C(--client-ca-file), its key beside it) when
     it does not name this host's address: the same SANs, the lost host's address replaced by this host's."
   - Bundled files that still name the lost host's address afterwards are listed in RV(old_address_remaining).
+  - "The static pod manifests of etcd (C(etcd.yaml) in O(manifest_dir)) and of kube-apiserver (O(kube_apiserver_manifest)
+    when it is in O(manifest_dir)) are placed in O(held_manifest_dir) and O(kube_held_manifest_dir) instead, as the
+    restore's stop leaves them, so that a kubelet already running on the new host does not start them before the
+    restore does."
   - Every file that is changed is copied into O(keep_dir) first. A second run changes nothing.
 attributes:
   check_mode:
@@ -70,6 +74,10 @@ options:
     description: kube-apiserver's static pod manifest on this host; no manifest, no change.
     type: path
     default: /etc/kubernetes/manifests/kube-apiserver.yaml
+  kube_held_manifest_dir:
+    description: Where kube-apiserver's bundled static pod manifest is placed, held, when it belongs in O(manifest_dir).
+    type: path
+    default: /etc/kubernetes/etcdops-held-manifests
   etcd_ca_key:
     description: The etcd CA's private key, when it is not beside the CA certificate as C(ca.key).
     type: path

@@ -8,6 +8,8 @@ address and URLs new1's."""
 import functools
 import os
 import shutil
+import subprocess
+import time
 
 import yaml
 from cryptography import x509
@@ -22,11 +24,11 @@ NEW_ADDRESSES = ("127.0.0.31", "127.0.0.32", "127.0.0.33")
 
 
 def bundle_paths(bed, member):
-    """The kubeadm layout, and what stands for /etc/kubernetes/pki/etcd on a kubeadm host: the member's etcd config
-    file and certificates, and the etcd CA with its key."""
+    """The kubeadm layout, and what stands for the rest of a kubeadm host: the etcd static pod manifest in the kubelet's
+    dir, the member's etcd config file and certificates, and the etcd CA with its key."""
     paths = kubeadm.bundle_vars(member)
-    paths["backup_bundle_paths"] += [str(member.config_file), str(member.root / "pki" / "**"), str(bed.cacert),
-                                     str(bed.pki / "ca.key")]
+    paths["backup_bundle_paths"] += [str(member.manifest_dir / "*.yaml"), str(member.config_file),
+                                     str(member.root / "pki" / "**"), str(bed.cacert), str(bed.pki / "ca.key")]
     return paths
 
 
@@ -37,6 +39,7 @@ def new_inventory(bed, path, private_key):
     hosts = {}
     for number, (member, address) in enumerate(zip(bed.members, NEW_ADDRESSES), start=1):
         host = dict(old[member.name], ansible_host=address, etcd_member_name=f"new{number}",
+                    etcd_service_manager="static_pod",
                     etcd_client_url=f"https://{address}:2379", etcd_peer_url=f"https://{address}:2380",
                     restore_new_host_of=member.name,
                     restore_new_hosts_kube_apiserver_manifest=str(kubeadm.manifest(member)))
@@ -52,14 +55,22 @@ def new_urls(kind):
 
 
 def lose_every_machine(bed):
-    """Every member's process, data, configuration, certificates and layout gone, and the etcd CA's key."""
-    services.supervisorctl(bed, "stop", *[m.service for m in bed.members])
+    """Every member's process (its kubelet and the pod), data, configuration, certificates, manifests and layout gone,
+    and the etcd CA's key."""
+    services.supervisorctl(bed, "stop", *[m.kubelet_service for m in bed.members])
     for member in bed.members:
+        shutil.rmtree(member.manifest_dir)
+        shutil.rmtree(member.held_manifest_dir, ignore_errors=True)
         shutil.rmtree(member.data_dir)
         member.config_file.unlink()
         shutil.rmtree(member.root / "pki")
     kubeadm.remove(bed)
     (bed.pki / "ca.key").unlink()
+
+
+def listening(address):
+    return subprocess.run(["ss", "-Hltn", f"src {address}:2379"], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def san_addresses(path):
@@ -74,6 +85,7 @@ def test_every_machine_lost_the_cluster_is_rebuilt_on_new_hosts_from_the_snapsho
     saved = tmp_path / "saved"
     saved.mkdir()
     kubeadm.make(bed)
+    cluster.run_as_static_pods(bed)
     for member in bed.members:
         shutil.copytree(member.root / "pki", saved / member.name / "pki")
         shutil.copy2(member.config_file, saved / member.name / "etcd.conf.yml")
@@ -105,6 +117,10 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
     old_ca_key = (bed.pki / "ca.key").read_bytes()
 
     lose_every_machine(bed)
+    # The new machines are installed, their kubelets running with no manifest yet.
+    for member in bed.members:
+        member.manifest_dir.mkdir()
+    services.supervisorctl(bed, "start", *[m.kubelet_service for m in bed.members])
     inventory = new_inventory(bed, tmp_path / "new-inventory.yml", private)
     options = {"restore_snapshot": str(snapshot), "restore_snapshot_from": "controller", "restore_new_hosts": True,
                "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}
@@ -114,11 +130,27 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
     assert "node1 (https://127.0.0.11:2380) -> new1 as new1 (https://127.0.0.31:2380)" in check.output, check.output
     assert not bed.members[0].config_file.exists() and not (bed.pki / "ca.key").exists()
 
-    # As under AWX, whose controller is a throwaway container: the snapshot and its bundles come from the store.
-    run = ansible.playbook("etcdops.dr.restore", "-i", inventory, extra_vars=dict(
+    # As under AWX, whose controller is a throwaway container: the snapshot and its bundles come from the store. Held
+    # before the preflight, after the bundles were placed: the etcd manifest waits outside the kubelets' dirs, so no
+    # etcd runs yet, under the lost members' names or the new ones.
+    pause = tmp_path / "pause"
+    pause.write_text("")
+    log = open(tmp_path / "run.log", "w")
+    run = ansible.start("etcdops.dr.restore", "-i", inventory, extra_vars=dict(
         options, restore_snapshot=snapshot.name, restore_snapshot_from=store["url"],
-        restore_store={k: v for k, v in store.items() if k != "url"}, restore_controller_dir=str(tmp_path / "from-store")))
-    assert run.rc == 0, run.output
+        restore_store={k: v for k, v in store.items() if k != "url"}, restore_controller_dir=str(tmp_path / "from-store")),
+        env={"ETCDOPS_INTERRUPT_BEFORE": "Check every member before anything is stopped",
+             "ETCDOPS_INTERRUPT_PAUSE": str(pause)}, output=log)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "pause.reached").exists():
+        assert time.monotonic() < deadline and run.poll() is None, (tmp_path / "run.log").read_text()
+        time.sleep(0.1)
+    for member in bed.members:
+        assert (member.held_manifest_dir / "etcd.yaml").exists() and not (member.manifest_dir / "etcd.yaml").exists()
+        assert member.config_file.exists() and cluster.listener_pid(member) is None
+    assert not [address for address in NEW_ADDRESSES if listening(address)]
+    pause.unlink()
+    assert run.wait(timeout=600) == 0, (tmp_path / "run.log").read_text()
     new_endpoints = new_urls("client")
     after = scratch.key_values(functools.partial(cluster.etcdctl, bed, endpoints=new_endpoints))
     assert after == before
@@ -136,6 +168,7 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
             x509.load_pem_x509_certificate(path.read_bytes()).verify_directly_issued_by(ca)
             assert path.read_bytes() != (saved / member.name / "pki" / cert).read_bytes()
         assert kubeadm.etcd_servers(member) == new_endpoints
+        assert (member.manifest_dir / "etcd.yaml").exists(), "the restore started the held manifest"
         apiserver = kubeadm.root(member) / "pki" / "apiserver.crt"
         assert {address, "10.96.0.1"} <= san_addresses(apiserver) and member.address not in san_addresses(apiserver)
         x509.load_pem_x509_certificate(apiserver.read_bytes()).verify_directly_issued_by(
@@ -151,8 +184,9 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
             "client_url": "{{ etcd_client_url }}", "peer_url": "{{ etcd_peer_url }}",
             "initial_cluster": ",".join(f"new{n}={url}" for n, url in enumerate(new_urls("peer"), start=1)),
             "etcd_servers": new_endpoints, "kube_apiserver_manifest": "{{ restore_new_hosts_kube_apiserver_manifest }}",
-            "keep_dir": str(tmp_path / "kept"), "service_manager": "supervisor", "service_name": "{{ etcd_service_name }}",
-            "supervisor_conf": "{{ etcd_supervisor_conf }}", "config_file": "{{ etcd_config_file }}"}}]}],
+            "manifest_dir": "{{ etcd_manifest_dir }}", "held_manifest_dir": "{{ etcd_held_manifest_dir }}",
+            "keep_dir": str(tmp_path / "kept"), "service_manager": "static_pod",
+            "config_file": "{{ etcd_config_file }}"}}]}],
         "-i", inventory)
     for host, result in again.results.items():
         assert result.get("failed") is not True and result["changed"] is False, (host, result)
@@ -164,8 +198,13 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
 
 
 def _put_the_bed_back(bed, saved):
-    """node1..3 as they were: their configuration, certificates and CA key, and a cluster of their own again."""
+    """node1..3 as they were: supervisor programs with their configuration, certificates and CA key, and a cluster of
+    their own again."""
+    services.supervisorctl(bed, "stop", *[m.kubelet_service for m in bed.members], check=False)
     services.supervisorctl(bed, "stop", *[m.service for m in bed.members], check=False)
+    for member in bed.members:
+        for directory in (member.manifest_dir, member.held_manifest_dir):
+            (directory / "etcd.yaml").unlink(missing_ok=True)
     for member in bed.members:
         shutil.rmtree(member.root / "pki", ignore_errors=True)
         shutil.copytree(saved / member.name / "pki", member.root / "pki")

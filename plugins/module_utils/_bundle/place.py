@@ -33,6 +33,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._service import member 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
 
+# The etcd static pod's manifest in the kubelet's dir (member_service's manifest_name).
+MEMBER_MANIFEST = "etcd.yaml"
 # The listen URLs hold the host's own addresses: the old host's address in them becomes the new host's.
 LISTEN_FLAGS = ("listen-client-urls", "listen-peer-urls", "listen-metrics-urls")
 # (certificate flag, key flag, CA flag, URL whose address the certificate must name)
@@ -48,6 +50,7 @@ ARGUMENT_SPEC = CONNECTION.merge(MEMBER_SERVICE).merge(ArgumentSpec(dict(
     initial_cluster=dict(type="str", required=True),
     etcd_servers=dict(type="list", elements="str", default=[]),
     kube_apiserver_manifest=dict(type="path", default="/etc/kubernetes/manifests/kube-apiserver.yaml"),
+    kube_held_manifest_dir=dict(type="path", default="/etc/kubernetes/etcdops-held-manifests"),
     etcd_ca_key=dict(type="path"),
     keep_dir=dict(type="path", required=True),
     timeout=dict(type="float", default=60),
@@ -168,7 +171,7 @@ class BundleRestore:
                 result["identical"] += 1
             else:
                 result["kept_existing"].append(entry["path"])
-        result["placed"] = [entry["path"] for entry in self.to_place]
+        result["placed"] = [self._destination(entry["path"]) for entry in self.to_place]
         if not self.to_place:
             self._plan_adapt()
         else:
@@ -176,14 +179,32 @@ class BundleRestore:
             result["changed"] = True
             result["config_changes"] = [dict(path=None, changed=None, why="read after the bundle is placed")]
 
+    def _held_path(self, path: str) -> str | None:
+        """Where a bundled static pod manifest of etcd or kube-apiserver is placed instead of the kubelet's dir: held,
+        as the restore's stop leaves it, so that no kubelet starts them on this host before the restore does."""
+        params = self.params
+        manifests = os.path.normpath(params["manifest_dir"])
+        if os.path.dirname(path) != manifests:
+            return None
+        if os.path.basename(path) == MEMBER_MANIFEST:
+            return os.path.join(params["held_manifest_dir"], MEMBER_MANIFEST)
+        if path == os.path.normpath(params["kube_apiserver_manifest"]):
+            return os.path.join(params["kube_held_manifest_dir"], os.path.basename(path))
+        return None
+
+    def _destination(self, path: str) -> str:
+        """Where the bundled file `path` is, or goes, on this host."""
+        held = self._held_path(path)
+        return held if held and not os.path.lexists(path) else path
+
     def _state(self, entry: dict[str, Any]) -> str:
-        path = entry["path"]
+        path = self._destination(entry["path"])
         if not os.path.lexists(path):
             return "absent"
         if entry["type"] == "symlink":
             return "same" if os.path.islink(path) and os.readlink(path) == entry["target"] else "differs"
         with open(path, "rb") as handle:
-            return "same" if handle.read() == self.contents[path] else "differs"
+            return "same" if handle.read() == self.contents[entry["path"]] else "differs"
 
     def _plan_adapt(self) -> tuple[list[Any], list[dict[str, Any]], str | None]:
         """What names the old host: (config edits, certificates to issue, kube-apiserver manifest's new text)."""
@@ -246,7 +267,7 @@ class BundleRestore:
         address), or None when it needs no change; and its serving certificate, to issue anew when it does not name
         this host's address."""
         params = self.params
-        path = params["kube_apiserver_manifest"]
+        path = self._destination(os.path.normpath(params["kube_apiserver_manifest"]))
         if not params["etcd_servers"] or not os.path.exists(path):
             self.result["kube_apiserver"] = dict(path=path, changed=False, why="no manifest here" if params[
                 "etcd_servers"] else "no etcd_servers given")
@@ -291,7 +312,7 @@ class BundleRestore:
             if certificate["issue"]:
                 self._issue(certificate, keep_dir)
         if manifest_text is not None:
-            path = self.params["kube_apiserver_manifest"]
+            path = self._destination(os.path.normpath(self.params["kube_apiserver_manifest"]))
             self._keep(path, keep_dir)
             write_atomic(path, manifest_text.encode("utf-8"), os.stat(path).st_mode & 0o7777)
         self._verify(certificates)
@@ -307,6 +328,7 @@ class BundleRestore:
         found = []
         for entry in self.entries:
             path = entry["path"]
+            path = self._destination(path)
             if entry["type"] != "file" or not os.path.isfile(path) or entry["size"] > 1024 * 1024:
                 continue
             with open(path, "rb") as handle:
@@ -316,14 +338,14 @@ class BundleRestore:
         return found
 
     def _place(self, entry: dict[str, Any]) -> None:
-        path = entry["path"]
+        path = self._destination(entry["path"])
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
-            os.makedirs(directory, mode=0o755)
+            os.makedirs(directory, mode=0o700 if path != entry["path"] else 0o755)
         if entry["type"] == "symlink":
             os.symlink(entry["target"], path)
             return
-        write_atomic(path, self.contents[path], int(entry["mode"], 8))
+        write_atomic(path, self.contents[entry["path"]], int(entry["mode"], 8))
         try:
             os.chown(path, entry["uid"], entry["gid"])
         except (OSError, KeyError):
