@@ -65,8 +65,8 @@ def test_a_mount_point_swaps_its_member_dir_and_keeps_it_inside(tmp_path):
     assert (data / "member" / "snap" / "db").read_text() == "old db"
     assert (data / "member.failed-restore-T1" / "snap" / "db").read_text() == "restored db"
     assert os.stat(str(data)).st_ino == inode
-    assert sorted(os.listdir(str(data))) == ["lost+found", "member", "member.failed-restore-T1",
-                                              "member.restore-staging"]
+    assert sorted(os.listdir(str(data))) == [
+        "lost+found", "member", "member.failed-restore-T1", "member.restore-staging"]
 
 
 def test_an_empty_mount_point_gets_a_member_dir_and_a_rollback_leaves_it_empty(tmp_path):
@@ -109,4 +109,3 @@ def test_the_journal_records_the_mount_and_a_change_of_it_is_a_problem(tmp_path)
     # A run that takes over an unfinished one inherits what that run recorded about the mount, not what it sees now.
     journal.record(str(data), "R1", "stopped", data_dir_mount=True)
     assert journal.record(str(data), "R2", "planned")["data_dir_mount"] is True
-
