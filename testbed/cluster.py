@@ -13,6 +13,8 @@ from . import inventory, layout, pki, s3, services
 
 VENV_BIN = layout.VENV_PYTHON.parent
 MIB = 1024 * 1024
+# The source name of the tmpfs mount_data_dir() puts at a member's data dir (as `mount` and /proc/mounts show it).
+TMPFS_SOURCE = "etcdops-testbed-data"
 
 
 def etcdctl(bed, *args, endpoints=None, check=True, timeout=60, client_cert=True, stdin=None):
@@ -75,13 +77,73 @@ def wait_healthy_urls(bed, endpoints, timeout=60, client_cert=True):
 
 
 def remove_restore_leftovers(bed):
-    """What restores leave beside each member's data dir: kept and failed dirs, the journal, the staging dir."""
+    """What restores leave beside each member's data dir: kept and failed dirs, the journal, the staging dir; and
+    inside a data dir that is a mount point, the kept, failed and staging dirs beside its member dir."""
     for member in bed.members:
-        for path in member.root.glob("data.*"):
+        for path in [*member.root.glob("data.*"), *member.data_dir.glob("member.*")]:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink()
+
+
+def is_mount_point(path):
+    """Whether `path` is in this machine's mount table (bind mounts too, which os.path.ismount misses)."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        points = {line.split(" ")[4].replace("\\040", " ") for line in handle}
+    return os.path.realpath(path) in points
+
+
+def mount_data_dir(bed, member, size_bytes):
+    """Put `member`'s data dir on a disk of its own, as real control planes often have it: with the member stopped,
+    its data is copied onto a tmpfs of `size_bytes` mounted at the data dir, and the member started again there.
+    The dir below the mount keeps the data it had (stale once the member runs on), unmount_data_dir() brings it up
+    to date."""
+    stop_member(bed, member)
+    try:
+        with tempfile.TemporaryDirectory(dir=bed.root) as saved:
+            copy = os.path.join(saved, "data")
+            shutil.copytree(member.data_dir, copy, symlinks=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_bytes},mode=0700", TMPFS_SOURCE,
+                            str(member.data_dir)], check=True)
+            try:
+                for name in os.listdir(copy):
+                    shutil.move(os.path.join(copy, name), member.data_dir / name)
+            except BaseException:
+                subprocess.run(["umount", str(member.data_dir)], check=True)
+                raise
+    finally:
+        start_member(bed, member)
+
+
+def unmount_data_dir(bed, member):
+    """Undo mount_data_dir(): with the member stopped, its member dir is copied from the tmpfs to the dir below the
+    mount (what restores left beside it on the tmpfs goes with the tmpfs), the tmpfs unmounted, and the member started
+    again on its data as it is now. Nothing to do when the data dir is no mount point."""
+    if not is_mount_point(member.data_dir):
+        return
+    services.supervisorctl(bed, "stop", member.service, check=False)
+    try:
+        with tempfile.TemporaryDirectory(dir=bed.root) as saved:
+            current = member.data_dir / "member"
+            if current.is_dir():
+                shutil.copytree(current, os.path.join(saved, "member"), symlinks=True)
+            subprocess.run(["umount", str(member.data_dir)], check=True)
+            if os.path.isdir(os.path.join(saved, "member")):
+                shutil.rmtree(member.data_dir / "member", ignore_errors=True)
+                shutil.move(os.path.join(saved, "member"), member.data_dir / "member")
+    finally:
+        start_member(bed, member)
+
+
+@contextlib.contextmanager
+def data_dir_on_tmpfs(bed, member, size_bytes=1024 * MIB):
+    """`member` runs on a tmpfs mounted at its data dir for the duration (mount_data_dir, unmount_data_dir)."""
+    mount_data_dir(bed, member, size_bytes)
+    try:
+        yield member.data_dir
+    finally:
+        unmount_data_dir(bed, member)
 
 
 def clear_drill_group(bed):

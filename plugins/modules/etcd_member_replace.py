@@ -18,7 +18,8 @@ description:
     member's TLS files, the etcd version that will run it, free disk, and the configuration edits it will make
     (RV(config_changes), RV(config_diff)). Fails with every problem at once."
   - "V(remove): the plan recorded in the journal C(<data_dir>.etcdops-replace.json), etcd stopped here, the old member
-    (by name or peer URL) removed by id, its data dir (and WAL dir) renamed to C(<data_dir>.pre-replace-<run_id>).
+    (by name or peer URL) removed by id, its data dir (and WAL dir) renamed to C(<data_dir>.pre-replace-<run_id>)
+    (a data dir that is a mount point stays, its C(member) dir is renamed to C(<data_dir>/member.pre-replace-<run_id>)).
     V(add): the new member added as a learner, then C(initial-cluster-state=existing) and the current
     C(initial-cluster) set where etcd's configuration lives (its YAML config file; else the flags or ETCD_ variables
     of its supervisor program, systemd unit or environment file, or kubeadm static pod manifest), each file kept in

@@ -13,6 +13,11 @@ description:
     newer) or C(etcdctl snapshot restore) (etcd 3.4), into a staging dir beside the data dir, then swaps it in by
     renames. The old data dir is renamed C(<data_dir>.pre-restore-<stamp>) and never deleted; the same goes for
     O(wal_dir). M(etcdops.dr.etcd_restore_rollback) puts it back.
+  - A data dir that is a mount point (its own disk) cannot be renamed. There the mount point stays, and its
+    C(member) dir, where etcd keeps all its data, is swapped instead, inside the mount - staged in
+    C(<data_dir>/member.restore-staging), the old one kept as C(<data_dir>/member.pre-restore-<stamp>) - so that the
+    free disk checked, the restored data and the kept data are all on the mounted filesystem. A O(wal_dir) that is a
+    mount point is refused.
   - Every member of the cluster must be restored from the same snapshot with the same O(initial_cluster),
     O(initial_cluster_token) and O(bump_revision); the role M(etcdops.dr.restore) does that across the hosts.
   - "Refuses, before anything is changed: etcd still running on this host (a process holds the database open or
@@ -211,6 +216,10 @@ data_dir:
   description: The data dir.
   returned: always
   type: str
+data_dir_mount:
+  description: Whether the data dir is a mount point (its C(member) dir is swapped, inside the mount).
+  returned: always
+  type: bool
 previous_data_dir:
   description:
     - Where the member's pre-restore data is kept (in check mode, would be kept); null when there was none.
@@ -226,7 +235,7 @@ previous_wal_dir:
   returned: always
   type: str
 staging_dir:
-  description: The staging dir beside the data dir; removed after the swap.
+  description: The staging dir beside the data dir (inside it when it is a mount point); removed after the swap.
   returned: always
   type: str
 snapshot_revision:

@@ -15,6 +15,8 @@ description:
   - Run once a restore is verified, this keeps the O(keep_previous) newest C(.pre-restore-) dirs of O(data_dir) (and
     of O(wal_dir)) and removes the older ones and every C(.failed-restore-) dir, and removes the files in
     O(remove_files) (the snapshot copies the restore placed on the host).
+  - For a data dir that is a mount point the leftovers are inside the mount, beside its C(member) dir, as
+    C(<data_dir>/member.pre-restore-<stamp>) and C(<data_dir>/member.failed-restore-<stamp>).
   - The live O(data_dir) and O(wal_dir) are never removed; a directory given in O(remove_files) is refused.
   - Given O(run_id), the member's restore journal first records that run's C(verified) step; when it cannot (another
     run took the member over, the file cannot be written), nothing is removed.

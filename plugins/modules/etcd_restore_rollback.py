@@ -12,6 +12,10 @@ description:
   - "Undoes M(etcdops.dr.etcd_restore) on one member: the restored data dir is renamed
     C(<data_dir>.failed-restore-<stamp>) (kept, for a post-mortem), and the kept C(<data_dir>.pre-restore-<stamp>)
     takes the data dir's name again. The same for O(wal_dir)."
+  - "For a data dir that is a mount point the same is done with its C(member) dir, inside the mount
+    (C(<data_dir>/member.failed-restore-<stamp>), C(<data_dir>/member.pre-restore-<stamp>)). When the journal says
+    the data dir was a mount point and it is not one now (or the other way round), it refuses: the kept data is out
+    of sight until the disk is mounted as it was."
   - "It reads the restore journal first (C(<data_dir>.etcdops-restore.json), which M(etcdops.dr.etcd_restore) and
     M(etcdops.dr.etcd_restore_journal) write at each step): when the last restore did not finish (a failure, the
     controller killed, the host lost), the journal says where the pre-restore data is, whichever step the restore
@@ -80,6 +84,10 @@ data_dir:
   description: The data dir, which holds the previous data again.
   returned: always
   type: str
+data_dir_mount:
+  description: Whether the data dir is a mount point (its C(member) dir is what was put back, inside the mount).
+  returned: always
+  type: bool
 failed_restore_dir:
   description: Where the restored data dir went; null when there was nothing to move.
   returned: always

@@ -3,6 +3,7 @@ rewrites its configuration where it lives, starts, promotes and verifies it - wh
 come before any change; a learner that does not catch up is undone; a controller killed at each step is finished by
 running the same command again (or undone with replace_undo=true)."""
 import json
+import os
 import shlex
 import shutil
 import threading
@@ -173,6 +174,34 @@ def test_a_member_whose_data_is_lost_is_replaced_while_clients_write(replaceable
     assert again.rc != 0 and "is healthy" in again.stdout and "replace_force=true" in again.stdout, again.output
     assert "Nothing was changed." in again.stdout
     assert members(bed)[NODE][0] == new_id
+
+
+def test_a_member_on_its_own_disk_is_replaced_inside_the_mount(replaceable, ansible):
+    bed = replaceable
+    node = bed.member(NODE)
+    with cluster.data_dir_on_tmpfs(bed, node):
+        device = os.stat(node.data_dir).st_dev
+        assert device != os.stat(node.root).st_dev
+        for number in range(10):
+            cluster.etcdctl(bed, "put", f"before/{number:03d}", "x")
+        old_id = members(bed)[NODE][0]
+        # The member is lost, its disk still mounted with the old data on it.
+        services.supervisorctl(bed, "stop", node.service)
+        run = ansible.playbook(PLAYBOOK, extra_vars={"replace_member": NODE})
+        assert run.rc == 0, run.output
+        new_id, peers, learner = members(bed)[NODE]
+        assert new_id != old_id and peers == [node.peer_url] and not learner
+        entry = journal(node)
+        assert entry["step"] == "verified" and entry["data_dir_mount"] is True, entry
+        # The old member dir is kept aside inside the mount; the new member runs in the mount point, on the tmpfs.
+        kept = node.data_dir / f"member.pre-replace-{entry['run_id']}"
+        assert entry["kept_data_dir"] == str(kept) and os.stat(kept / "snap" / "db").st_dev == device
+        assert cluster.is_mount_point(node.data_dir)
+        assert os.stat(node.data_dir / "member" / "snap" / "db").st_dev == device
+        assert sorted(os.listdir(node.data_dir)) == ["member", kept.name]
+        assert not [path for path in node.root.glob("data.*") if path.name.startswith("data.pre-replace-")]
+        cluster.wait_healthy(bed)
+        assert keys_on(bed, node, "before/") == {f"before/{n:03d}" for n in range(10)}
 
 
 def test_refusals_come_before_any_change(replaceable, ansible):

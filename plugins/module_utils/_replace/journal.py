@@ -18,7 +18,7 @@ SUFFIX = ".etcdops-replace.json"
 STEPS = ("planned", "removed", "kept", "added", "configured", "started", "promoted", "verified", "rolled_back")
 FINISHED = ("verified", "rolled_back")
 FIELDS = ("member", "peer_url", "client_url", "cluster_id", "old_member_id", "new_member_id", "kept_data_dir",
-          "kept_wal_dir", "keep_dir", "config_kept", "config_kinds", "initial_cluster", "failure")
+          "kept_wal_dir", "keep_dir", "config_kept", "config_kinds", "initial_cluster", "failure", "data_dir_mount")
 
 
 class JournalError(EtcdOpsError):

@@ -9,7 +9,8 @@ initial-cluster-state=existing):
                no alarm, no other learner), whether the old member still works, this host's etcd manager and
                configuration, the new member's TLS files, the etcd version, free disk; the configuration edits.
     remove     the plan recorded in the journal, etcd stopped here, the old member removed by id, its data dir kept
-               aside under <data_dir>.pre-replace-<run id>
+               aside under <data_dir>.pre-replace-<run id> (for a data dir that is a mount point, its member dir under
+               <data_dir>/member.pre-replace-<run id>, inside the mount)
     add        the new member added as a learner, its configuration changed where it lives (the previous kept)
     start      etcd started here, running with its peer port open
     promote    the learner promoted once the leader counts it in sync (etcd refuses before), the cluster verified
@@ -34,7 +35,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.files import near
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._replace import decide as _decide
 from ansible_collections.etcdops.dr.plugins.module_utils._replace import journal
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import free_name
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
+    free_name, is_mount_point, swap_path)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.phases import StepFailed, connection, service_params
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import Runner
 from ansible_collections.etcdops.dr.plugins.module_utils._service import member as member_service
@@ -281,9 +283,9 @@ class Replace:
         steps = ["stop etcd here"]
         steps.append("remove member %s (%s)" % (old["name"] or "unnamed", old["id"]) if old
                      else "remove nothing (no old member in the cluster)")
-        if not journal.reached(resume, "kept") and os.path.lexists(self.params["data_dir"]):
-            steps.append("keep %s aside as %s%s%s" % (self.params["data_dir"], self.params["data_dir"].rstrip("/"),
-                                                      KEPT_INFIX, self.params["run_id"]))
+        if not journal.reached(resume, "kept") and os.path.lexists(self._data_swap()):
+            steps.append("keep %s aside as %s%s%s" % (self._data_swap(), self._data_swap(), KEPT_INFIX,
+                                                      self.params["run_id"]))
         steps.append("add %s at %s as a learner" % (self.params["name"], self.params["peer_url"]) if not new
                      else "keep the added member %s" % new["id"])
         changed = [edit.path for edit in self.edits if edit.changed]
@@ -326,10 +328,30 @@ class Replace:
         if free < needed:
             problems.append("%s has %d bytes free, and the new member needs about %d (the leader's database and a WAL "
                             "segment): free disk there first." % (where, free, needed))
-        if os.path.ismount(self.params["data_dir"]):
-            problems.append("%s is a mount point, which cannot be kept aside by a rename: move etcd_data_dir to a "
-                            "directory inside it." % self.params["data_dir"])
+        mount_problem = self._mount_problem()
+        if mount_problem:
+            problems.append(mount_problem + ".")
+        if self.params["wal_dir"] and is_mount_point(self.params["wal_dir"]):
+            problems.append("the WAL dir %s is a mount point, which cannot be kept aside by a rename: give etcd a WAL "
+                            "dir inside it (etcd_wal_dir)." % self.params["wal_dir"])
         return problems
+
+    def _data_swap(self) -> str:
+        """What is kept aside for the data dir: the dir itself, or, when it is a mount point (which cannot be renamed),
+        its member dir, inside the mount; the new member then starts in the empty mount point."""
+        return swap_path(self.params["data_dir"], is_mount_point(self.params["data_dir"]))
+
+    def _mount_problem(self) -> str | None:
+        """Why an unfinished replacement cannot go on here: its journal says the data dir was a mount point when it
+        began, and it is not one now, or the other way round (the kept data is then out of sight)."""
+        recorded = (self.entry or {}).get("data_dir_mount") if journal.unfinished(self.entry) else None
+        mounted = is_mount_point(self.params["data_dir"])
+        if recorded is None or bool(recorded) == mounted:
+            return None
+        return ("the replacement journal %s says %s was %sa mount point when run %s began, and it is %s now: %s" % (
+            journal.path_of(self.params["data_dir"]), self.params["data_dir"], "" if recorded else "not ",
+            self.entry["run_id"], "not one" if recorded else "one",  # type: ignore[index]
+            "mount it there again, then run again" if recorded else "unmount it, then run again"))
 
     # ---- the phases -----------------------------------------------------------------------------------------------
 
@@ -351,6 +373,7 @@ class Replace:
             self._record("planned", run_id=params["run_id"], member=params["name"], peer_url=params["peer_url"],
                          client_url=params["client_url"], cluster_id=decision["cluster_id"],
                          keep_dir=params["data_dir"].rstrip("/") + CONFIG_INFIX + params["run_id"], config_kept={},
+                         data_dir_mount=is_mount_point(params["data_dir"]),
                          config_kinds=[], was_running="stop" in service.result["actions"])
         old = decision["old"]
         if old and journal.reached(self.entry, "removed") and old["id"] != self.entry.get("old_member_id"):  # type: ignore[union-attr]
@@ -379,7 +402,7 @@ class Replace:
     def _keep_aside(self) -> dict[str, Any]:
         kept: dict[str, Any] = dict(kept_data_dir=None, kept_wal_dir=None)
         for option, field in (("data_dir", "kept_data_dir"), ("wal_dir", "kept_wal_dir")):
-            path = self.params[option]
+            path = self._data_swap() if option == "data_dir" else self.params[option]
             if path and os.path.lexists(path):
                 kept[field] = free_name(path.rstrip("/") + KEPT_INFIX + self.params["run_id"])
                 os.rename(path, kept[field])
@@ -525,6 +548,9 @@ class Replace:
         if not journal.unfinished(entry):
             self.said.append("no unfinished replacement of %s to undo" % params["name"])
             return
+        mount_problem = self._mount_problem()
+        if mount_problem:
+            raise StepFailed("undo", "%s; nothing was changed" % mount_problem)
         cluster = _Cluster(params)
         members = self._step("member_list", cluster.members)
         new_id = entry.get("new_member_id")  # type: ignore[union-attr]
@@ -556,9 +582,9 @@ class Replace:
             self._control("stopped")
         failed = None
         # From the step "kept" on, a data dir here is the new member's (the old one was moved aside, or was gone).
-        if journal.reached(entry, "kept") and os.path.lexists(params["data_dir"]):
-            failed = free_name(params["data_dir"].rstrip("/") + FAILED_INFIX + entry["run_id"])  # type: ignore[index]
-            os.rename(params["data_dir"], failed)
+        if journal.reached(entry, "kept") and os.path.lexists(self._data_swap()):
+            failed = free_name(self._data_swap() + FAILED_INFIX + entry["run_id"])  # type: ignore[index]
+            os.rename(self._data_swap(), failed)
             self.said.append("moved the learner's data dir to %s" % failed)
         self._record("rolled_back", failed_data_dir=failed)
         self.said.append("the cluster runs without %s; its old data stays at %s; run the replacement again to add it"

@@ -2,11 +2,17 @@
 # Copyright: etcdops.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A restored data dir is built beside the live one and swapped in by renames; the old one is kept under
-`<dir>.pre-restore-<stamp>` and can be put back."""
+`<dir>.pre-restore-<stamp>` and can be put back.
+
+A data dir that is a mount point (a disk of its own) cannot be renamed (EBUSY), and a dir beside it is on another
+filesystem. There the restore swaps what etcd keeps inside it, its `member` dir, the same way: staged in
+`<dir>/member.restore-staging`, the old one kept as `<dir>/member.pre-restore-<stamp>`, all inside the mount
+(swap_path() says which path a restore swaps)."""
 from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from typing import Any
@@ -21,10 +27,48 @@ FAILED_INFIX = ".failed-restore-"
 # etcd preallocates each WAL segment at 64 MiB; the restore writes one, plus the db, plus a small raft snapshot.
 WAL_SEGMENT = 64 * 1024 * 1024
 RESTORE_RESERVE = 16 * 1024 * 1024
+# What etcd keeps in its data dir: etcd 3's server reads only `member` there (and `proxy`, the v2 proxy's, which no
+# restore writes); any other name it warns about and leaves alone (etcdmain identifyDataDirOrDie).
+MEMBER_DIR = "member"
+MOUNTINFO = "/proc/self/mountinfo"
 
 
 class SwapError(EtcdOpsError):
     """The data dir cannot be staged, swapped or put back; msg says why."""
+
+
+def mount_points(mountinfo: str = MOUNTINFO) -> set[str]:
+    """The mount points in the mount table `mountinfo` (proc(5) format: the fifth field, octal escapes undone)."""
+    with open(mountinfo, "rb") as handle:
+        lines = handle.read().decode("utf-8", "surrogateescape").splitlines()
+    points = set()
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) > 4:
+            points.add(re.sub(r"\\([0-7]{3})", lambda found: chr(int(found.group(1), 8)), fields[4]))
+    return points
+
+
+def is_mount_point(path: str, mountinfo: str = MOUNTINFO) -> bool:
+    """Whether `path` is a mount point, so that rename(2) of it fails with EBUSY.
+
+    The kernel's mount table is asked first, not os.path.ismount: ismount compares the dir's device with its
+    parent's, and a bind mount of a dir of the same filesystem (a common way to give etcd /var/lib/etcd) has the same
+    device, so ismount says no while the rename still fails with EBUSY. ismount answers only where there is no
+    readable mount table (no /proc), and adds what it sees."""
+    real = os.path.realpath(path)
+    try:
+        if real in mount_points(mountinfo):
+            return True
+    except OSError:
+        pass
+    return os.path.ismount(path)
+
+
+def swap_path(live: str, mounted: bool) -> str:
+    """The path a restore swaps for the data dir `live`: `live` itself, or, when it is a mount point (`mounted`), the
+    `member` dir inside it."""
+    return os.path.join(live.rstrip("/"), MEMBER_DIR) if mounted else live.rstrip("/")
 
 
 def staging_dir(data_dir: str) -> str:

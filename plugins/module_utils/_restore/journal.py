@@ -8,7 +8,12 @@ the next restore or rollback reads it first to learn where the member's pre-rest
 The one fact that matters for recovery is where the data that was live before the first unfinished restore is now:
 while `kept_data_dir` is null (or that dir does not exist), the live data dir still holds it; once that dir exists,
 the live data dir, if any, is a restored copy that was never verified. A run that starts over an unfinished one
-inherits that fact, so the pre-restore data is never taken for a restored copy, nor the other way round."""
+inherits that fact, so the pre-restore data is never taken for a restored copy, nor the other way round.
+
+For a data dir that is a mount point, what is swapped is its `member` dir (data_dir_swap.swap_path): the kept dir and
+"the live data dir" above are then the ones inside the mount, and `data_dir_mount` records that the data dir was a
+mount point when the pre-restore data was kept. A run that finds it otherwise (the disk not mounted again after a
+reboot, or mounted over a data dir that was not one) is refused: the kept data it looks for is out of sight."""
 from __future__ import annotations
 
 import json
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import is_mount_point, swap_path
 
 if TYPE_CHECKING:
     from typing import TypeGuard
@@ -29,7 +35,7 @@ SUFFIX = ".etcdops-restore.json"
 STEPS = ("planned", "stopped", "staged", "swapped", "started", "verified", "rolled_back")
 FINISHED = ("verified", "rolled_back")
 # What an unfinished run hands to the next one: where the pre-restore data is.
-INHERITED = ("kept_data_dir", "kept_wal_dir", "had_data_dir", "had_wal_dir")
+INHERITED = ("kept_data_dir", "kept_wal_dir", "had_data_dir", "had_wal_dir", "data_dir_mount")
 
 
 class JournalError(EtcdOpsError):
@@ -76,11 +82,29 @@ def pre_restore_location(live: str, kept: str | None, had_live: bool) -> tuple[b
 
 def pre_restore_state(entry: dict[str, Any] | None, data_dir: str, wal_dir: str | None) -> dict[str, Any]:
     """What a new run starting now inherits: from an unfinished journal its INHERITED fields, else the member's
-    dirs as they are (had_* true when they exist; nothing kept yet)."""
+    dirs as they are (had_* true when they exist, for a data dir that is a mount point when its `member` dir does;
+    nothing kept yet)."""
     if unfinished(entry):
         return {name: entry.get(name) for name in INHERITED}
-    return dict(kept_data_dir=None, kept_wal_dir=None, had_data_dir=os.path.lexists(data_dir),
-                had_wal_dir=bool(wal_dir and os.path.lexists(wal_dir)))
+    mounted = is_mount_point(data_dir)
+    return dict(kept_data_dir=None, kept_wal_dir=None, had_data_dir=os.path.lexists(swap_path(data_dir, mounted)),
+                had_wal_dir=bool(wal_dir and os.path.lexists(wal_dir)), data_dir_mount=mounted)
+
+
+def mount_problem(state: dict[str, Any], data_dir: str, mounted: bool) -> str | None:
+    """Why the pre-restore `state` (INHERITED fields) cannot be trusted with the data dir as it is now (`mounted`):
+    it was kept while the data dir was a mount point and is not one now, or the other way round; None when it can
+    (or an older journal does not say)."""
+    recorded = state.get("data_dir_mount")
+    if recorded is None or bool(recorded) == mounted:
+        return None
+    if recorded:
+        return ("the restore journal %s says %s was a mount point when its restore began, and it is not one now: the "
+                "pre-restore data is inside that filesystem; mount it at %s again, then run again" % (
+                    journal_path(data_dir), data_dir, data_dir))
+    return ("the restore journal %s says %s was not a mount point when its restore began, and it is one now: the "
+            "pre-restore data is beside it, in the filesystem below the mount; unmount %s, then run again" % (
+                journal_path(data_dir), data_dir, data_dir))
 
 
 def record(data_dir: str, run_id: str, step: str, **fields: Any) -> dict[str, Any]:

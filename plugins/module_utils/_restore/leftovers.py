@@ -4,7 +4,8 @@
 """What restores leave behind, removed once a restore is verified, as the etcd_restore_leftovers module does it:
 plan() lists the kept data dirs beyond the newest keep_previous and the files given (check mode stops there);
 apply() removes them. The live data dir is never among them. Given the verified run's id, the member's journal records
-that step first (plan() checks that it can, apply() records it): until it does, nothing is removed."""
+that step first (plan() checks that it can, apply() records it): until it does, nothing is removed. For a data dir that
+is a mount point the kept dirs are inside the mount, beside its member dir (data_dir_swap.swap_path)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._argspec import Argumen
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import fsync_dir
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import disk_usage, leftover_dirs
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
+    disk_usage, is_mount_point, leftover_dirs, swap_path)
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
@@ -65,7 +67,8 @@ class Leftovers:
         self._record_verified(check_mode=True)
         if params["keep_previous"] < 0:
             raise LeftoversError("keep_previous is %d: give 0 or more" % params["keep_previous"])
-        lives = [params["data_dir"]] + ([params["wal_dir"]] if params["wal_dir"] else [])
+        lives = [swap_path(params["data_dir"], is_mount_point(params["data_dir"]))] + (
+            [params["wal_dir"]] if params["wal_dir"] else [])
         for live in lives:
             kept = 0
             for kind, path in leftover_dirs(live):
@@ -79,7 +82,8 @@ class Leftovers:
                 continue
             if os.path.isdir(path) and not os.path.islink(path):
                 raise LeftoversError("%s is a directory, not a snapshot copy: refusing to remove it" % path)
-            if os.path.abspath(path).rstrip("/") in {os.path.abspath(live).rstrip("/") for live in lives}:
+            if os.path.abspath(path).rstrip("/") in {os.path.abspath(live).rstrip("/") for live in lives + [
+                    params["data_dir"]]}:
                 raise LeftoversError("%s is the live data dir: refusing to remove it" % path)
             self.remove.append(path)
         self.result.update(removed=list(self.remove), changed=self.result["changed"] or bool(self.remove),

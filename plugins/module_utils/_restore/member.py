@@ -2,7 +2,9 @@
 # Copyright: etcdops.dr contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One member's restore, as the etcd_restore module does it: plan() makes every check and decides the command
-(check mode stops there); apply() restores into a staging dir, proves the restored database and swaps it in."""
+(check mode stops there); apply() restores into a staging dir, proves the restored database and swaps it in. A data dir
+that is a mount point stays in place: its `member` dir is staged, swapped and kept inside the mount
+(data_dir_swap.swap_path)."""
 from __future__ import annotations
 
 import os
@@ -21,8 +23,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_
 from ansible_collections.etcdops.dr.plugins.module_utils._host.run import run
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
-    RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, failed_name, kept_name, prepare_staging,
-    replace_dir, set_ownership, staging_dir, target_ownership)
+    MEMBER_DIR, RESTORE_RESERVE, WAL_SEGMENT, describe_leftovers, disk_problems, failed_name, is_mount_point, kept_name,
+    prepare_staging, replace_dir, set_ownership, staging_dir, swap_path, target_ownership)
 from ansible_collections.etcdops.dr.plugins.module_utils._restore.plan import (
     RestorePlanError, expected_revisions, find_restore_tool, member_problems, restore_command, tool_problems)
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import planned
@@ -133,7 +135,10 @@ class MemberRestore:
         self.began = time.monotonic()
         self.data_dir = params["data_dir"].rstrip("/")
         self.wal_dir = params["wal_dir"].rstrip("/") if params["wal_dir"] else None
-        self.staging = staging_dir(self.data_dir)
+        # A data dir that is a mount point cannot be renamed: its member dir is swapped, inside the mount.
+        self.mounted = is_mount_point(self.data_dir)
+        self.data_swap = swap_path(self.data_dir, self.mounted)
+        self.staging = staging_dir(self.data_swap)
         # (uid, gid, mode) the restored dirs get.
         self.ownership: tuple[int, int, int] | None = None
         # (key id, private key) from decryption_key.
@@ -142,7 +147,7 @@ class MemberRestore:
         self.pre_restore: dict[str, Any] = {}
         self.result = dict(
             changed=False, cmd=[], tool=None, tool_version=None, sha256=None, skip_hash_check=False,
-            data_dir=self.data_dir, previous_data_dir=None, previous_wal_dir=None, staging_dir=self.staging,
+            data_dir=self.data_dir, data_dir_mount=self.mounted, previous_data_dir=None, previous_wal_dir=None, staging_dir=self.staging,
             snapshot_revision=None, snapshot=None, checked_file=None, server_version=None, expected_revision=None,
             expected_revision_max=None, restored_revision=None, etcd_running=[], stamp=params["stamp"] or utc_stamp(),
             required_bytes=None, free_bytes={}, decrypt_seconds=0.0, restore_seconds=0.0, duration_seconds=0.0,
@@ -196,6 +201,14 @@ class MemberRestore:
         self.pre_restore = ({name: entry.get(name) for name in journal.INHERITED}
                             if entry and entry["run_id"] == result["stamp"]
                             else journal.pre_restore_state(entry, self.data_dir, self.wal_dir))
+        mount_problem = journal.mount_problem(self.pre_restore, self.data_dir, self.mounted)
+        if mount_problem:
+            self._refuse(problems + [mount_problem])
+        if self.wal_dir and is_mount_point(self.wal_dir):
+            problems.append("wal_dir %s is a mount point: the restore swaps a WAL dir by renaming it, which a mount point "
+                            "does not allow; give etcd a WAL dir inside the mount (such as %s/wal, moving the WAL files "
+                            "there with etcd stopped), or restore without a separate WAL dir" % (
+                                self.wal_dir, self.wal_dir))
         if not os.path.isfile(params["snapshot"]):
             self._refuse(problems + ["no snapshot file at %s: copy it to this host first" % params["snapshot"]])
         if not os.path.isdir(os.path.dirname(self.data_dir)):
@@ -229,7 +242,7 @@ class MemberRestore:
                          % found for found in result["etcd_running"]]
         # An encrypted snapshot is decrypted into the staging dir beside the data etcd's tool writes there.
         problems += self._disk_problems(report["size"] + ((report["encryption"] or {}).get("plaintext_size") or 0))
-        self.ownership = target_ownership(self.data_dir, params["owner"], params["group"], params["mode"])
+        self.ownership = target_ownership(self.data_swap, params["owner"], params["group"], params["mode"])
         if problems:
             self._refuse(problems)
         options = dict(params, skip_hash_check=skip_hash_check)
@@ -237,7 +250,7 @@ class MemberRestore:
         result["cmd"] = restore_command(tool_path, source, os.path.join(self.staging, "data"), options,
                                         os.path.join(self.staging, "wal") if self.wal_dir else None)
         result["changed"] = True
-        result["previous_data_dir"] = self._moves(self.data_dir, "data")[1]
+        result["previous_data_dir"] = self._moves(self.data_swap, "data")[1]
         if self.wal_dir:
             result["previous_wal_dir"] = self._moves(self.wal_dir, "wal")[1]
 
@@ -263,7 +276,7 @@ class MemberRestore:
             needs[self.wal_dir] = WAL_SEGMENT
         self.result["required_bytes"] = sum(needs.values())
         self.result["free_bytes"], problems = disk_problems(needs)
-        leftovers = describe_leftovers([self.data_dir] + ([self.wal_dir] if self.wal_dir else [])) if problems else ""
+        leftovers = describe_leftovers([self.data_swap] + ([self.wal_dir] if self.wal_dir else [])) if problems else ""
         return problems + ([leftovers] if leftovers else [])
 
     def would(self) -> str:
@@ -278,15 +291,16 @@ class MemberRestore:
         self._journal("stopped", snapshot=self.params["snapshot"], sha256=result["sha256"], member=self.params["name"],
                       wal_dir=self.wal_dir, cluster_token=self.params["initial_cluster_token"])
         self._restore_into_staging()
-        dirs = [(self.data_dir, "data")] + ([(self.wal_dir, "wal")] if self.wal_dir else [])
+        dirs = [(self.data_swap, "data")] + ([(self.wal_dir, "wal")] if self.wal_dir else [])
         moves = {kind: self._moves(live, kind) for live, kind in dirs}
+        restored = dict(data=self._restored_data(), wal=os.path.join(self.staging, "wal"))
         result.update(previous_data_dir=moves["data"][1], previous_wal_dir=moves.get("wal", (None, None))[1])
         # Written before the renames: whatever becomes of them, the journal says where the pre-restore data is.
         self._journal("staged", kept_data_dir=moves["data"][1], kept_wal_dir=moves.get("wal", (None, None))[1])
         done = []
         try:
             for live, kind in dirs:
-                replace_dir(live, moves[kind][0], os.path.join(self.staging, kind))
+                replace_dir(live, moves[kind][0], restored[kind])
                 done.append(live)
         except OSError as exc:
             shutil.rmtree(self.staging, ignore_errors=True)
@@ -332,7 +346,7 @@ class MemberRestore:
             result["restored_revision"] = _check_restored(
                 os.path.join(self.staging, "data", "member", "snap", "db"), version_tuple(result["server_version"]),
                 (result["expected_revision"], result["expected_revision_max"]))
-            set_ownership(os.path.join(self.staging, "data"), uid, gid, mode)
+            set_ownership(self._restored_data(), uid, gid, mode)
             if self.wal_dir:
                 set_ownership(os.path.join(self.staging, "wal"), uid, gid, 0o700)
         except (EtcdOpsError, OSError) as exc:
@@ -342,6 +356,11 @@ class MemberRestore:
             self._clock()
             raise Failed("restoring %s failed: %s. The staging dir was removed; the data dir was not touched." % (
                 self.data_dir, getattr(exc, "msg", exc))) from None
+
+    def _restored_data(self) -> str:
+        """What the restore swaps in for the data dir (its member dir, for a mount point)."""
+        data = os.path.join(self.staging, "data")
+        return os.path.join(data, MEMBER_DIR) if self.mounted else data
 
     def _decrypt(self, plaintext: str) -> None:
         """The encrypted snapshot decrypted to `plaintext` (0600), proven against what plan() read."""

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A member's previous data put back after a failed or interrupted restore, as the etcd_restore_rollback module does
 it: plan() finds what is left to put back - from the restore journal, or from the dirs given - and refuses while
-etcd runs (check mode stops there); apply() renames it back and records the rollback in the journal."""
+etcd runs (check mode stops there); apply() renames it back and records the rollback in the journal. For a data dir that
+is a mount point that is its `member` dir, inside the mount (data_dir_swap.swap_path)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,8 @@ from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsE
 from ansible_collections.etcdops.dr.plugins.module_utils._host import local_member
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import utc_stamp
 from ansible_collections.etcdops.dr.plugins.module_utils._restore import journal
-from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import failed_name, put_back, staging_dir
+from ansible_collections.etcdops.dr.plugins.module_utils._restore.data_dir_swap import (
+    failed_name, is_mount_point, put_back, staging_dir, swap_path)
 
 if TYPE_CHECKING:
     from ansible_collections.etcdops.dr.plugins.module_utils._host.run import HostContext
@@ -44,18 +46,22 @@ class Rollback:
         self.result: dict[str, Any] = dict(changed=False, data_dir=params["data_dir"], failed_restore_dir=None,
                                            failed_restore_wal_dir=None, journal=None, kubernetes=False,
                                            unfinished=False, etcd_running=[], staging_dir_left=None)
-        self.keys = {params["data_dir"].rstrip("/"): "failed_restore_dir"}
+        self.mounted = is_mount_point(params["data_dir"])
+        # What a restore swapped for the data dir: the dir itself, or its member dir inside a mount point.
+        self.data_swap = swap_path(params["data_dir"], self.mounted)
+        self.result["data_dir_mount"] = self.mounted
+        self.keys = {self.data_swap: "failed_restore_dir"}
         if params["wal_dir"]:
             self.keys[params["wal_dir"].rstrip("/")] = "failed_restore_wal_dir"
         self.pairs: list[tuple[str, str | None]] = []
         # The journal's entry; empty when there is none.
         self.entry: dict[str, Any] = {}
-        self.staging = staging_dir(params["data_dir"])
+        self.staging = staging_dir(self.data_swap)
 
     def _given_pairs(self) -> list[tuple[str, str | None]]:
         """[(live dir, kept dir or None)] that need a rename back, from the dirs given: a pair whose kept dir is
         gone and whose live dir exists was rolled back already (or never restored)."""
-        pairs = [(self.params["data_dir"].rstrip("/"), self.params["previous_data_dir"])]
+        pairs = [(self.data_swap, self.params["previous_data_dir"])]
         if self.params["wal_dir"]:
             pairs.append((self.params["wal_dir"].rstrip("/"), self.params["previous_wal_dir"]))
         return [(live, kept) for live, kept in pairs
@@ -65,7 +71,7 @@ class Rollback:
         """The same from an unfinished restore's journal: a live dir that is a restored copy goes aside, and the
         pre-restore data, wherever that run left it, comes back."""
         pairs = []
-        lives = [(self.params["data_dir"].rstrip("/"), "data")]
+        lives = [(self.data_swap, "data")]
         wal_dir = self.params["wal_dir"] or entry.get("wal_dir")
         if wal_dir:
             lives.append((wal_dir.rstrip("/"), "wal"))
@@ -86,6 +92,10 @@ class Rollback:
             raise RollbackRefused("refusing to roll back %s: %s. Nothing was changed." % (
                 self.params["data_dir"], exc.msg)) from None
         unfinished = journal.unfinished(self.entry)
+        mount_problem = journal.mount_problem(self.entry, self.params["data_dir"], self.mounted) if unfinished else None
+        if mount_problem:
+            raise RollbackRefused("refusing to roll back %s: %s. Nothing was changed." % (
+                self.params["data_dir"], mount_problem))
         self.result.update(journal=self.entry or None, unfinished=unfinished,
                            kubernetes=bool(unfinished and self.entry.get("kubernetes")))
         if unfinished:
@@ -93,6 +103,7 @@ class Rollback:
         elif self.params["previous_data_dir"] or self.params["previous_wal_dir"]:
             # Without a journal and without the dirs given there is nothing to go by: nothing is moved.
             self.pairs = self._given_pairs()
+            self._check_given()
         self.result["changed"] = bool(self.pairs) or unfinished or os.path.isdir(self.staging)
         if not self.result["changed"]:
             return
@@ -100,6 +111,17 @@ class Rollback:
         if self.result["etcd_running"] and not self.host.check_mode:
             raise RollbackRefused("refusing to roll back %s: etcd still runs on this host: %s; stop it first. Nothing "
                                   "was changed." % (self.params["data_dir"], "; ".join(self.result["etcd_running"])))
+
+    def _check_given(self) -> None:
+        """A kept dir given by hand must be on the filesystem of the dir it goes back to: a rename cannot cross."""
+        for live, kept in self.pairs:
+            if kept and os.stat(kept).st_dev != os.stat(os.path.dirname(live)).st_dev:
+                raise RollbackRefused(
+                    "refusing to roll back %s: %s is not on the filesystem of %s%s, so it cannot be renamed back; "
+                    "give the kept dir on that filesystem. Nothing was changed." % (
+                        self.params["data_dir"], kept, os.path.dirname(live),
+                        " (%s is a mount point: its member dir is what a restore keeps aside, inside the mount)"
+                        % self.params["data_dir"] if self.mounted else ""))
 
     def nothing_to_do(self) -> str:
         if self.entry:
