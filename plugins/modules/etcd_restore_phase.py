@@ -87,7 +87,7 @@ options:
   kubernetes:
     description:
       - Kubernetes mode. V(true) stops kube-apiserver before etcd and starts it after the verify; V(false) does not
-        touch it (the journal records it: the rollback starts kube-apiserver where it was stopped). For V(preflight),
+        touch it (the journal records it, so that the rollback starts kube-apiserver where it was stopped). For V(preflight),
         V(auto) checks kube-apiserver's manager as V(true) does and reports whether it has a kube-apiserver here; the
         role decides the mode across the hosts, and on which hosts kube-apiserver is stopped.
     type: raw

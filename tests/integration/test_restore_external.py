@@ -6,10 +6,12 @@ import json
 import re
 
 from ansible_collections.etcdops.dr.tests.integration.test_restore import (
-    BUMP, HOST_COPY, copy_to_every_host, custom_stats, etcd_pids, keys, kept_dirs, restorable, restore, revisions,
+    BUMP, copy_to_every_host, custom_stats, etcd_pids, keys, kept_dirs, restorable, restore, revisions,
     write_keys)
 from testbed import cluster, services
 
+# The fixture, imported for pytest.
+__all__ = ["restorable"]
 GROUP = "kube_apiservers"
 
 
