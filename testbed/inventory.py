@@ -70,6 +70,13 @@ def inventory(bed):
             "etcd": {"vars": tls, "hosts": hosts},
             # The drill cluster's hosts (etcdops.dr.drill, drill_mode=cluster).
             "etcd_drill": {"vars": tls, "hosts": {m.name: _host(m) for m in bed.drill_members}},
+            # kube-apiserver hosts apart from the etcd hosts (external etcd): restore_kube_apiserver_group=kube_apiservers.
+            "kube_apiservers": {"hosts": {host.name: {
+                "ansible_host": host.address,
+                "restore_kube_apiserver_manager": "supervisor",
+                "restore_kube_apiserver_name": host.kube_apiserver_service,
+                "restore_kube_apiserver_address": host.address,
+            } for host in bed.apiserver_hosts}},
             "backup_servers": {"hosts": {"backup1": {
                 "ansible_host": layout.BACKUP_SERVER_ADDRESS,
                 "backup_server_dir": str(bed.backup_server_dir),

@@ -26,6 +26,8 @@ CLUSTER_TOKEN = "etcdops-testbed"
 # The drill group's hosts (drill cluster mode): three more members, stopped until a drill restores into them.
 DRILL_SIZE = 3
 DRILL_CLUSTER_TOKEN = "etcdops-testbed-drill"
+# kube-apiserver hosts apart from the etcd hosts (external etcd): a kube-apiserver stand-in each, no etcd.
+APISERVER_HOSTS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +93,8 @@ class Bed:
     root: pathlib.Path
     members: tuple
     drill_members: tuple = ()
+    # kube-apiserver hosts apart from the etcd hosts (group kube_apiservers), as Members for their address and dir.
+    apiserver_hosts: tuple = ()
 
     @property
     def pki(self):
@@ -221,7 +225,10 @@ def bed(root=None, size=3):
     drill_members = tuple(
         Member(name=f"drill{i}", address=f"127.0.0.{30 + i}", root=root / "hosts" / f"drill{i}")
         for i in range(1, layout_drill_size(size) + 1))
-    return Bed(root=root, members=members, drill_members=drill_members)
+    apiserver_hosts = tuple(
+        Member(name=f"apiserver{i}", address=f"127.0.0.{40 + i}", root=root / "hosts" / f"apiserver{i}")
+        for i in range(1, (APISERVER_HOSTS if size == 3 else 0) + 1))
+    return Bed(root=root, members=members, drill_members=drill_members, apiserver_hosts=apiserver_hosts)
 
 
 def layout_drill_size(size):

@@ -103,7 +103,8 @@ def write_ssh(bed):
     _keygen(bed.ssh_key)
     (ssh / "authorized_keys").write_text((ssh / "id_ed25519.pub").read_text())
     host_key = (ssh / "host_ed25519_key.pub").read_text().split()[:2]
-    addresses = [m.address for m in bed.members + bed.drill_members] + [layout.BACKUP_SERVER_ADDRESS]
+    addresses = [m.address for m in bed.members + bed.drill_members + bed.apiserver_hosts] + [
+        layout.BACKUP_SERVER_ADDRESS]
     bed.known_hosts.write_text("".join(f"[{a}]:{layout.SSH_PORT} {' '.join(host_key)}\n" for a in addresses))
     listen = "".join(f"ListenAddress {a}:{layout.SSH_PORT}\n" for a in addresses)
     # bash sources ~/.bashrc for every command sshd runs unless it is a nested shell (SHLVL): the bed's hosts are
@@ -188,6 +189,16 @@ def _program(name, command, log_file, autostart=True, stopwaitsecs=30):
             f"redirect_stderr=true\nstdout_logfile={log_file}\nstdout_logfile_maxbytes=10MB\n\n")
 
 
+def apiserver_command(bed, host):
+    return (f"{layout.VENV_PYTHON} -m testbed.apiserver --root {bed.root} --address {host.address} "
+            f"--port {layout.KUBE_APISERVER_PORT} --record {apiserver_record(host)}")
+
+
+def apiserver_record(host):
+    """Where the stand-in of a kube-apiserver host apart from the etcd hosts records its starts and stops."""
+    return host.root / "kube-apiserver-events.jsonl"
+
+
 def kubelet_command(member):
     return (f"{layout.VENV_PYTHON} -m testbed.kubelet --manifests {member.manifest_dir} "
             f"--pod-log-dir {member.pod_log_dir} --node {member.name} --check-seconds 0.25")
@@ -227,6 +238,12 @@ def write_supervisor(bed, extra_args=None, commands=None):
         programs += _program(member.kube_apiserver_service,
                              f"{layout.VENV_PYTHON} -m http.server {layout.KUBE_APISERVER_PORT} --bind {member.address}",
                              member.root / "kube-apiserver.log", autostart=False)
+    for host in bed.apiserver_hosts:
+        # A kube-apiserver stand-in apart from the etcd hosts that records the members' revisions as it starts and
+        # stops (testbed/apiserver.py): a restore with external etcd must stop it before any etcd and start it after.
+        host.root.mkdir(parents=True, exist_ok=True)
+        programs += _program(host.kube_apiserver_service, apiserver_command(bed, host),
+                             host.root / "kube-apiserver.log", autostart=False)
     for member in bed.drill_members:
         # Stopped until a drill restores into them (cluster mode): a start before that would found a new cluster.
         member.root.mkdir(parents=True, exist_ok=True)

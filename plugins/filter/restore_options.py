@@ -25,7 +25,8 @@ options:
     required: true
   options:
     description: The role's C(restore_snapshot), C(restore_snapshot_from), C(restore_snapshot_dir),
-      C(restore_kubernetes) and C(restore_bump_revision).
+      C(restore_kubernetes), C(restore_bump_revision), C(restore_kube_apiserver_group) and that group's hosts
+      (C(kube_apiserver_group_hosts), null when the inventory has no such group).
     type: dict
     required: true
   forks:

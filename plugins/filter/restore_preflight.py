@@ -12,9 +12,11 @@ description:
     M(etcdops.dr.etcd_restore_phase) with V(phase=preflight) each host registered.
   - It checks that the running cluster's members are the play's hosts, that each host's copy can be restored, that
     every copy is the same file, that the snapshot is of this cluster, the bump and the tool in Kubernetes mode
-    (decided here - V(auto) is on when any host has a kube-apiserver manifest), that the restored revision lies above
-    what the cluster has served, that etcd's and kube-apiserver's managers are known, and that every source of
-    etcd's configuration names the member as the inventory does. A check that cannot run is listed as such.
+    (decided here - V(auto) is on when the snapshot holds keys under C(/registry/)), that the restored revision lies
+    above what the cluster has served, that etcd's manager is known, that every source of etcd's configuration names
+    the member as the inventory does, and in Kubernetes mode that every kube-apiserver host (C(restore_kube_apiserver_group),
+    else the etcd hosts where kube-apiserver is found) can be reached and has its kube-apiserver. A check that cannot
+    run is listed as such.
 positional: hostvars, options
 options:
   _input:
@@ -28,13 +30,19 @@ options:
     required: true
   options:
     description: The role's C(restore_kubernetes), C(restore_bump_revision), C(restore_allow_foreign_snapshot),
-      C(restore_require_cluster_match), and the run's id (C(run_id)).
+      C(restore_require_cluster_match), C(restore_kube_apiserver_group) and that group's hosts
+      (C(kube_apiserver_group_hosts)), and the run's id (C(run_id)).
     type: dict
     required: true
   registered:
     description: The name the preflight's result was registered under.
     type: str
     default: __restore_preflight
+  external_registered:
+    description: The name under which each host registered the check-mode M(etcdops.dr.kube_apiserver) runs it
+      delegated to its share of the kube-apiserver hosts outside the play (a loop).
+    type: str
+    default: __restore_kube_apiserver_preflight
 """
 
 EXAMPLES = r"""
@@ -65,9 +73,25 @@ _value:
       description: Checks that could not run, with why.
       type: list
       elements: str
+    warnings:
+      description: What the plan must say loudly (Kubernetes mode with no kube-apiserver host known).
+      type: list
+      elements: str
     kubernetes:
       description: Kubernetes mode.
       type: bool
+    kubernetes_reason:
+      description: Why Kubernetes mode is on or off (C(restore_kubernetes), or the snapshot's keys under C(/registry/)).
+      type: str
+    kube_apiserver_hosts:
+      description: In Kubernetes mode, the hosts whose kube-apiserver is stopped before any etcd and started after the
+        verify (the play's first, then those outside it); empty outside Kubernetes mode.
+      type: list
+      elements: str
+    kube_apiserver_external:
+      description: Those of RV(_value.kube_apiserver_hosts) that are not hosts of the play.
+      type: list
+      elements: str
     bump:
       description: The revision bump (0 outside Kubernetes mode).
       type: int
@@ -88,8 +112,9 @@ _value:
 from ansible_collections.etcdops.dr.plugins.plugin_utils._restore_preflight import decide
 
 
-def restore_preflight(hosts, hostvars, options, registered="__restore_preflight"):
-    return decide(options, list(hosts), hostvars, registered)
+def restore_preflight(hosts, hostvars, options, registered="__restore_preflight",
+                      external_registered="__restore_kube_apiserver_preflight"):
+    return decide(options, list(hosts), hostvars, registered, external_registered)
 
 
 class FilterModule:

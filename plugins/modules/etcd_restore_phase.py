@@ -17,8 +17,8 @@ description:
     in your own playbooks, use those.
   - "V(preflight): every check, changing nothing, in check mode or not: the snapshot, the tool and the disk
     (etcd_restore in check mode, with no bump: the role checks the bump once Kubernetes mode is decided), etcd's
-    manager and its configuration (etcd_service), kube-apiserver's manager (unless O(kubernetes=false)), whether a
-    kube-apiserver manifest is in O(kube_manifest_dir) or O(kube_held_manifest_dir), the restore journal; with
+    manager and its configuration (etcd_service), kube-apiserver's manager and whether it has a kube-apiserver here
+    (unless O(kubernetes=false); C(found) in RV(kube_apiserver_check)), the restore journal; with
     O(read_cluster), the running cluster. A check that fails does not fail the module: RV(problems) has it by step."
   - "V(stop): the plan recorded in the journal (step V(planned)), kube-apiserver stopped (O(kubernetes=true)), etcd
     stopped (unless O(stop_etcd=false)). V(restore): the member restored (the journal records V(stopped), V(staged), V(swapped)). V(start): etcd
@@ -87,8 +87,9 @@ options:
   kubernetes:
     description:
       - Kubernetes mode. V(true) stops kube-apiserver before etcd and starts it after the verify; V(false) does not
-        touch it. For V(preflight), V(auto) checks kube-apiserver's manager as V(true) does and reports whether a
-        manifest was found; the role decides the mode across the hosts.
+        touch it (the journal records it, so that the rollback starts kube-apiserver where it was stopped). For V(preflight),
+        V(auto) checks kube-apiserver's manager as V(true) does and reports whether it has a kube-apiserver here; the
+        role decides the mode across the hosts, and on which hosts kube-apiserver is stopped.
     type: raw
     default: "false"
   kube_apiserver_manager:
@@ -292,11 +293,6 @@ member:
   description: V(preflight) - the member as it was given (O(name), O(peer_url), O(client_url), O(data_dir)).
   returned: preflight
   type: dict
-kube_manifest_found:
-  description: V(preflight) - whether kube-apiserver's manifest is in O(kube_manifest_dir) or
-    O(kube_held_manifest_dir).
-  returned: preflight
-  type: bool
 cluster:
   description: The cluster as M(etcdops.dr.etcd_cluster_info) returns it (V(preflight) and V(undo) with
     O(read_cluster)), with C(answered) false and C(msg) when no member answered.
@@ -311,7 +307,8 @@ service_check:
   returned: preflight
   type: dict
 kube_apiserver_check:
-  description: V(preflight) - what M(etcdops.dr.kube_apiserver) returns in check mode.
+  description: V(preflight) - what M(etcdops.dr.kube_apiserver) returns in check mode; its C(found) says whether
+    kube-apiserver's manager has one on this host (its manifest, program or unit).
   returned: preflight, unless O(kubernetes=false)
   type: dict
 journal_planned:

@@ -87,6 +87,11 @@ manager:
   description: The manager used.
   returned: always
   type: str
+found:
+  description: Whether the manager has a kube-apiserver here (its manifest, program or unit); false fails the module,
+    in check mode too. Null when the manager could not be asked.
+  returned: always
+  type: bool
 listening:
   description: Whether something listens on O(port) when the module ends.
   returned: always

@@ -29,6 +29,9 @@ def failures(hosts: Sequence[str], hostvars: Mapping[str, Any], registered: Mapp
     for variable, phase in registered.items():
         for host in hosts:
             result = hostvars[host][variable] if variable in hostvars[host] else None
+            if result and "results" in result:
+                found += _kube_apiserver_failures(result["results"], phase)
+                continue
             if not result or result.get("skipped") or not (result.get("failed") or result.get("unreachable")):
                 continue
             lost = bool(result.get("unreachable"))
@@ -40,4 +43,22 @@ def failures(hosts: Sequence[str], hostvars: Mapping[str, Any], registered: Mapp
                 label, "could not reach" if lost else "failed on", host, msg)
             found.append(dict(host=host, phase=phase, step=step, label=label, lost=lost, msg=msg, text=text,
                               left=LEFT_IN.get(phase, "its state is not known") if lost else None))
+    return found
+
+
+def _kube_apiserver_failures(results: Sequence[Mapping[str, Any]], phase: str) -> list[dict[str, Any]]:
+    """The failures of a loop of kube_apiserver runs delegated to kube-apiserver hosts outside the play (one per host
+    it reached or could not reach): each keyed by the step it stands for, on the host it was delegated to. Such a
+    host holds no etcd: it is never taken for a lost member (`lost` false)."""
+    step = "kube_apiserver_stop" if phase == "stop" else "kube_apiserver_start"
+    found = []
+    for result in results:
+        if result.get("skipped") or not (result.get("failed") or result.get("unreachable")):
+            continue
+        host = result[result.get("ansible_loop_var") or "item"]
+        msg = str(result.get("msg") or "").strip()
+        text = "%s %s %s (kube-apiserver host): %s" % (
+            STEP_LABELS[step], "could not reach" if result.get("unreachable") else "failed on", host, msg)
+        found.append(dict(host=host, phase=phase, step=step, label=STEP_LABELS[step], lost=False, msg=msg, text=text,
+                          left=None, kube_apiserver_host=True))
     return found

@@ -45,6 +45,15 @@ def option_problems(options: Mapping[str, Any], hosts: Sequence[str], hostvars: 
         problems.append("restore_kubernetes is %s: use auto, true or false." % options["restore_kubernetes"])
     if int(options["restore_bump_revision"]) < 0:
         problems.append("restore_bump_revision must be 0 or more.")
+    group = options.get("restore_kube_apiserver_group") or ""
+    if group and options.get("kube_apiserver_group_hosts") is None:
+        problems.append("restore_kube_apiserver_group is %s, which is no group of the inventory: give the group of the "
+                        "kube-apiserver hosts (see docs/hosts.md), or leave it empty when kube-apiserver runs on the "
+                        "etcd hosts." % group)
+    elif group and not options["kube_apiserver_group_hosts"]:
+        problems.append("restore_kube_apiserver_group is %s, a group without hosts: give the group of the "
+                        "kube-apiserver hosts (see docs/hosts.md), or leave it empty when kube-apiserver runs on the "
+                        "etcd hosts." % group)
     if len(batch) != len(hosts):
         problems.append("this play runs in batches (serial): restore every member at once.")
     if int(forks) < len(hosts):
@@ -66,10 +75,20 @@ def option_problems(options: Mapping[str, Any], hosts: Sequence[str], hostvars: 
 class Decision:
     """What the preflights of `hosts` add up to (see decide())."""
 
-    def __init__(self, options: Mapping[str, Any], hosts: Sequence[str], preflights: Mapping[str, Any]) -> None:
+    def __init__(self, options: Mapping[str, Any], hosts: Sequence[str], preflights: Mapping[str, Any],
+                 external: Mapping[str, Any] | None = None) -> None:
         self.options = options
         self.hosts = list(hosts)
         self.preflights = preflights
+        # The check-mode kube_apiserver result of each kube-apiserver host outside `hosts`, by host.
+        self.external = external or {}
+        self.group = options.get("restore_kube_apiserver_group") or ""
+        self.group_hosts = list(options.get("kube_apiserver_group_hosts") or []) if self.group else []
+        # The etcd hosts whose kube-apiserver check found one (its manifest, program or unit).
+        self.kube_found = [host for host in self.hosts
+                           if (preflights[host].get("kube_apiserver_check") or {}).get("found")]
+        self.kubernetes_reason = ""
+        self.warnings: list[str] = []
         self.checks = {host: preflights[host].get("restore_check") or {} for host in hosts}
         self.members = {host: preflights[host]["member"] for host in hosts}
         self.cluster = preflights[hosts[0]].get("cluster") or dict(answered=False, msg="not read", members=[],
@@ -81,10 +100,10 @@ class Decision:
     def decide(self) -> dict[str, Any]:
         self._cluster_members()
         self._restore_checks()
-        kubernetes = self._kubernetes()
-        bump = int(self.options["restore_bump_revision"]) if kubernetes else 0
         first = self.checks[self.hosts[0]]
         snapshot = first.get("snapshot") or {}
+        kubernetes = self._kubernetes(snapshot)
+        bump = int(self.options["restore_bump_revision"]) if kubernetes else 0
         server_version = self._running_version() or first.get("server_version")
         expected: tuple[int | None, int | None] = (None, None)
         if snapshot.get("revision") is not None:
@@ -110,10 +129,13 @@ class Decision:
                     "of an older snapshot, or of the same one again, after an earlier restore?). Give "
                     "restore_bump_revision at least %d." % (bump, live_revision, expected[0],
                                                             live_revision - expected[0] + bump + 1))
-        self._services(kubernetes)
+        self._services()
+        kube_hosts, external = self._kube_apiserver_hosts(kubernetes, bump) if kubernetes else ([], [])
         return dict(
             ok=not self.problems, problems=self.problems, notes=self.notes, checks_not_run=self.checks_not_run,
-            kubernetes=kubernetes, bump=bump, snapshot=snapshot, sha256=snapshot.get("sha256"),
+            warnings=self.warnings, kubernetes=kubernetes, kubernetes_reason=self.kubernetes_reason,
+            kube_apiserver_hosts=kube_hosts, kube_apiserver_external=external,
+            bump=bump, snapshot=snapshot, sha256=snapshot.get("sha256"),
             server_version=server_version, expected_revision=expected[0], expected_revision_max=expected[1],
             live_revision=live_revision, interrupted=interrupted, leader=self._leader(),
             tool=first.get("tool"), tool_version=first.get("tool_version"),
@@ -152,11 +174,93 @@ class Decision:
                                  "same file: copy the right one to every host." % ", ".join(
                                      "%s has sha256 %s" % pair for pair in sums))
 
-    def _kubernetes(self) -> bool:
+    def _kubernetes(self, snapshot: Mapping[str, Any]) -> bool:
+        """Kubernetes mode: restore_kubernetes when it is true or false; with auto, whether the snapshot holds keys
+        under /registry/ (kube-apiserver's objects), wherever kube-apiserver runs. Where the keys were not counted,
+        whether a kube-apiserver host is known (restore_kube_apiserver_group, or one found on the etcd hosts)."""
         mode = str(self.options["restore_kubernetes"]).lower()
-        if mode == "auto":
-            return any(self.preflights[host].get("kube_manifest_found") for host in self.hosts)
-        return mode == "true"
+        if mode != "auto":
+            self.kubernetes_reason = "restore_kubernetes is %s" % mode
+            return mode == "true"
+        under = snapshot.get("kubernetes_key_count")
+        if under is None:
+            kubernetes = bool(self.group or self.kube_found)
+            if snapshot:
+                self.checks_not_run.append(
+                    "the snapshot's keys were not read, so whether it is a Kubernetes cluster's (keys under /registry/) "
+                    "is not known: Kubernetes mode is %s, as kube-apiserver hosts are %s; set restore_kubernetes to "
+                    "decide it" % ("on" if kubernetes else "off", "known" if kubernetes else "not known"))
+            self.kubernetes_reason = "kube-apiserver hosts are %s" % ("known" if kubernetes else "not known")
+            return kubernetes
+        if under:
+            self.kubernetes_reason = "the snapshot holds %d keys under /registry/ (a Kubernetes cluster's)" % under
+            return True
+        self.kubernetes_reason = "the snapshot holds no key under /registry/"
+        if self.group:
+            self.problems.append(
+                "restore_kube_apiserver_group is %s, but the snapshot holds no key under /registry/, where "
+                "kube-apiserver keeps its objects: is this etcd theirs? Set restore_kubernetes=true if they keep "
+                "their data in it under another --etcd-prefix (they are stopped and the revision bumped), or "
+                "restore_kubernetes=false to restore without touching them." % self.group)
+        elif self.kube_found:
+            self.notes.append(
+                "kube-apiserver is configured on %s, but the snapshot holds no key under /registry/: this etcd is not "
+                "taken for kube-apiserver's - it is left running and the revision is not bumped (set "
+                "restore_kubernetes=true if it keeps its data in this etcd under another --etcd-prefix)."
+                % ", ".join(self.kube_found))
+        return False
+
+    def _kube_apiserver_hosts(self, kubernetes: bool, bump: int) -> tuple[list[str], list[str]]:
+        """In Kubernetes mode, the hosts whose kube-apiserver is stopped before any etcd and started after the
+        verify, and those of them outside the play's etcd hosts: restore_kube_apiserver_group's hosts, or where it is
+        not set, the etcd hosts where kube-apiserver was found (stacked etcd). A kube-apiserver host that cannot be
+        reached, or whose kube-apiserver cannot be found, is refused; none at all is a warning."""
+        if self.group:
+            for host in self.hosts:
+                problem = self.preflights[host]["problems"].get("kube_apiserver_check")
+                if host in self.group_hosts and problem:
+                    self.problems.append("%s (in restore_kube_apiserver_group %s): %s; set restore_kube_apiserver_manager, "
+                                         "_name or restore_kube_manifest_dir for it in the inventory."
+                                         % (host, self.group, problem.rstrip(".")))
+            left = [host for host in self.kube_found if host not in self.group_hosts]
+            if left:
+                self.notes.append("kube-apiserver on %s is not in restore_kube_apiserver_group %s: it is left running."
+                                  % (", ".join(left), self.group))
+            external = [host for host in self.group_hosts if host not in self.hosts]
+            for host in external:
+                self._external_check(host)
+            return [host for host in self.hosts if host in self.group_hosts] + external, external
+        for host in self.hosts:
+            check = self.preflights[host].get("kube_apiserver_check") or {}
+            problem = self.preflights[host]["problems"].get("kube_apiserver_check")
+            if problem and check.get("found") is not False:
+                self.problems.append("%s: %s" % (host, problem))
+        missing = [host for host in self.hosts if host not in self.kube_found]
+        if self.kube_found and missing:
+            self.notes.append("kube-apiserver is stopped on %s only: none was found on %s." % (
+                ", ".join(self.kube_found), ", ".join(missing)))
+        if not self.kube_found:
+            self.warnings.append(
+                "WARNING: Kubernetes mode (%s), but no kube-apiserver host is known: none was found on the etcd hosts "
+                "and restore_kube_apiserver_group is not set. A kube-apiserver that uses this etcd keeps running "
+                "through the restore; the revision is still bumped by %d. With etcd apart from the kube-apiservers "
+                "(external etcd), set restore_kube_apiserver_group to their group (docs/hosts.md)."
+                % (self.kubernetes_reason, bump))
+        return list(self.kube_found), []
+
+    def _external_check(self, host: str) -> None:
+        """A kube-apiserver host outside the etcd hosts, as its check-mode kube_apiserver run found it."""
+        result = self.external.get(host)
+        where = "%s (kube-apiserver host, in restore_kube_apiserver_group %s)" % (host, self.group)
+        if not result:
+            self.problems.append("%s was not checked: its preflight did not run; run the restore with its preflight."
+                                 % where)
+        elif result.get("unreachable"):
+            self.problems.append("%s cannot be reached: %s. Make it reachable, or take it out of the group if it runs "
+                                 "no kube-apiserver of this cluster." % (where, str(result.get("msg") or "").strip()))
+        elif result.get("failed"):
+            self.problems.append("%s: %s; set restore_kube_apiserver_manager, _name or restore_kube_manifest_dir for "
+                                 "it in the inventory." % (where, str(result.get("msg") or "").strip().rstrip(".")))
 
     def _running_version(self) -> str | None:
         versions = sorted(entry["version"] for entry in self.cluster.get("endpoints", []) if entry.get("version"))
@@ -217,10 +321,9 @@ class Decision:
                               if entry.get("revision")]
         return max(served) if served else None
 
-    def _services(self, kubernetes: bool) -> None:
+    def _services(self) -> None:
         """etcd's manager known on every host, with what a start needs; every source of etcd's configuration names
-        the member as the inventory does (a source that cannot be read is a check not run, never a pass); in
-        Kubernetes mode, kube-apiserver's manager known."""
+        the member as the inventory does (a source that cannot be read is a check not run, never a pass)."""
         for host in self.hosts:
             preflight = self.preflights[host]
             problem = preflight["problems"].get("service_check")
@@ -230,9 +333,6 @@ class Decision:
             elif problem:
                 self.problems.append("%s: %s" % (host, problem))
             self._member_config(host, preflight.get("service_check") or {})
-            kube_problem = preflight["problems"].get("kube_apiserver_check")
-            if kubernetes and kube_problem:
-                self.problems.append("%s: %s" % (host, kube_problem))
 
     def _member_config(self, host: str, service: Mapping[str, Any]) -> None:
         member = self.members[host]
@@ -270,7 +370,21 @@ class Decision:
         return next((host for host in self.hosts if endpoint and self.members[host]["client_url"] == endpoint), None)
 
 
+def external_checks(hosts: Sequence[str], hostvars: Mapping[str, Any], registered: str) -> dict[str, Any]:
+    """{kube-apiserver host: its check-mode kube_apiserver result} from the looped task each of `hosts` registered as
+    `registered` (each delegated its share of the kube-apiserver hosts outside the play)."""
+    found: dict[str, Any] = {}
+    for host in hosts:
+        loop = hostvars[host][registered] if registered in hostvars[host] else None
+        for result in (loop or {}).get("results") or []:
+            found[result[result.get("ansible_loop_var") or "item"]] = result
+    return found
+
+
 def decide(options: Mapping[str, Any], hosts: Sequence[str], hostvars: Mapping[str, Any],
-           registered: str = "__restore_preflight") -> dict[str, Any]:
-    """The decision from the preflight each host registered as `registered`."""
-    return Decision(options, hosts, {host: hostvars[host][registered] for host in hosts}).decide()
+           registered: str = "__restore_preflight",
+           external_registered: str = "__restore_kube_apiserver_preflight") -> dict[str, Any]:
+    """The decision from the preflight each host registered as `registered`, and the kube-apiserver hosts outside
+    the play as checked in `external_registered`."""
+    return Decision(options, hosts, {host: hostvars[host][registered] for host in hosts},
+                    external_checks(hosts, hostvars, external_registered)).decide()

@@ -46,6 +46,9 @@ TOMBSTONE = ord("t")
 MAX_DEPTH = 64
 # Bytes of a KeyValue read to find its key; a longer key is read in full with a second pread.
 VALUE_HEAD = 256
+# Where kube-apiserver keeps its objects (its --etcd-prefix, /registry by default): keys under it mean that the
+# database is a Kubernetes cluster's.
+KUBERNETES_PREFIX = b"/registry/"
 # etcd's server code that first sets the restored revision to the scheduled compaction too (issue #17780, PR #17815
 # and backports): before these, a member restarted on a db whose last compaction had not finished reported the
 # newest revision left in the key bucket or the finished compaction, whichever is higher.
@@ -282,10 +285,16 @@ def _key_bucket(db: EtcdDb) -> tuple[_Page, _Page]:
 
 
 def count_live_keys(db: EtcdDb, keys: _Page) -> int:
-    """Live keys in the database: keys whose newest entry is not a tombstone. Memory: 8 bytes of hash per live
-    key, not the keys. An entry with an empty value (the marker `etcdutl snapshot restore --bump-revision`
-    writes) is not a key."""
+    """Live keys in the database (see live_key_counts)."""
+    return live_key_counts(db, keys)[0]
+
+
+def live_key_counts(db: EtcdDb, keys: _Page, prefix: bytes = KUBERNETES_PREFIX) -> tuple[int, int]:
+    """(live keys in the database, those of them under `prefix`): keys whose newest entry is not a tombstone.
+    Memory: 8 bytes of hash per live key, not the keys. An entry with an empty value (the marker `etcdutl snapshot
+    restore --bump-revision` writes) is not a key."""
     live = set()
+    under = set()
     for revision_key, head in db.items(keys, value_bytes=VALUE_HEAD):
         if not head:
             continue
@@ -298,9 +307,12 @@ def count_live_keys(db: EtcdDb, keys: _Page) -> int:
         digest = hashlib.blake2b(key, digest_size=8).digest()
         if len(revision_key) == 18 and revision_key[17] == TOMBSTONE:
             live.discard(digest)
+            under.discard(digest)
         else:
             live.add(digest)
-    return len(live)
+            if key.startswith(prefix):
+                under.add(digest)
+    return len(live), len(under)
 
 
 def read_facts(path: str, count_keys: bool = False, source: Any = None) -> dict[str, Any]:
@@ -326,11 +338,12 @@ def _read_facts(path: str, count_keys: bool, source: Any) -> dict[str, Any]:
             members=_members(db),
             lease_count=_count(db, b"lease"),
             key_count=None,
+            kubernetes_key_count=None,
         )
         facts["revision"] = max(1, facts["last_key_revision"], facts["compact_revision"] or 0,
                                 facts["scheduled_compact_revision"] or 0)
         if count_keys:
-            facts["key_count"] = count_live_keys(db, keys)
+            facts["key_count"], facts["kubernetes_key_count"] = live_key_counts(db, keys)
     return facts
 
 

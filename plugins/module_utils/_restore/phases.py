@@ -50,7 +50,6 @@ STEP_LABELS = dict(
     leftovers="remove older kept dirs and snapshot copies", rollback="put the previous data back",
     cluster_wait="wait for the cluster",
 )
-KUBE_APISERVER_MANIFEST = "kube-apiserver.yaml"
 
 # etcd_restore's own options, passed on to it as they are.
 RESTORE_OPTIONS = ("snapshot", "sha256", "manifest", "checked_file", "initial_cluster", "bump_revision", "server_version",
@@ -68,8 +67,8 @@ ARGUMENT_SPEC = CONNECTION.merge(MEMBER_SERVICE).merge(ArgumentSpec(dict(
     data_dir=dict(type="path", required=True),
     wal_dir=dict(type="path"),
     timeout=dict(type="float", default=120),
-    # kube-apiserver: kube_apiserver's options. kubernetes: auto (preflight: check it when a manifest is found),
-    # true or false.
+    # kube-apiserver: kube_apiserver's options. kubernetes: auto (preflight: check it, and say whether it is found
+    # here), true or false.
     kubernetes=dict(type="raw", default="false"),
     kube_apiserver_manager=dict(type="str", default="static_pod", choices=["static_pod", "supervisor", "systemd"]),
     kube_manifest_dir=dict(type="path", default="/etc/kubernetes/manifests"),
@@ -274,8 +273,6 @@ class Preflight(Phase):
             "name", "peer_url", "client_url", "data_dir")})
         if params["src"]:
             self._place(params["src"], params["snapshot"], params["src_sha256"])
-        result["kube_manifest_found"] = any(os.path.exists(os.path.join(where, KUBE_APISERVER_MANIFEST))
-                                            for where in (params["kube_manifest_dir"], params["kube_held_manifest_dir"]))
         if params["read_cluster"]:
             # First: its gRPC channels are closed before any command runs.
             result["cluster"] = cluster_info.read(connection(params))

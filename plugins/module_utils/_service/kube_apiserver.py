@@ -58,12 +58,20 @@ class KubeApiserver:
         self.addresses = [(self.params["address"], self.params["port"])]
         self.where = "%s:%s" % (self.params["address"] or "any address", self.params["port"])
         self.backend: Any = None
-        self.result: dict[str, Any] = dict(changed=False, manager=self.params["manager"],
+        self.result: dict[str, Any] = dict(changed=False, manager=self.params["manager"], found=None,
                                            listening=bool(local_member.listeners_on(self.addresses)))
 
     def plan(self) -> None:
-        """Find the manager and whether it runs kube-apiserver. Raises EtcdOpsError."""
+        """Find the manager and whether it runs kube-apiserver. Raises EtcdOpsError; KubeApiserverError, with
+        `found` false in the result, when the manager has no kube-apiserver (no manifest, program or unit)."""
         self.backend = select(self.host, self.params)
+        self.result["found"] = bool(self.backend.known())
+        if not self.result["found"]:
+            raise KubeApiserverError(
+                "no kube-apiserver found on this host: %s%s is not there (manager %s); set the manager, name or "
+                "manifest dirs to what runs kube-apiserver here" % (
+                    self.backend.describe(), " (nor held in %s)" % self.params["held_manifest_dir"]
+                    if self.params["manager"] == "static_pod" else "", self.params["manager"]))
         self.result["changed"] = self.backend.state().running != self.want_running
 
     def would(self) -> str:

@@ -60,14 +60,15 @@ def _manifest(path: str) -> tuple[dict[str, Any] | None, str | None]:
 
 # What a report says of the database in the file (see _etcd.db.read_facts).
 DB_FIELDS = ("revision", "last_key_revision", "compact_revision", "scheduled_compact_revision", "consistent_index",
-             "lease_count", "key_count", "members")
+             "lease_count", "key_count", "kubernetes_key_count", "members")
 
 
 def check_file(path: str, count_keys: bool = False, checked: tuple[str, str] | None = None,
                manifest: dict[str, Any] | None = None, key: tuple[str, Any] | None = None,
                file_key: bytes | None = None, copy_of: str | None = None) -> dict[str, Any]:
     """A report on one file: status ok | corrupt | truncated | unverified | empty | not_a_snapshot | undecryptable |
-    unsupported, with the reasons; what its database stands for (DB_FIELDS; key_count only with `count_keys`).
+    unsupported, with the reasons; what its database stands for (DB_FIELDS; key_count and kubernetes_key_count
+    only with `count_keys`).
     `checked`: (identity, sha256) of an earlier report whose status was ok; when the file's identity is still that
     one, its bytes are not read and hashed again (an encrypted file that `key` opens is read whole anyway).
     `copy_of`: the sha256 of a file whose whole check passed elsewhere, which the caller has just found this file's

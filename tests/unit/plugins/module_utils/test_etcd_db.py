@@ -79,7 +79,9 @@ def expected_facts(state, **overrides):
                  compact_revision=int.from_bytes(compact[:8], "big") if compact else None,
                  scheduled_compact_revision=int.from_bytes(scheduled[:8], "big") if scheduled else None,
                  consistent_index=4, term=2, members=member_list(MEMBERS[0][:2] + ([PEER],)),
-                 lease_count=len(state.leases), key_count=len(state.live), revision=state.revision)
+                 lease_count=len(state.leases), key_count=len(state.live),
+                 kubernetes_key_count=sum(1 for key in state.live if key.startswith(b"/registry/")),
+                 revision=state.revision)
     facts.update(overrides)
     return facts
 
@@ -111,7 +113,7 @@ def test_a_new_cluster_is_at_revision_1(tmp_path):
     facts = facts_of(tmp_path, new_cluster())
     assert facts == dict(last_key_revision=0, compact_revision=None, scheduled_compact_revision=None,
                          consistent_index=4, term=2, members=member_list(MEMBERS[0][:2] + ([PEER],)),
-                         lease_count=0, key_count=0, revision=1)
+                         lease_count=0, key_count=0, kubernetes_key_count=0, revision=1)
     assert restored_revision(facts) == (1, 1)
 
 
@@ -120,7 +122,30 @@ def test_keys_are_counted_only_when_asked(tmp_path):
     state.put(b"a")
     layout = write_db(tmp_path, state.tree())
     assert read_facts(layout.path)["key_count"] is None
+    assert read_facts(layout.path)["kubernetes_key_count"] is None
     assert read_facts(layout.path, count_keys=True)["key_count"] == 1
+
+
+def test_keys_under_registry_are_counted_live_only_and_by_prefix_not_by_name(tmp_path):
+    """A Kubernetes cluster's database holds its objects under /registry/; a deleted one does not count, nor a key
+    that only looks alike (no slash after registry, or registry further in), nor a key longer than the first read."""
+    state = new_cluster()
+    state.put(b"/registry/pods/default/web", b"pod")
+    state.put(b"/registry/" + b"n" * (VALUE_HEAD * 2), b"long")
+    state.put(b"/registry/secrets/default/gone", b"secret")
+    state.delete(b"/registry/secrets/default/gone")
+    state.put(b"/registryx/a", b"1")
+    state.put(b"/calico/registry/b", b"2")
+    state.put(b"registry/c", b"3")
+    facts = facts_of(tmp_path, state)
+    assert (facts["key_count"], facts["kubernetes_key_count"]) == (5, 2)
+    assert facts == expected_facts(state)
+
+    plain = new_cluster()
+    plain.put(b"/registryx/a", b"1")
+    plain.put(b"/registry/gone", b"2")
+    plain.delete(b"/registry/gone")
+    assert facts_of(tmp_path, plain)["kubernetes_key_count"] == 0
 
 
 def test_many_revisions_of_few_keys(tmp_path):

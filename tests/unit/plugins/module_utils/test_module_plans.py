@@ -156,12 +156,16 @@ def test_rollback_leaves_a_verified_restore_alone_even_while_etcd_runs(tmp_path,
 
 
 class FakeBackend:
-    def __init__(self, running):
+    def __init__(self, running, known=True):
         self.running = running
+        self.is_known = known
         self.calls = []
 
     def describe(self):
         return "fake"
+
+    def known(self):
+        return self.is_known
 
     def state(self):
         return SimpleNamespace(running=self.running)
@@ -194,6 +198,18 @@ def test_kube_apiserver_plan_asks_the_manager_and_apply_waits_for_the_port(monke
     already = apiserver(monkeypatch, FakeBackend(running=True), "started", lambda: True)
     already.plan()
     assert already.result["changed"] is False and "is already started" in already.would()
+    assert started.result["found"] is True and already.result["found"] is True
+
+
+def test_kube_apiserver_that_its_manager_does_not_know_is_refused_as_not_found_before_anything(monkeypatch):
+    """A host given as a kube-apiserver host without one (a wrong name, manager or manifest dir) must be refused,
+    not taken for one whose kube-apiserver is stopped already."""
+    backend = FakeBackend(running=False, known=False)
+    missing = apiserver(monkeypatch, backend, "stopped", lambda: False)
+    with pytest.raises(kube_apiserver.KubeApiserverError, match=r"^no kube-apiserver found on this host: fake is not "
+                       r"there \(manager supervisor\); set the manager, name or manifest dirs"):
+        missing.plan()
+    assert missing.result["found"] is False and backend.calls == []
 
 
 def test_kube_apiserver_that_keeps_listening_after_the_stop_fails_in_time(monkeypatch):

@@ -50,3 +50,28 @@ def test_the_verify_names_the_cluster_and_two_hosts_failing_alike_both_count():
 
 def test_nothing_failed_nothing_recorded():
     assert failures(HOSTS, {host: {} for host in HOSTS}, REGISTERED) == []
+
+
+def test_kube_apiserver_hosts_outside_the_play_fail_on_their_own_names_and_are_never_lost_members():
+    """Each etcd host delegates its share of the kube-apiserver hosts outside the play, in a loop: every item that
+    failed or could not be reached is a failure of that kube-apiserver host, not of the etcd host that delegated it."""
+    loop = "__restore_kube_host"
+    hostvars = {
+        "node1": dict(kube_stopped=dict(failed=True, msg="One or more items failed", results=[
+            dict(failed=True, msg="kube-apiserver (supervisor program a) was stopped, but after 2s pid 9 still listens",
+                 __restore_kube_host="cp1", ansible_loop_var=loop),
+            dict(changed=True, __restore_kube_host="cp3", ansible_loop_var=loop)])),
+        "node2": dict(kube_stopped=dict(changed=False, results=[
+            dict(unreachable=True, msg="Failed to connect to the host via ssh", __restore_kube_host="cp2",
+                 ansible_loop_var=loop)])),
+        "node3": dict(kube_stopped=dict(skipped=True, results=[])),
+    }
+    found = failures(HOSTS, hostvars, {"kube_stopped": "stop"})
+    assert [(f["host"], f["step"], f["lost"], f["kube_apiserver_host"]) for f in found] == [
+        ("cp1", "kube_apiserver_stop", False, True), ("cp2", "kube_apiserver_stop", False, True)]
+    assert [f["text"] for f in found] == [
+        "stop kube-apiserver failed on cp1 (kube-apiserver host): kube-apiserver (supervisor program a) was stopped, "
+        "but after 2s pid 9 still listens",
+        "stop kube-apiserver could not reach cp2 (kube-apiserver host): Failed to connect to the host via ssh"]
+    started = failures(HOSTS, hostvars, {"kube_stopped": "finish"})
+    assert [f["label"] for f in started] == ["start kube-apiserver", "start kube-apiserver"]

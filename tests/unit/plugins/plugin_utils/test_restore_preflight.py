@@ -19,7 +19,8 @@ def member(host):
 
 def snapshot(**facts):
     report = dict(sha256=SHA, revision=120, last_key_revision=120, compact_revision=None,
-                  scheduled_compact_revision=None, key_count=50, manifest=dict(cluster_id="c0", etcd_version="3.5.16"),
+                  scheduled_compact_revision=None, key_count=50, kubernetes_key_count=40,
+                  manifest=dict(cluster_id="c0", etcd_version="3.5.16"),
                   members=[dict(id="1", name="node1", peer_urls=["https://10.0.0.1:2380"])])
     report.update(facts)
     return report
@@ -44,7 +45,8 @@ def preflights(**changes):
     found = {}
     for host in HOSTS:
         found[host] = dict(
-            member=member(host), problems={}, kube_manifest_found=host == "node3", cluster=None,
+            member=member(host), problems={}, cluster=None,
+            kube_apiserver_check=dict(found=True, manager="static_pod", changed=True, listening=True),
             restore_check=dict(sha256=SHA, snapshot=snapshot(), tool="etcdutl", tool_version="3.5.16", journal=None,
                                server_version="3.5.16", previous_data_dir="/var/lib/etcd.pre-restore-x"),
             service_check=dict(member_config=[source(host)], member_config_missing=None, member_config_unread=[]))
@@ -54,18 +56,33 @@ def preflights(**changes):
     return found
 
 
-def hostvars(found):
-    return {host: {"__restore_preflight": result} for host, result in found.items()}
+def hostvars(found, external=None):
+    """hostvars as the role leaves them: each etcd host's preflight, and the share of the kube-apiserver hosts outside
+    the play that each etcd host checked (a loop over loop_var __restore_kube_host)."""
+    found_vars = {host: {"__restore_preflight": result} for host, result in found.items()}
+    for number, (host, result) in enumerate((external or {}).items()):
+        results = found_vars[HOSTS[number % len(HOSTS)]].setdefault(
+            "__restore_kube_apiserver_preflight", {"results": [], "changed": False})["results"]
+        results.append(dict(result, __restore_kube_host=host, ansible_loop_var="__restore_kube_host"))
+    return found_vars
 
 
-def run(found=None, **options):
-    return decide(dict(OPTIONS, **options), HOSTS, hostvars(found or preflights()))
+def run(found=None, external=None, **options):
+    return decide(dict(OPTIONS, **options), HOSTS, hostvars(found or preflights(), external))
 
 
-def test_a_sound_cluster_may_be_restored_in_kubernetes_mode_found_on_any_host():
+def external_ok():
+    return dict(changed=True, found=True, manager="systemd", listening=True, failed=False)
+
+
+def test_a_sound_cluster_may_be_restored_in_kubernetes_mode_from_its_keys_under_registry():
     decision = run()
     assert decision["ok"] and decision["problems"] == [], decision["problems"]
     assert decision["kubernetes"] is True and decision["bump"] == 1000000000
+    assert decision["kubernetes_reason"] == "the snapshot holds 40 keys under /registry/ (a Kubernetes cluster's)"
+    # Stacked etcd: kube-apiserver is stopped on every etcd host that has one.
+    assert decision["kube_apiserver_hosts"] == HOSTS and decision["kube_apiserver_external"] == []
+    assert decision["warnings"] == []
     assert decision["expected_revision"] == decision["expected_revision_max"] == 120 + 1000000000
     assert decision["live_revision"] == 150 and decision["leader"] == "node2"
     assert decision["sha256"] == SHA and decision["snapshot"]["key_count"] == 50
@@ -73,11 +90,125 @@ def test_a_sound_cluster_may_be_restored_in_kubernetes_mode_found_on_any_host():
     assert decision["checks_not_run"] == []
 
 
-def test_without_a_manifest_anywhere_there_is_no_bump_and_no_revision_check():
-    found = preflights(node3=dict(kube_manifest_found=False), cluster=cluster(revision=10 ** 12))
+def test_without_keys_under_registry_there_is_no_bump_and_no_revision_check_even_with_kube_apiserver_on_the_hosts():
+    found = preflights(cluster=cluster(revision=10 ** 12), **{host: dict(restore_check=dict(
+        preflights()[host]["restore_check"], snapshot=snapshot(kubernetes_key_count=0))) for host in HOSTS})
     decision = run(found)
-    assert decision["ok"] and decision["kubernetes"] is False and decision["bump"] == 0
-    assert decision["expected_revision"] == 120
+    assert decision["ok"] and decision["kubernetes"] is False and decision["bump"] == 0, decision["problems"]
+    assert decision["expected_revision"] == 120 and decision["kube_apiserver_hosts"] == []
+    assert ("kube-apiserver is configured on node1, node2, node3, but the snapshot holds no key under /registry/: this "
+            "etcd is not taken for kube-apiserver's - it is left running and the revision is not bumped"
+            in " ".join(decision["notes"])), decision["notes"]
+    # restore_kubernetes overrides what the keys say, both ways.
+    forced = run(found, restore_kubernetes="true", restore_bump_revision=10 ** 13)
+    assert forced["ok"] and forced["kubernetes"] is True and forced["bump"] == 10 ** 13, forced["problems"]
+    assert forced["kube_apiserver_hosts"] == HOSTS and forced["kubernetes_reason"] == "restore_kubernetes is true"
+    off = run(restore_kubernetes="false")
+    assert off["ok"] and off["kubernetes"] is False and off["bump"] == 0 and off["kube_apiserver_hosts"] == []
+
+
+def no_kube_apiserver_on(found, *hosts):
+    for host in hosts:
+        found[host]["kube_apiserver_check"] = dict(found=False, manager="static_pod", changed=False, listening=False)
+        found[host]["problems"]["kube_apiserver_check"] = "no kube-apiserver found on this host: static pod manifest x"
+    return found
+
+
+def test_keys_under_registry_without_any_kube_apiserver_host_bump_the_revision_and_say_so_loudly():
+    """External etcd restored without restore_kube_apiserver_group: no manifest on the etcd hosts any more decides
+    that this is no Kubernetes cluster's etcd."""
+    decision = run(no_kube_apiserver_on(preflights(), *HOSTS))
+    assert decision["ok"] and decision["kubernetes"] is True and decision["bump"] == 1000000000, decision["problems"]
+    assert decision["kube_apiserver_hosts"] == [] and decision["expected_revision"] == 120 + 1000000000
+    assert decision["warnings"] == [
+        "WARNING: Kubernetes mode (the snapshot holds 40 keys under /registry/ (a Kubernetes cluster's)), but no "
+        "kube-apiserver host is known: none was found on the etcd hosts and restore_kube_apiserver_group is not set. "
+        "A kube-apiserver that uses this etcd keeps running through the restore; the revision is still bumped by "
+        "1000000000. With etcd apart from the kube-apiservers (external etcd), set restore_kube_apiserver_group to "
+        "their group (docs/hosts.md)."]
+    # Found on some etcd hosts only: those are stopped, the others named.
+    some = run(no_kube_apiserver_on(preflights(), "node3"))
+    assert some["ok"] and some["kube_apiserver_hosts"] == ["node1", "node2"] and some["warnings"] == []
+    assert "kube-apiserver is stopped on node1, node2 only: none was found on node3." in some["notes"]
+    # A kube-apiserver that is there but cannot be controlled is refused, not skipped.
+    broken = preflights()
+    broken["node2"]["kube_apiserver_check"] = dict(found=None)
+    broken["node2"]["problems"]["kube_apiserver_check"] = "cannot find supervisord's configuration: x."
+    assert "node2: cannot find supervisord's configuration: x." in run(broken)["problems"]
+
+
+def test_kube_apiserver_hosts_outside_the_etcd_hosts_are_stopped_from_restore_kube_apiserver_group():
+    found = no_kube_apiserver_on(preflights(), "node2", "node3")
+    external = {"cp1": external_ok(), "cp2": external_ok()}
+    decision = run(found, external, restore_kube_apiserver_group="control_plane",
+                   kube_apiserver_group_hosts=["cp1", "cp2"])
+    assert decision["ok"] and decision["kubernetes"] is True and decision["bump"] == 1000000000, decision["problems"]
+    assert decision["kube_apiserver_hosts"] == ["cp1", "cp2"] and decision["kube_apiserver_external"] == ["cp1", "cp2"]
+    assert decision["warnings"] == []
+    # node1's kube-apiserver is not the group's: left alone, and said so.
+    assert "kube-apiserver on node1 is not in restore_kube_apiserver_group control_plane: it is left running." in (
+        decision["notes"])
+    # An etcd host in the group is stopped by its own phases, the others from the play.
+    mixed = run(found, external, restore_kube_apiserver_group="control_plane",
+                kube_apiserver_group_hosts=["cp1", "node1", "cp2"])
+    assert mixed["ok"] and mixed["kube_apiserver_hosts"] == ["node1", "cp1", "cp2"]
+    assert mixed["kube_apiserver_external"] == ["cp1", "cp2"]
+    # An etcd host of the group without kube-apiserver is refused.
+    wrong = run(found, external, restore_kube_apiserver_group="control_plane",
+                kube_apiserver_group_hosts=["cp1", "node3"])
+    assert ("node3 (in restore_kube_apiserver_group control_plane): no kube-apiserver found on this host: static pod "
+            "manifest x; set restore_kube_apiserver_manager, _name or restore_kube_manifest_dir for it in the "
+            "inventory.") in wrong["problems"], wrong["problems"]
+
+
+def test_a_kube_apiserver_host_that_cannot_be_reached_found_or_checked_is_refused_before_anything_stops():
+    external = {"cp1": dict(unreachable=True, msg="Failed to connect to the host via ssh: timed out", changed=False),
+                "cp2": dict(failed=True, found=False, msg="no kube-apiserver found on this host: supervisor program "
+                            "kube-apiserver is not there (manager supervisor); set the manager, name or manifest dirs "
+                            "to what runs kube-apiserver here")}
+    decision = run(preflights(), external, restore_kube_apiserver_group="control_plane",
+                   kube_apiserver_group_hosts=["cp1", "cp2", "cp3"])
+    assert not decision["ok"]
+    assert decision["problems"] == [
+        "cp1 (kube-apiserver host, in restore_kube_apiserver_group control_plane) cannot be reached: Failed to connect "
+        "to the host via ssh: timed out. Make it reachable, or take it out of the group if it runs no kube-apiserver "
+        "of this cluster.",
+        "cp2 (kube-apiserver host, in restore_kube_apiserver_group control_plane): no kube-apiserver found on this "
+        "host: supervisor program kube-apiserver is not there (manager supervisor); set the manager, name or manifest "
+        "dirs to what runs kube-apiserver here; set restore_kube_apiserver_manager, _name or restore_kube_manifest_dir "
+        "for it in the inventory.",
+        "cp3 (kube-apiserver host, in restore_kube_apiserver_group control_plane) was not checked: its preflight did "
+        "not run; run the restore with its preflight."]
+    # Outside Kubernetes mode they are neither needed nor touched.
+    off = run(preflights(), external, restore_kubernetes="false", restore_kube_apiserver_group="control_plane",
+              kube_apiserver_group_hosts=["cp1", "cp2", "cp3"])
+    assert off["ok"] and off["kube_apiserver_hosts"] == [] and off["kube_apiserver_external"] == []
+
+
+def test_a_kube_apiserver_group_for_a_snapshot_without_keys_under_registry_is_refused_as_a_contradiction():
+    found = preflights(**{host: dict(restore_check=dict(preflights()[host]["restore_check"], snapshot=snapshot(
+        kubernetes_key_count=0))) for host in HOSTS})
+    group = dict(restore_kube_apiserver_group="control_plane", kube_apiserver_group_hosts=["cp1"])
+    decision = run(found, {"cp1": external_ok()}, **group)
+    assert decision["problems"] == [
+        "restore_kube_apiserver_group is control_plane, but the snapshot holds no key under /registry/, where "
+        "kube-apiserver keeps its objects: is this etcd theirs? Set restore_kubernetes=true if they keep their data in "
+        "it under another --etcd-prefix (they are stopped and the revision bumped), or restore_kubernetes=false to "
+        "restore without touching them."]
+    forced = run(found, {"cp1": external_ok()}, restore_kubernetes="true", **group)
+    assert forced["ok"] and forced["bump"] == 1000000000 and forced["kube_apiserver_external"] == ["cp1"]
+
+
+def test_keys_not_counted_leave_kubernetes_mode_to_the_kube_apiserver_hosts_as_a_check_not_run():
+    found = preflights(**{host: dict(restore_check=dict(preflights()[host]["restore_check"], snapshot=snapshot(
+        kubernetes_key_count=None))) for host in HOSTS})
+    decision = run(found)
+    assert decision["ok"] and decision["kubernetes"] is True and decision["kube_apiserver_hosts"] == HOSTS
+    assert decision["checks_not_run"] == [
+        "the snapshot's keys were not read, so whether it is a Kubernetes cluster's (keys under /registry/) is not "
+        "known: Kubernetes mode is on, as kube-apiserver hosts are known; set restore_kubernetes to decide it"]
+    alone = run(no_kube_apiserver_on(found, *HOSTS))
+    assert alone["ok"] and alone["kubernetes"] is False and alone["bump"] == 0
 
 
 def test_every_reason_to_stop_is_given_at_once():
@@ -221,3 +352,13 @@ def test_the_options_and_the_inventory_are_checked_before_any_host():
         "restore_snapshot is a/latest: from a store give the file name there, or latest."]
     assert option_problems(dict(options, restore_snapshot=""), HOSTS, members, 5, HOSTS) == [
         "restore_snapshot is empty: give the path of the snapshot to restore."]
+    assert option_problems(dict(options, restore_kube_apiserver_group="cp", kube_apiserver_group_hosts=["cp1"]),
+                           HOSTS, members, 5, HOSTS) == []
+    assert option_problems(dict(options, restore_kube_apiserver_group="cp", kube_apiserver_group_hosts=None),
+                           HOSTS, members, 5, HOSTS) == [
+        "restore_kube_apiserver_group is cp, which is no group of the inventory: give the group of the kube-apiserver "
+        "hosts (see docs/hosts.md), or leave it empty when kube-apiserver runs on the etcd hosts."]
+    assert option_problems(dict(options, restore_kube_apiserver_group="cp", kube_apiserver_group_hosts=[]),
+                           HOSTS, members, 5, HOSTS) == [
+        "restore_kube_apiserver_group is cp, a group without hosts: give the group of the kube-apiserver hosts (see "
+        "docs/hosts.md), or leave it empty when kube-apiserver runs on the etcd hosts."]
