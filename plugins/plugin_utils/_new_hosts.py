@@ -56,8 +56,8 @@ def plan(hosts: Sequence[str], hostvars: Mapping[str, Any], snapshot: str) -> di
     unresolved = []
     for host in hosts:
         own = hostvars[host]
-        old = own.get("restore_new_host_of") or (own.get("etcd_member_name") if own.get("etcd_member_name") in
-                                                   bundles else None)
+        namesake = own.get("etcd_member_name") if own.get("etcd_member_name") in bundles else None
+        old = own.get("restore_new_host_of") or namesake
         if not old:
             unresolved.append(host)
             continue

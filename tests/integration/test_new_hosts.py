@@ -17,55 +17,9 @@ from cryptography import x509
 from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair
 from ansible_collections.etcdops.dr.tests.integration.test_restore import custom_stats, restorable
 from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty, store
-from testbed import cluster, kubeadm, scratch, services
+from testbed import cluster, kubeadm, rebuild, scratch, services
 
 __all__ = ["restorable", "store"]
-NEW_ADDRESSES = ("127.0.0.31", "127.0.0.32", "127.0.0.33")
-
-
-def bundle_paths(bed, member):
-    """The kubeadm layout, and what stands for the rest of a kubeadm host: the etcd static pod manifest in the kubelet's
-    dir, the member's etcd config file and certificates, and the etcd CA with its key."""
-    paths = kubeadm.bundle_vars(member)
-    paths["backup_bundle_paths"] += [str(member.manifest_dir / "*.yaml"), str(member.config_file),
-                                     str(member.root / "pki" / "**"), str(bed.cacert), str(bed.pki / "ca.key")]
-    return paths
-
-
-def new_inventory(bed, path, private_key):
-    """The bed's inventory with its etcd group replaced by new1..3: new names, addresses and URLs, node1..3's paths."""
-    doc = yaml.safe_load(bed.inventory.read_text())
-    old = doc["all"]["children"]["etcd"]["hosts"]
-    hosts = {}
-    for number, (member, address) in enumerate(zip(bed.members, NEW_ADDRESSES), start=1):
-        host = dict(old[member.name], ansible_host=address, etcd_member_name=f"new{number}",
-                    etcd_service_manager="static_pod",
-                    etcd_client_url=f"https://{address}:2379", etcd_peer_url=f"https://{address}:2380",
-                    restore_new_host_of=member.name,
-                    restore_new_hosts_kube_apiserver_manifest=str(kubeadm.manifest(member)))
-        hosts[f"new{number}"] = host
-    doc["all"]["children"]["etcd"]["hosts"] = hosts
-    doc["all"]["vars"]["restore_decryption_key"] = private_key
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
-
-
-def new_urls(kind):
-    return [f"https://{address}:{2379 if kind == 'client' else 2380}" for address in NEW_ADDRESSES]
-
-
-def lose_every_machine(bed):
-    """Every member's process (its kubelet and the pod), data, configuration, certificates, manifests and layout gone,
-    and the etcd CA's key."""
-    services.supervisorctl(bed, "stop", *[m.kubelet_service for m in bed.members])
-    for member in bed.members:
-        shutil.rmtree(member.manifest_dir)
-        shutil.rmtree(member.held_manifest_dir, ignore_errors=True)
-        shutil.rmtree(member.data_dir)
-        member.config_file.unlink()
-        shutil.rmtree(member.root / "pki")
-    kubeadm.remove(bed)
-    (bed.pki / "ca.key").unlink()
 
 
 def listening(address):
@@ -98,17 +52,14 @@ def test_every_machine_lost_the_cluster_is_rebuilt_on_new_hosts_from_the_snapsho
 
 def _rebuild(bed, store, ansible, tmp_path, saved):
     private, public, dummy = key_pair(tmp_path, "backup")
-    doc = yaml.safe_load(bed.inventory.read_text())
-    for member in bed.members:
-        doc["all"]["children"]["etcd"]["hosts"][member.name].update(bundle_paths(bed, member))
-    (tmp_path / "backup-inventory.yml").write_text(yaml.safe_dump(doc))
+    backup_inventory = rebuild.backup_inventory(bed, tmp_path / "backup-inventory.yml")
     for number in range(30):
         cluster.etcdctl(bed, "put", f"/registry/configmaps/default/cm-{number:02d}", f"value-{number}")
     cluster.etcdctl(bed, "put", "/registry/leases/trailing", "x")
     cluster.etcdctl(bed, "del", "/registry/leases/trailing")
     before = scratch.key_values(functools.partial(cluster.etcdctl, bed))
     controller = tmp_path / "controller"
-    backup = ansible.playbook("etcdops.dr.backup", "-i", str(tmp_path / "backup-inventory.yml"), env=STATS,
+    backup = ansible.playbook("etcdops.dr.backup", "-i", backup_inventory, env=STATS,
                               extra_vars={"backup_fetch_dir": str(controller), "backup_stores": [store],
                                           "backup_encryption_recipients": [public]})
     assert backup.rc == 0, backup.output
@@ -116,12 +67,9 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
     old_sa_key = (kubeadm.root(bed.members[0]) / "pki" / "sa.key").read_bytes()
     old_ca_key = (bed.pki / "ca.key").read_bytes()
 
-    lose_every_machine(bed)
-    # The new machines are installed, their kubelets running with no manifest yet.
-    for member in bed.members:
-        member.manifest_dir.mkdir()
-    services.supervisorctl(bed, "start", *[m.kubelet_service for m in bed.members])
-    inventory = new_inventory(bed, tmp_path / "new-inventory.yml", private)
+    rebuild.lose_every_machine(bed)
+    rebuild.new_machines(bed)
+    inventory = rebuild.new_inventory(bed, tmp_path / "new-inventory.yml", private)
     options = {"restore_snapshot": str(snapshot), "restore_snapshot_from": "controller", "restore_new_hosts": True,
                "restore_snapshot_dir": "{{ etcd_backup_dir }}/restore"}
     # Check mode, from the controller's copy: the mapping shown, nothing of the new hosts written.
@@ -148,17 +96,17 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
     for member in bed.members:
         assert (member.held_manifest_dir / "etcd.yaml").exists() and not (member.manifest_dir / "etcd.yaml").exists()
         assert member.config_file.exists() and cluster.listener_pid(member) is None
-    assert not [address for address in NEW_ADDRESSES if listening(address)]
+    assert not [address for address in rebuild.NEW_ADDRESSES if listening(address)]
     pause.unlink()
     assert run.wait(timeout=600) == 0, (tmp_path / "run.log").read_text()
-    new_endpoints = new_urls("client")
+    new_endpoints = rebuild.new_urls("client")
     after = scratch.key_values(functools.partial(cluster.etcdctl, bed, endpoints=new_endpoints))
     assert after == before
     members = yaml.safe_load(cluster.etcdctl(bed, "member", "list", "-w", "json", endpoints=new_endpoints).stdout)
     assert sorted((m["name"], m["peerURLs"]) for m in members["members"]) == [
-        (f"new{n}", [url]) for n, url in enumerate(new_urls("peer"), start=1)]
+        (f"new{n}", [url]) for n, url in enumerate(rebuild.new_urls("peer"), start=1)]
     ca = x509.load_pem_x509_certificate(bed.cacert.read_bytes())
-    for member, address in zip(bed.members, NEW_ADDRESSES):
+    for member, address in zip(bed.members, rebuild.NEW_ADDRESSES):
         config = yaml.safe_load(member.config_file.read_text())
         assert config["name"] == f"new{member.name[-1]}" and address in config["listen-client-urls"]
         assert member.address not in config["listen-peer-urls"] + config["advertise-client-urls"]
@@ -182,7 +130,7 @@ def _rebuild(bed, store, ansible, tmp_path, saved):
             "bundle": "{{ etcd_backup_dir }}/restore/" + snapshot.name + ".bundle-{{ restore_new_host_of }}.tar.enc",
             "decryption_key": "{{ restore_decryption_key }}", "name": "{{ etcd_member_name }}",
             "client_url": "{{ etcd_client_url }}", "peer_url": "{{ etcd_peer_url }}",
-            "initial_cluster": ",".join(f"new{n}={url}" for n, url in enumerate(new_urls("peer"), start=1)),
+            "initial_cluster": ",".join(f"new{n}={url}" for n, url in enumerate(rebuild.new_urls("peer"), start=1)),
             "etcd_servers": new_endpoints, "kube_apiserver_manifest": "{{ restore_new_hosts_kube_apiserver_manifest }}",
             "manifest_dir": "{{ etcd_manifest_dir }}", "held_manifest_dir": "{{ etcd_held_manifest_dir }}",
             "keep_dir": str(tmp_path / "kept"), "service_manager": "static_pod",

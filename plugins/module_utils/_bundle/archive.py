@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import COMPANION_MARK, companion_of
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import COMPANION_MARK
 
 FORMAT = 1
 MANIFEST_MEMBER = "MANIFEST.json"
@@ -107,7 +107,7 @@ def read(chunks: Iterable[bytes], name: str) -> tuple[dict[str, Any], dict[str, 
     contents: dict[str, bytes] = {}
     links: dict[str, str] = {}
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 if manifest is None:
                     if member.name != MANIFEST_MEMBER or not member.isfile():

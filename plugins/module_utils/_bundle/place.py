@@ -114,9 +114,9 @@ def manifest_flags_edit(text: str, values: dict[str, str], where: str) -> str:
         for field in ("command", "args"):
             items = container.get(field) or []
             for index, item in enumerate(items):
-                flag = str(item)[2:].partition("=")[0] if str(item).startswith("--") else None
-                if flag in values:
-                    items[index] = "--%s=%s" % (flag, values[flag])
+                name = str(item)[2:].partition("=")[0]
+                if str(item).startswith("--") and name in values:
+                    items[index] = "--%s=%s" % (name, values[name])
     if yaml.safe_load(after) != wanted:
         raise BundleError("%s: the edit would change more than %s: set them by hand" % (
             where, ", ".join("--%s=%s" % item for item in values.items())))
@@ -246,7 +246,7 @@ class BundleRestore:
             ca_path = tls[ca_flag]
             ca_key = params["etcd_ca_key"] or re.sub(r"\.(crt|pem)$", ".key", ca_path)
             address = host_of(params[url_option])
-            why = "missing"
+            why: str | None = "missing"
             if os.path.exists(tls[cert_flag]) and os.path.exists(ca_path):
                 with open(tls[cert_flag], "rb") as cert, open(ca_path, "rb") as ca:
                     why = _cert_covers(cert.read(), ca.read(), address, params["name"])

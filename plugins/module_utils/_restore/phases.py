@@ -392,15 +392,22 @@ class ClusterVerify:
 
     def apply(self) -> None:
         params = self.params
+        # A member's name is in the member list once its start has been applied (etcd publishes it through raft): until
+        # then the list shows it unnamed, and the summary would too.
         cluster, settled = wait_for_cluster(params, lambda cluster: bool(
-            cluster["healthy"] and cluster.get("hash_kv_consistent") and len(set(revisions_of(cluster))) == 1),
+            cluster["healthy"] and cluster.get("hash_kv_consistent") and len(set(revisions_of(cluster))) == 1
+            and all(member.get("name") for member in cluster["members"])),
             hash_kv=True, count_keys=True, count_keys_revision=params["expected_revision_max"])
         self.result["cluster"] = cluster
         revisions = revisions_of(cluster)
         if not settled:
-            raise EtcdOpsError("the restored cluster did not become healthy with one revision and one KV hash: %s "
-                               "(revisions %s)" % ("; ".join(cluster.get("health_problems") or [cluster.get("msg", "")]),
-                                                   ", ".join(str(revision) for revision in revisions)))
+            unnamed = [member.get("id") for member in cluster.get("members") or [] if not member.get("name")]
+            raise EtcdOpsError("the restored cluster did not become healthy with one revision and one KV hash, every "
+                               "member started: %s (revisions %s)%s" % (
+                                   "; ".join(cluster.get("health_problems") or [cluster.get("msg", "")]),
+                                   ", ".join(str(revision) for revision in revisions),
+                                   "; members not started (no name published): %s" % ", ".join(
+                                       str(ident) for ident in unnamed) if unnamed else ""))
         low, high = params["expected_revision"], params["expected_revision_max"]
         if not (min(revisions) >= low and cluster["key_count_revision"] >= low
                 and cluster["key_count"] == params["key_count"] and len(cluster["members"]) == params["member_count"]):

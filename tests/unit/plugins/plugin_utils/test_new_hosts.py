@@ -30,8 +30,8 @@ def hostvars(**hosts):
 
 
 def test_each_host_replaces_the_member_it_names_or_its_namesake(snapshot):
-    result = plan(["new1", "cp2", "new3"], hostvars(new1={"restore_new_host_of": "cp1"}, cp2={},
-                                                   new3={"restore_new_host_of": "cp3"}), str(snapshot))
+    variables = hostvars(new1={"restore_new_host_of": "cp1"}, cp2={}, new3={"restore_new_host_of": "cp3"})
+    result = plan(["new1", "cp2", "new3"], variables, str(snapshot))
     assert result["ok"], result
     assert {host: entry["old_member"] for host, entry in result["mapping"].items()} == {
         "new1": "cp1", "cp2": "cp2", "new3": "cp3"}
