@@ -131,6 +131,11 @@ snapshots:
     manifest:
       description: The manifest beside the file (C(<file>.json)); null when there is none.
       type: dict
+    bundles:
+      description: The control-plane bundles of the same backup set beside the file (C(<file>.bundle-<host>.tar.enc),
+        M(etcdops.dr.etcd_bundle)), by name.
+      type: list
+      elements: str
     notes:
       description: Checks that could not be made on this file, and why.
       type: list

@@ -101,6 +101,9 @@ def _bundles_taken_shipped_listed_and_pruned(bed, store, ansible, tmp_path):
     listed = ansible.module("etcdops.dr.etcd_store_list", {"store": store}, hosts="localhost",
                             defaults=False).results["localhost"]
     assert [(e["name"], sorted(e["bundles"])) for e in listed["backups"]] == [(snapshot, sorted(names.values()))]
+    beside = ansible.module("etcdops.dr.etcd_snapshot_info", {"path": str(controller / snapshot)}, hosts="localhost",
+                            defaults=False).results["localhost"]
+    assert sorted(beside["snapshots"][0]["bundles"]) == sorted(names.values()), beside
 
     # keep_last 1: the next backup set replaces the first everywhere - snapshot and bundles on the hosts, on the
     # controller and on the store.

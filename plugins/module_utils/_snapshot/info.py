@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, companions
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import ReadOnly
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.check import check_file, find_tool, read_status
 
@@ -61,6 +62,10 @@ class SnapshotInfo(ReadOnly):
         reports = []
         for path in snapshot_files(params["path"], params["pattern"]):
             report = check_file(path, params["count_keys"], key=key)
+            # The rest of its backup set beside it: the control-plane bundles (names only; docs/bundle.md).
+            report["bundles"] = [name for name in companions(os.listdir(os.path.dirname(path) or "."),
+                                                             os.path.basename(path))
+                                 if not name.endswith(MANIFEST_SUFFIX)]
             # etcd's tool reads plaintext only; an encrypted file's trailer and database were checked decrypted.
             if tool and argv and report["status"] in ("ok", "unverified") and not report["encryption"]:
                 read_status(self.host, report, tool, argv)
