@@ -35,6 +35,11 @@ options:
     description: The backups' file name prefix (for C(latest)).
     type: str
     default: etcd-snapshot
+  bundles:
+    description: Also bring the backup's control-plane bundles (C(<name>.bundle-<host>.tar[.enc]), as encrypted on
+      the store) and their manifests, each verified against its manifest's sha256 the same way.
+    type: bool
+    default: false
 author:
   - etcdops.dr maintainers (@etcdops)
 """
@@ -67,6 +72,11 @@ manifest:
   description: The backup's manifest.
   returned: always
   type: dict
+bundles:
+  description: The local paths of the control-plane bundles brought (with O(bundles)); empty otherwise.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module

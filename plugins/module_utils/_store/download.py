@@ -17,6 +17,7 @@ ARGUMENT_SPEC = store_spec(
     name=dict(type="str", required=True),
     dest_dir=dict(type="path", required=True),
     prefix=dict(type="str", default="etcd-snapshot"),
+    bundles=dict(type="bool", default=False),
 )
 
 
@@ -24,7 +25,7 @@ class StoreDownload(Transfer):
     """One backup and its manifest brought from a store to a local dir, verified against the manifest."""
 
     def __init__(self, params: dict[str, Any], host: HostContext) -> None:
-        super().__init__(params, host, dict(changed=False))
+        super().__init__(params, host, dict(changed=False, bundles=[]))
         self.entry: dict[str, Any] | None = None
 
     def _check(self) -> None:
@@ -35,6 +36,10 @@ class StoreDownload(Transfer):
     def _transfer(self) -> None:
         self.result.update(ops.download(planned(self.store), planned(self.entry), self.params["dest_dir"],
                                         self.host.check_mode))
+        if self.params["bundles"]:
+            brought = ops.download_bundles(planned(self.store), planned(self.entry), self.params["dest_dir"],
+                                           self.host.check_mode)
+            self.result.update(bundles=brought["bundles"], changed=self.result["changed"] or brought["changed"])
 
     def would(self) -> str:
         return self._message("would bring")
@@ -44,8 +49,9 @@ class StoreDownload(Transfer):
 
     def _message(self, verb: str) -> str:
         result = self.result
-        return "%s %s from %s to %s (sha256 %s, as its manifest says)" % (
-            verb if result["changed"] else "found", result["name"], result["store"], result["dest"], result["sha256"])
+        return "%s %s from %s to %s (sha256 %s, as its manifest says)%s" % (
+            verb if result["changed"] else "found", result["name"], result["store"], result["dest"], result["sha256"],
+            ", with its %d control-plane bundle(s)" % len(result["bundles"]) if result["bundles"] else "")
 
     def _host_failure(self, exc: Exception) -> str:
         return "writing to %s failed (%s): choose a dir with room for the backup; nothing was kept" % (
