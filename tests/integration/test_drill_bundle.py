@@ -51,8 +51,9 @@ def bundle_checks(report):
     return {name: status for name, status in checks_of(report).items() if name.startswith("bundle")}
 
 
-def test_the_drill_checks_the_bundles_and_fails_when_their_key_does_not_decrypt_the_secrets(store, ansible, tmp_path):
-    bed = store
+def test_the_drill_checks_the_bundles_and_fails_when_their_key_does_not_decrypt_the_secrets(
+        restorable, store, ansible, tmp_path):
+    bed = restorable
     key = kubeadm.make(bed)
     try:
         _drill_checks_bundles(bed, store, ansible, tmp_path, key)
@@ -86,8 +87,8 @@ def _drill_checks_bundles(bed, store, ansible, tmp_path, key):
                                            "failed": 0, "stale": 0}, entry
         assert entry["secrets_config"]["writer"] == {"kind": "aescbc", "keys": [kubeadm.ENCRYPTION_KEY_NAME]}
         assert "chain to a bundled CA" in entry["certificates"]["detail"]
-        chains = {os.path.basename(c["path"]): c["chains"] for c in entry["certificates_list"]}
-        assert chains["apiserver.crt"] is True and chains["ca.crt"] is True and len(chains) >= 4
+        chains = {c["path"].split("/kubernetes/pki/")[1]: c["chains"] for c in entry["certificates_list"]}
+        assert chains == {"apiserver.crt": True, "ca.crt": True, "front-proxy-ca.crt": True, "etcd/ca.crt": True}
         assert all(0 < c["days_left"] <= 3660 for c in entry["certificates_list"])
     assert f"{SECRETS} of {SECRETS} sampled Secrets decrypted" in stats["summary"]
     markdown = open(stats["reports"]["markdown"], encoding="utf-8").read()
