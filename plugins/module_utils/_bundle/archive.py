@@ -107,7 +107,7 @@ def read(chunks: Iterable[bytes], name: str) -> tuple[dict[str, Any], dict[str, 
     contents: dict[str, bytes] = {}
     links: dict[str, str] = {}
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 if manifest is None:
                     if member.name != MANIFEST_MEMBER or not member.isfile():

@@ -79,7 +79,7 @@ def sample_secrets(db: EtcdDb, limit: int = SAMPLE) -> list[tuple[bytes, bytes]]
             continue
         entry = entry if entry is not None else db.get(keys, revision_key) or b""
         values = wire_fields(entry).get(VALUE_FIELD) or [b""]
-        found.append((key, bytes(values[0])))  # type: ignore[arg-type]
+        found.append((key, bytes(values[0])))
     return found
 
 

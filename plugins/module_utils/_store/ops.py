@@ -361,28 +361,3 @@ def _bring(store: Store[Any], name: str, size: int, sha256: str, dest_dir: str, 
         raise
     _files.write_atomic(dest + MANIFEST_SUFFIX, manifest_bytes)
     return True
-    if os.path.lexists(dest):
-        raise StoreError("%s exists and is not %s of %s (another sha256): move it away, or choose another dir" % (
-            dest, entry["name"], store.url))
-    result["changed"] = True
-    if check_mode:
-        return result
-    os.makedirs(dest_dir, mode=0o700, exist_ok=True)
-    # The manifest as the store holds it, byte for byte.
-    manifest_bytes = store.read_small(entry["name"] + MANIFEST_SUFFIX)
-    handle, temp = _files.temp_file_in(dest_dir, entry["name"])
-    digest = hashlib.sha256()
-    try:
-        for chunk in store.read_chunks(entry["name"], entry["size"]):
-            digest.update(chunk)
-            handle.write(chunk)
-        if digest.hexdigest() != manifest["sha256"]:
-            raise StoreError("%s: %s came with sha256 %s, and its manifest says %s: it was altered or damaged on the "
-                             "store; do not restore it, choose another. Nothing was kept." % (
-                                 store.url, entry["name"], digest.hexdigest(), manifest["sha256"]))
-        _files.commit(handle, temp, dest)
-    except BaseException:
-        _files.discard(handle, temp)
-        raise
-    _files.write_atomic(dest + MANIFEST_SUFFIX, manifest_bytes)
-    return result
