@@ -46,6 +46,10 @@ def control_plane(bed):
     demo = bed.root / "demo"
     demo.mkdir(mode=0o700, exist_ok=True)
     aescbc_key = kubeadm.make(bed)
+    # Secrets an earlier run left (a test, an earlier demo: another layout, another key) would be ciphertext this
+    # layout's key cannot read - the drill would rightly fail its bundles, as a real cluster's whose EncryptionConfiguration
+    # was lost. The demo's cluster starts its Secrets afresh.
+    cluster.etcdctl(bed, "del", "--prefix", "/registry/secrets/")
     for number in range(SECRETS):
         etcd_key = f"/registry/secrets/demo/app-{number:02d}"
         with tempfile.TemporaryFile(dir=demo) as value:

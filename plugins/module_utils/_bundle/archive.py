@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO
 
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
-from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import COMPANION_MARK, companion_of
+from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import COMPANION_MARK
 
 FORMAT = 1
 MANIFEST_MEMBER = "MANIFEST.json"

@@ -123,8 +123,8 @@ def _certificates(contents: dict[str, bytes], now: datetime.datetime | None) -> 
         return dict(status="not_run", detail="the bundle holds no certificate or key (.crt, .key, .pub, .pem)",
                     certificates=[], problems=[])
     found = check_chain(pems, now)
-    certs = [{name: cert[name] for name in ("path", "subject", "issuer", "not_after", "days_left", "expired",
-                                           "is_ca", "chains")} for cert in found["certificates"]]
+    shown = ("path", "subject", "issuer", "not_after", "days_left", "expired", "is_ca", "chains")
+    certs = [{name: cert[name] for name in shown} for cert in found["certificates"]]
     bad = [cert for cert in certs if cert["expired"] or cert["chains"] is False]
     cas = [cert for cert in certs if cert["is_ca"]]
     chained = [cert for cert in certs if cert["chains"] is True]
@@ -229,9 +229,10 @@ def check_one(path: str, key: Any, samples: list[tuple[bytes, bytes]] | None, sa
                                        problems=[]),
                      secrets=dict(status="not_run", detail="the archive could not be read", summary=None))
         return entry
-    entry["files"] = len(manifest.get("files") or [])
+    files = len(manifest.get("files") or [])
+    entry["files"] = files
     entry["archive"] = dict(status="passed", detail="%s: %d files, each matching the sha256 its manifest records%s" % (
-        name, entry["files"], ", decrypted with key id %s" % key[0] if key and entry["encrypted"] else ""))
+        name, files, ", decrypted with key id %s" % key[0] if key and entry["encrypted"] else ""))
     entry["certificates"] = _certificates(contents, now)
     where = manifest.get("encryption_provider_config")
     config, note = _encryption(contents, where, name)

@@ -147,8 +147,8 @@ def test_a_good_bundle_opens_chains_and_decrypts_every_sampled_secret(tmp_path, 
     result = bundles.check_bundles(snapshot, [bundle], ALICE[0])
     (entry,) = result["bundles"]
     assert result["secrets_sampled"] == 5 and result["sample_problem"] is None
-    assert entry["host"] == "node1" and statuses(entry) == {"archive": "passed", "certificates": "passed",
-                                                           "secrets": "passed"}, entry
+    assert entry["host"] == "node1", entry
+    assert statuses(entry) == {"archive": "passed", "certificates": "passed", "secrets": "passed"}, entry
     assert entry["secrets"]["summary"]["decrypted"] == 5 and entry["secrets"]["summary"]["failed"] == 0
     assert "5 sampled: 5 decrypted" in entry["secrets"]["detail"] and "writer aescbc key key1" in entry["secrets"]["detail"]
     assert entry["certificates"]["detail"].startswith("2 certificates (1 CAs), 2 chain to a bundled CA; first to expire")
