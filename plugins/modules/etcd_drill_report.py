@@ -25,7 +25,8 @@ options:
   drill:
     description: What the drill measured - C(mode), C(started) and C(verified) (Unix times), C(phases), C(snapshot)
       (a check of the file), C(members) (their readings), C(expected_revision), C(live) (the live cluster's
-      reading), C(cluster) (the inventory's member names and peer URLs), C(failure) (why it stopped, if it did).
+      reading), C(cluster) (the inventory's member names and peer URLs), C(failure) (why it stopped, if it did),
+      C(bundles) (the bundle check made on the drill host, or why it could not run).
     type: dict
     required: true
   dest_dir:
@@ -46,6 +47,24 @@ options:
     description: The C(cluster) label of the textfile metrics.
     type: str
     default: etcd
+  bundles_snapshot:
+    description:
+      - The drilled snapshot's file on this host (the controller). When given, the control-plane bundles beside it
+        (C(<snapshot>.bundle-<host>.tar[.enc])) are checked here, in this process - each archive opened with
+        O(decryption_key) and every file's sha256 matched, its certificates chained to the bundled CAs with their
+        expiry, and its EncryptionConfiguration proven on a sample of the Secrets in the snapshot's database (read
+        and, when encrypted, decrypted in memory) - and reported with the drill. Nothing is written but the reports,
+        which hold no key material.
+      - Without it, the check the drill module made on the drill host (O(drill) C(bundles)) is reported, if any.
+    type: path
+  decryption_key:
+    description: X25519 private key (PEM) that opens encrypted bundles and an encrypted snapshot. Never logged.
+    type: str
+  bundles_sample:
+    description: At most this many Secrets (C(/registry/secrets/) keys, the newest written first) are read from the
+      snapshot to prove each bundle's EncryptionConfiguration.
+    type: int
+    default: 20
 author:
   - etcdops.dr maintainers (@etcdops)
 """

@@ -76,6 +76,24 @@ options:
     description: Count the Kubernetes objects per resource type (keys under C(/registry/)).
     type: bool
     default: true
+  bundles:
+    description:
+      - Also check the control-plane bundles beside O(snapshot) (C(<snapshot>.bundle-<host>.tar[.enc])), in this
+        process, whatever the drill's outcome - each archive opened with O(decryption_key) and every file's sha256
+        matched, its certificates chained to the bundled CAs with their expiry, and its EncryptionConfiguration
+        proven on a sample of the Secrets in the snapshot's database (decrypted in memory when encrypted). The result
+        (RV(bundles)) names providers and key names, never key material.
+      - Only the bundle of O(bundle_host) is opened here; another host's is reported as not checked (its keys are
+        opened only on its own host or on the controller).
+    type: bool
+    default: false
+  bundle_host:
+    description: This host's name in the bundles' file names (the inventory hostname). Required with O(bundles).
+    type: str
+  bundles_sample:
+    description: At most this many Secrets (the newest written first) are read to prove each EncryptionConfiguration.
+    type: int
+    default: 20
 requirements:
   - the Python etcd client and grpcio, and cryptography for an encrypted backup, on the host
 author:
@@ -175,6 +193,12 @@ left_behind:
   returned: always
   type: list
   elements: str
+bundles:
+  description: The check of the bundles beside the snapshot (with O(bundles)); null without. C(bundles) lists each
+    bundle's C(archive), C(certificates) and C(secrets) as C(status) (passed, failed, not_run) and C(detail);
+    C(not_run) says why none was checked.
+  returned: always
+  type: dict
 log_tail:
   description: The member's last log lines when it did not start.
   returned: always

@@ -36,8 +36,8 @@ options:
     type: str
     default: etcd-snapshot
   bundles:
-    description: Also bring the control-plane bundles the backup took beside the snapshot
-      (C(<name>.bundle-<host>.tar.enc), M(etcdops.dr.etcd_bundle)), each verified against its own manifest.
+    description: Also bring the backup's control-plane bundles (C(<name>.bundle-<host>.tar[.enc]), as encrypted on
+      the store) and their manifests, each verified against its manifest's sha256 the same way.
     type: bool
     default: false
 author:
@@ -68,15 +68,15 @@ sha256:
   description: The backup's sha256 (its manifest's, which the bytes matched).
   returned: always
   type: str
-bundles:
-  description: The bundles brought beside the snapshot (with O(bundles)), or already there with their sha256.
-  returned: always
-  type: list
-  elements: str
 manifest:
   description: The backup's manifest.
   returned: always
   type: dict
+bundles:
+  description: The local paths of the control-plane bundles brought (with O(bundles)); empty otherwise.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.etcdops.dr.plugins.module_utils._runner import run_module

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._drill.bundles import SAMPLE, bundles_beside, check_bundles
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.resources import compare
 from ansible_collections.etcdops.dr.plugins.module_utils._host.files import write_atomic
@@ -132,6 +133,44 @@ def _hash(member: dict[str, Any]) -> int | None:
     return value.get("hash") if isinstance(value, dict) else value
 
 
+BUNDLE_PARTS = ("archive", "certificates", "secrets")
+
+
+def _bundle_checks(bundles: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One check per bundle and part (bundle_archive:<host>, ...); one not-run check when they could not be looked
+    at; none when there is no bundle beside the snapshot."""
+    if not bundles:
+        return []
+    if not bundles.get("bundles"):
+        why = bundles.get("not_run")
+        return [_check("bundles", "not_run", why)] if why and not bundles.get("found") == 0 else []
+    return [_check("bundle_%s:%s" % (part, entry.get("host")), entry[part]["status"], entry[part]["detail"])
+            for entry in bundles["bundles"] for part in BUNDLE_PARTS]
+
+
+def _bundle_section(bundles: dict[str, Any] | None) -> dict[str, Any]:
+    """The report's view of the bundle check: per bundle its parts, certificates and Secrets' counts."""
+    bundles = bundles or {}
+    entries = []
+    for entry in bundles.get("bundles") or []:
+        summary = entry["secrets"].get("summary") or {}
+        entries.append(dict(
+            name=entry.get("name"), host=entry.get("host"), member=(entry.get("member") or {}).get("name"),
+            encrypted=entry.get("encrypted"), files=entry.get("files"),
+            encryption_provider_config=entry.get("encryption_provider_config"),
+            **{part: dict(status=entry[part]["status"], detail=entry[part]["detail"]) for part in BUNDLE_PARTS},
+            certificates_list=[{name: cert.get(name) for name in ("path", "subject", "not_after", "days_left",
+                                                                  "chains", "is_ca")}
+                               for cert in entry["certificates"].get("certificates") or []],
+            secrets_counts={name: summary.get(name) for name in ("samples", "decrypted", "unencrypted", "kms",
+                                                                 "failed", "stale")} if summary else None,
+            secrets_notes=summary.get("notes") or [], secrets_failures=summary.get("failures") or [],
+            secrets_config=summary.get("config")))
+    return dict(found=bundles.get("found"), checked_on=bundles.get("checked_on"),
+                secrets_sampled=bundles.get("secrets_sampled"), sample_problem=bundles.get("sample_problem"),
+                not_run=bundles.get("not_run"), bundles=entries)
+
+
 def _threshold_check(name: str, value: float | None, limit: float | None, option: str) -> dict[str, str]:
     if limit is None:
         return _check(name, "not_run", "no %s given" % option)
@@ -159,6 +198,7 @@ def build(drill: dict[str, Any], max_rto: Any = None, max_rpo: Any = None) -> di
     gap = (live["revision"] - snapshot_revision
            if live.get("revision") is not None and snapshot_revision is not None else None)
     checks = _snapshot_checks(snapshot, drill.get("cluster") or {}, live) + _member_checks(drill)
+    checks += _bundle_checks(drill.get("bundles"))
     checks.append(_threshold_check("rto", rto, limit_rto, "drill_max_rto"))
     checks.append(_threshold_check("rpo", rpo, limit_rpo, "drill_max_rpo"))
     drilled = drill["resources"] if "resources" in drill else (drill.get("members") or [{}])[0].get("resources")
@@ -179,6 +219,7 @@ def build(drill: dict[str, Any], max_rto: Any = None, max_rpo: Any = None) -> di
         live=dict(read=bool(live.get("revision") is not None), cluster_id=live.get("cluster_id"),
                   revision=live.get("revision"), error=live.get("error")),
         resources=compare(drilled, live.get("resources")) if drilled is not None else [],
+        bundles=_bundle_section(drill.get("bundles")),
     )
 
 
@@ -186,9 +227,35 @@ def summary(doc: dict[str, Any]) -> str:
     """One line for the play's output and for set_stats."""
     if doc["result"] == "failed":
         return "drill FAILED (%s mode): %s" % (doc["mode"], "; ".join(doc["failures"]))
-    return "drill passed (%s mode): %s restored and verified; RTO %s, RPO %s%s" % (
+    return "drill passed (%s mode): %s restored and verified; RTO %s, RPO %s%s%s" % (
         doc["mode"], doc["snapshot"]["path"], _human(doc["rto_seconds"]), _human(doc["rpo_seconds"]),
-        "" if doc["revision_gap"] is None else ", %d revisions behind the live cluster" % doc["revision_gap"])
+        "" if doc["revision_gap"] is None else ", %d revisions behind the live cluster" % doc["revision_gap"],
+        bundle_summary(doc))
+
+
+def bundle_summary(doc: dict[str, Any]) -> str:
+    """The bundle check in a few words for the summary line ("" when there was no bundle to check)."""
+    section = doc.get("bundles") or {}
+    entries = section.get("bundles") or []
+    if not entries:
+        return "; bundle check not run: %s" % section["not_run"] if section.get("not_run") and section.get(
+            "found") != 0 else ""
+    parts = []
+    for entry in entries:
+        counts = entry["secrets_counts"] or {}
+        states = {part: entry[part]["status"] for part in BUNDLE_PARTS}
+        if states["archive"] != "passed":
+            parts.append("%s %s" % (entry["host"], "not opened" if states["archive"] == "not_run" else "DAMAGED"))
+            continue
+        secrets = ("%d of %d sampled Secrets decrypted" % (counts.get("decrypted") or 0, counts.get("samples") or 0)
+                   if states["secrets"] == "passed" and counts.get("decrypted") else
+                   "Secrets stored unencrypted" if states["secrets"] == "passed" else
+                   "Secrets not checked" if states["secrets"] == "not_run" else
+                   "%d of %d sampled Secrets NOT decrypted" % (counts.get("failed") or 0, counts.get("samples") or 0))
+        certificates = {"passed": "certificates chain", "failed": "certificates FAILED",
+                        "not_run": "no certificate"}[states["certificates"]]
+        parts.append("%s whole, %s, %s" % (entry["host"], certificates, secrets))
+    return "; control-plane bundles: %s" % "; ".join(parts)
 
 
 def _human(value: float | None) -> str:
@@ -217,11 +284,32 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["| %s | %.1f |" % (p["name"], p["seconds"]) for p in doc["phases"]]
     lines += ["", "## Checks", "", "| Check | Result | Detail |", "|---|---|---|"]
     lines += ["| %s | %s | %s |" % (c["name"], c["status"], c["detail"].replace("|", "\\|")) for c in doc["checks"]]
+    lines += _bundle_markdown(doc["bundles"])
     if doc["resources"]:
         lines += ["", "## Kubernetes objects", "", "| Resource | Snapshot | Live | Difference |", "|---|---:|---:|---:|"]
         lines += ["| %s | %s | %s | %s |" % (r["resource"], r["snapshot"], _dash(r["live"]), _signed(r["difference"]))
                   for r in doc["resources"]]
     return "\n".join(lines) + "\n"
+
+
+def _bundle_markdown(section: dict[str, Any]) -> list[str]:
+    if not section["bundles"]:
+        return ["", "## Control-plane bundles", "", section["not_run"] or "none checked"] if section["not_run"] else []
+    lines = ["", "## Control-plane bundles", "", "%d beside the snapshot; %s Secrets sampled from the snapshot's "
+             "database%s." % (section["found"], _dash(section["secrets_sampled"]), (
+                 " (%s)" % section["sample_problem"]) if section["sample_problem"] else ""), "",
+             "| Bundle | Archive | Certificates | Secrets |", "|---|---|---|---|"]
+    for entry in section["bundles"]:
+        lines.append("| %s (%s) | %s | %s | %s |" % (
+            entry["name"], entry["host"], *("%s: %s" % (entry[part]["status"], entry[part]["detail"].replace(
+                "|", "\\|")) for part in BUNDLE_PARTS)))
+    for entry in section["bundles"]:
+        if entry["certificates_list"]:
+            lines += ["", "Certificates of %s:" % entry["host"], "", "| Certificate | Subject | Expires | Days left "
+                      "| Chains |", "|---|---|---|---:|---|"]
+            lines += ["| %s | %s | %s | %s | %s |" % (c["path"], c["subject"], c["not_after"], c["days_left"],
+                                                      c["chains"]) for c in entry["certificates_list"]]
+    return lines
 
 
 def _limit(value: float | None) -> str:
@@ -297,6 +385,19 @@ def page(doc: dict[str, Any]) -> str:
                        '<tr><td>%s</td><td class="n">%s</td><td class="n">%s</td><td class="n">%s</td></tr>' % (
                            esc(r["resource"]), r["snapshot"], _dash(r["live"]), _signed(r["difference"]))
                        for r in doc["resources"]))
+    section = doc["bundles"]
+    if section["bundles"]:
+        out.append("<h2>Control-plane bundles</h2><p>%d beside the snapshot; %s Secrets sampled from its database%s."
+                   "</p><table><tr><th>Bundle</th><th>Archive</th><th>Certificates</th><th>Secrets</th></tr>%s</table>"
+                   % (section["found"], esc(_dash(section["secrets_sampled"])), esc(
+                       " (%s)" % section["sample_problem"] if section["sample_problem"] else ""), "".join(
+                       "<tr><td>%s<br>%s</td>%s</tr>" % (esc(entry["host"] or ""), esc(entry["name"] or ""), "".join(
+                           '<td><span class="%s">%s</span> %s</td>' % (
+                               entry[part]["status"], esc(entry[part]["status"].replace("_", " ")),
+                               esc(entry[part]["detail"])) for part in BUNDLE_PARTS))
+                       for entry in section["bundles"])))
+    elif section["not_run"]:
+        out.append("<h2>Control-plane bundles</h2><p>%s</p>" % esc(section["not_run"]))
     live = doc["live"]
     out.append("<p>Live cluster: %s.</p>" % esc(
         "cluster %s at revision %s" % (live["cluster_id"], live["revision"]) if live["read"]
@@ -353,6 +454,9 @@ ARGUMENT_SPEC = ArgumentSpec(dict(
     max_rto=dict(type="str"),
     max_rpo=dict(type="str"),
     cluster=dict(type="str", default="etcd"),
+    bundles_snapshot=dict(type="path"),
+    decryption_key=dict(type="str", no_log=True),
+    bundles_sample=dict(type="int", default=SAMPLE),
 ))
 
 
@@ -373,8 +477,14 @@ class DrillReport:
         if "/" in params["name"] or params["name"] in ("", ".", ".."):
             raise ReportError("name %r must be a plain file name (no /): the reports go into dest_dir"
                               % params["name"])
+        drill = params["drill"]
+        if params["bundles_snapshot"]:
+            # On the controller, in this process: the bundles beside the snapshot's copy here, opened in memory.
+            drill = dict(drill, bundles=dict(check_bundles(
+                params["bundles_snapshot"], bundles_beside(params["bundles_snapshot"]), params["decryption_key"],
+                params["bundles_sample"]), checked_on="controller"))
         try:
-            doc = self.doc = build(params["drill"], params["max_rto"], params["max_rpo"])
+            doc = self.doc = build(drill, params["max_rto"], params["max_rpo"])
         except (ReportError, KeyError, TypeError, ValueError) as exc:
             raise ReportError("the drill's measurements cannot make a report: %s" % getattr(exc, "msg", repr(exc))
                               ) from None

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECTION, ArgumentSpec
+from ansible_collections.etcdops.dr.plugins.module_utils._drill.bundles import SAMPLE, bundles_beside, check_bundles
 from ansible_collections.etcdops.dr.plugins.module_utils._errors import EtcdOpsError
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.client import EtcdError, connect_all
 from ansible_collections.etcdops.dr.plugins.module_utils._etcd.cluster_info import gather
@@ -45,7 +46,10 @@ ARGUMENT_SPEC = ArgumentSpec(dict(
     etcdctl=dict(type="path"),
     start_timeout=dict(type="float", default=60),
     count_resources=dict(type="bool", default=True),
-))
+    bundles=dict(type="bool", default=False),
+    bundle_host=dict(type="str"),
+    bundles_sample=dict(type="int", default=SAMPLE),
+), required_if=[("bundles", True, ["bundle_host"])])
 RUN_PREFIX = "run-"
 MEMBER_NAME = "drill"
 # etcd's default backend quota; a larger database gets room above its size, or the member would raise NOSPACE.
@@ -110,7 +114,8 @@ class ScratchDrill:
         self.result: dict[str, Any] = dict(
             changed=False, run_dir=self.run_dir, client_url=None, etcd=None, etcd_version=None, cmd=[],
             snapshot=None, sha256=None, expected_revision=None, expected_revision_max=None, restored_revision=None,
-            tool=None, tool_version=None, member=None, phases={}, removed_stale=[], left_behind=[], log_tail=[])
+            tool=None, tool_version=None, member=None, phases={}, removed_stale=[], left_behind=[], log_tail=[],
+            bundles=None)
 
     # -- plan -----------------------------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -226,8 +231,12 @@ class ScratchDrill:
     # -- apply ----------------------------------------------------------------------------------------------------
     def apply(self) -> None:
         """Restore, start, read; whatever happens, stop the member and remove the run dir (DrillError says why it
-        failed; CleanupFailed when all went well but the cleanup)."""
-        self._drill()
+        failed; CleanupFailed when all went well but the cleanup). The bundles beside the snapshot are checked
+        whatever the drill's outcome."""
+        try:
+            self._drill()
+        finally:
+            self._check_bundles()
         if self.result["left_behind"]:
             raise CleanupFailed("the drill ran but could not clean up: %s" % ", ".join(self.result["left_behind"]))
 
@@ -254,6 +263,16 @@ class ScratchDrill:
         finally:
             self._stop()
             self._remove_run_dir()
+
+    def _check_bundles(self) -> None:
+        """The control-plane bundles beside the snapshot, checked in this process; only this host's are opened."""
+        params = self.params
+        if not params["bundles"]:
+            return
+        found = bundles_beside(params["snapshot"])
+        self.result["bundles"] = dict(check_bundles(params["snapshot"], found, params["decryption_key"],
+                                                    params["bundles_sample"], opens_only=params["bundle_host"]),
+                                      checked_on=params["bundle_host"])
 
     def _remove_stale(self) -> list[str]:
         removed = []

@@ -27,22 +27,19 @@ class StoreDownload(Transfer):
     def __init__(self, params: dict[str, Any], host: HostContext) -> None:
         super().__init__(params, host, dict(changed=False, bundles=[]))
         self.entry: dict[str, Any] | None = None
-        self.companions: list[dict[str, Any]] = []
 
     def _check(self) -> None:
         store = self._connect()
         store.check_dir()
         self.entry = ops.choose(store, ops.listing(store, self.params["prefix"], manifests=False), self.params["name"])
-        if self.params["bundles"]:
-            self.companions = ops.companion_entries(store, self.entry)
 
     def _transfer(self) -> None:
         self.result.update(ops.download(planned(self.store), planned(self.entry), self.params["dest_dir"],
                                         self.host.check_mode))
-        for companion in self.companions:
-            brought = ops.download(planned(self.store), companion, self.params["dest_dir"], self.host.check_mode)
-            self.result["bundles"].append(brought["dest"])
-            self.result["changed"] = self.result["changed"] or brought["changed"]
+        if self.params["bundles"]:
+            brought = ops.download_bundles(planned(self.store), planned(self.entry), self.params["dest_dir"],
+                                           self.host.check_mode)
+            self.result.update(bundles=brought["bundles"], changed=self.result["changed"] or brought["changed"])
 
     def would(self) -> str:
         return self._message("would bring")
@@ -54,7 +51,7 @@ class StoreDownload(Transfer):
         result = self.result
         return "%s %s from %s to %s (sha256 %s, as its manifest says)%s" % (
             verb if result["changed"] else "found", result["name"], result["store"], result["dest"], result["sha256"],
-            ", with its bundles %s" % ", ".join(result["bundles"]) if result["bundles"] else "")
+            ", with its %d control-plane bundle(s)" % len(result["bundles"]) if result["bundles"] else "")
 
     def _host_failure(self, exc: Exception) -> str:
         return "writing to %s failed (%s): choose a dir with room for the backup; nothing was kept" % (

@@ -295,20 +295,6 @@ def choose(store: Store[Any], found: list[dict[str, Any]], name: str) -> dict[st
         store.url, name, ", ".join(e["name"] for e in found[:5]) or "none"))
 
 
-def companion_entries(store: Store[Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The bundles beside the chosen backup `entry`, each as download() takes it, with its own manifest read."""
-    files = {f.name: f for f in store.list()}
-    found = []
-    for name in companions(files, entry["name"]):
-        if name.endswith(MANIFEST_SUFFIX):
-            continue
-        if name + MANIFEST_SUFFIX not in files:
-            raise StoreError("%s: the bundle %s of %s has no manifest: it cannot be verified (an upload that did not "
-                             "finish?)" % (store.url, name, entry["name"]))
-        found.append(dict(name=name, size=files[name].size, manifest=read_manifest(store, name)))
-    return found
-
-
 def verify(store: Store[Any], entry: dict[str, Any]) -> str:
     """Read the stored backup back and hash it; returns its sha256. Raises StoreError when it is not its manifest's."""
     expected = entry["manifest"]["sha256"]
@@ -327,31 +313,51 @@ def download(store: Store[Any], entry: dict[str, Any], dest_dir: str, check_mode
     dest = os.path.join(dest_dir, entry["name"])
     result = dict(store=str(store.url), name=entry["name"], dest=dest, sha256=manifest["sha256"],
                   size=entry["size"], manifest=manifest, changed=False)
-    if os.path.isfile(dest) and _files.file_sha256(dest) == manifest["sha256"] and os.path.isfile(
-            dest + MANIFEST_SUFFIX):
-        return result
+    result["changed"] = _bring(store, entry["name"], entry["size"], manifest["sha256"], dest_dir, check_mode)
+    return result
+
+
+def download_bundles(store: Store[Any], entry: dict[str, Any], dest_dir: str, check_mode: bool) -> dict[str, Any]:
+    """Bring the bundles listed beside `entry` and their manifests to `dest_dir` as download() brings a backup, each
+    verified against its own manifest's sha256. Returns {bundles: local paths, changed}."""
+    paths, changed = [], False
+    for name in entry.get("bundles") or []:
+        manifest = read_manifest(store, name)
+        size = manifest.get("size")
+        if not isinstance(size, int):
+            raise StoreError("%s: the manifest of %s records no size: that bundle cannot be verified" % (
+                store.url, name))
+        changed = _bring(store, name, size, manifest["sha256"], dest_dir, check_mode) or changed
+        paths.append(os.path.join(dest_dir, name))
+    return dict(bundles=paths, changed=changed)
+
+
+def _bring(store: Store[Any], name: str, size: int, sha256: str, dest_dir: str, check_mode: bool) -> bool:
+    """`name` and its manifest from `store` into `dest_dir` unless there already; whether it was (would be) brought."""
+    dest = os.path.join(dest_dir, name)
+    if os.path.isfile(dest) and _files.file_sha256(dest) == sha256 and os.path.isfile(dest + MANIFEST_SUFFIX):
+        return False
     if os.path.lexists(dest):
         raise StoreError("%s exists and is not %s of %s (another sha256): move it away, or choose another dir" % (
-            dest, entry["name"], store.url))
-    result["changed"] = True
+            dest, name, store.url))
     if check_mode:
-        return result
+        return True
     os.makedirs(dest_dir, mode=0o700, exist_ok=True)
     # The manifest as the store holds it, byte for byte.
-    manifest_bytes = store.read_small(entry["name"] + MANIFEST_SUFFIX)
-    handle, temp = _files.temp_file_in(dest_dir, entry["name"])
+    manifest_bytes = store.read_small(name + MANIFEST_SUFFIX)
+    handle, temp = _files.temp_file_in(dest_dir, name)
     digest = hashlib.sha256()
     try:
-        for chunk in store.read_chunks(entry["name"], entry["size"]):
+        for chunk in store.read_chunks(name, size):
             digest.update(chunk)
             handle.write(chunk)
-        if digest.hexdigest() != manifest["sha256"]:
+        if digest.hexdigest() != sha256:
             raise StoreError("%s: %s came with sha256 %s, and its manifest says %s: it was altered or damaged on the "
                              "store; do not restore it, choose another. Nothing was kept." % (
-                                 store.url, entry["name"], digest.hexdigest(), manifest["sha256"]))
+                                 store.url, name, digest.hexdigest(), sha256))
         _files.commit(handle, temp, dest)
     except BaseException:
         _files.discard(handle, temp)
         raise
     _files.write_atomic(dest + MANIFEST_SUFFIX, manifest_bytes)
-    return result
+    return True

@@ -108,8 +108,8 @@ def test_retention_removes_the_bundles_of_snapshots_ranked_out_and_only_this_hos
         (backups / name).write_text("x")
     result = drive(take.Bundle(params(tmp_path, root, keep_last=2), Host()))
     assert result["removed"] == [str(backups / old[0]), str(backups / old[1])]
-    written = [os.path.basename(result["path"]), os.path.basename(result["manifest_path"])]
-    assert sorted(os.listdir(backups)) == sorted(old[2:] + written)
+    assert sorted(os.listdir(backups)) == sorted(
+        old[2:] + [os.path.basename(result["path"]), os.path.basename(result["manifest_path"])])
 
 
 def test_companion_names():

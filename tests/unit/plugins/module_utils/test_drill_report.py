@@ -108,3 +108,45 @@ def test_the_views():
     failed_families = {f.name: f for f in text_string_to_metric_families(report.textfile(failed, "etcd"))}
     assert failed_families["etcdops_drill_last_success"].samples[0].value == 0
     assert "etcdops_drill_rto_seconds" not in failed_families
+
+
+def bundle_entry(host, archive="passed", certificates="passed", secrets="passed", decrypted=5, failed=0):
+    summary = {"samples": decrypted + failed, "decrypted": decrypted, "unencrypted": 0, "kms": 0, "failed": failed,
+               "stale": 0, "notes": [], "failures": [], "config": {"writer": {"kind": "aescbc", "keys": ["key1"]}}}
+    return {"name": "s.db.bundle-%s.tar.enc" % host, "host": host, "member": {"name": host}, "encrypted": True,
+            "files": 9, "encryption_provider_config": "/etc/kubernetes/enc.yaml",
+            "archive": {"status": archive, "detail": "archive of %s" % host},
+            "certificates": {"status": certificates, "detail": "certs of %s" % host, "certificates": [
+                {"path": "/etc/kubernetes/pki/ca.crt", "subject": "CN=kubernetes", "issuer": "CN=kubernetes",
+                 "not_after": "2035-01-01T00:00:00+00:00", "days_left": 3000, "expired": False, "is_ca": True,
+                 "chains": True}], "problems": []},
+            "secrets": {"status": secrets, "detail": "secrets of %s" % host, "summary": summary}}
+
+
+def test_bundle_checks_are_reported_per_bundle_and_a_failed_one_fails_the_drill():
+    checked = {"found": 2, "checked_on": "controller", "secrets_sampled": 5, "sample_problem": None, "not_run": None,
+               "bundles": [bundle_entry("node1"), bundle_entry("node2", secrets="failed", decrypted=0, failed=5)]}
+    doc = report.build(drill(bundles=checked))
+    assert {k: v for k, v in statuses(doc).items() if k.startswith("bundle")} == {
+        "bundle_archive:node1": "passed", "bundle_certificates:node1": "passed", "bundle_secrets:node1": "passed",
+        "bundle_archive:node2": "passed", "bundle_certificates:node2": "passed", "bundle_secrets:node2": "failed"}
+    assert doc["result"] == "failed" and doc["failures"] == ["bundle_secrets:node2: secrets of node2"]
+    assert doc["bundles"]["bundles"][0]["secrets_counts"]["decrypted"] == 5
+    assert "## Control-plane bundles" in report.markdown(doc) and "Control-plane bundles</h2>" in report.page(doc)
+    good = report.build(drill(bundles=dict(checked, bundles=[bundle_entry("node1")])))
+    assert good["result"] == "passed" and report.summary(good).endswith(
+        "; control-plane bundles: node1 whole, certificates chain, 5 of 5 sampled Secrets decrypted")
+    damaged = report.build(drill(bundles=dict(checked, bundles=[bundle_entry(
+        "node1", archive="failed", certificates="not_run", secrets="not_run")])))
+    assert damaged["result"] == "failed" and "node1 DAMAGED" in report.bundle_summary(damaged)
+
+
+def test_no_bundle_is_no_check_and_bundles_left_elsewhere_are_a_check_not_run():
+    none = report.build(drill(bundles={"found": 0, "bundles": [], "not_run": "no control-plane bundle beside the "
+                                       "snapshot"}))
+    assert not [k for k in statuses(none) if k.startswith("bundle")] and none["result"] == "passed"
+    assert "no control-plane bundle beside the snapshot" in report.markdown(none)
+    away = report.build(drill(bundles={"not_run": "the backup was fetched from node1"}))
+    assert statuses(away)["bundles"] == "not_run" and away["result"] == "passed"
+    assert "bundle check not run: the backup was fetched from node1" in report.summary(away)
+    assert "bundles" not in statuses(report.build(drill()))
