@@ -11,6 +11,7 @@ do."""
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -74,8 +75,17 @@ def listen_values(text: str) -> dict[str, str]:
     return found
 
 
-def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str, name: str) -> str | None:
-    """None when the certificate chains to the CA and names `address` (or `name`); else why not."""
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str) -> str | None:
+    """None when the certificate chains to the CA, has not expired and names `address` (an IP or DNS SAN); else why
+    not."""
     x509 = library()[0]
     report = check_chain({"ca.crt": ca_pem, "member.crt": cert_pem})
     entry = next((c for c in report["certificates"] if c["path"] == "member.crt"), None)
@@ -91,8 +101,7 @@ def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str, name: str) -> str
     except x509.ExtensionNotFound:
         return "it names no address"
     names = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} | set(sans.get_values_for_type(x509.DNSName))
-    return None if address in names or (name in names and not re.match(r"^[\d.:]+$", address)) else (
-        "it does not name %s" % address)
+    return None if address in names else "it does not name %s" % address
 
 
 def manifest_flags_edit(text: str, values: dict[str, str], where: str) -> str:
@@ -249,7 +258,7 @@ class BundleRestore:
             why: str | None = "missing"
             if os.path.exists(tls[cert_flag]) and os.path.exists(ca_path):
                 with open(tls[cert_flag], "rb") as cert, open(ca_path, "rb") as ca:
-                    why = _cert_covers(cert.read(), ca.read(), address, params["name"])
+                    why = _cert_covers(cert.read(), ca.read(), address)
             elif not os.path.exists(ca_path):
                 raise BundleError("the etcd CA %s (--%s) is neither on this host nor in the bundle: add its dir to "
                                   "backup_bundle_paths" % (ca_path, ca_flag))
@@ -287,7 +296,7 @@ class BundleRestore:
         cert, key, ca = (flags.get(name) for name in ("tls-cert-file", "tls-private-key-file", "client-ca-file"))
         if cert and key and ca and os.path.exists(cert) and os.path.exists(ca):
             with open(cert, "rb") as cert_handle, open(ca, "rb") as ca_handle:
-                why = _cert_covers(cert_handle.read(), ca_handle.read(), new_address, params["name"])
+                why = _cert_covers(cert_handle.read(), ca_handle.read(), new_address)
             ca_key = re.sub(r"\.(crt|pem)$", ".key", ca)
             if why and not os.path.exists(ca_key):
                 raise BundleError("kube-apiserver's serving certificate %s must be issued anew (%s), and the cluster "
@@ -367,8 +376,10 @@ class BundleRestore:
                         ca.read(), ca_key.read(), params["name"], host_of(params["peer_url"]),
                         existing_cert_pem=existing.read(), drop_sans=[host_of(self.old["peer_url"])]))
             else:
-                issued = issue_member_certs(ca.read(), ca_key.read(), params["name"],
-                                            [host_of(params["client_url"]), host_of(params["peer_url"])])
+                hosts = sorted({host_of(params["client_url"]), host_of(params["peer_url"])})
+                addresses = [host for host in hosts if _is_address(host)]
+                issued = issue_member_certs(ca.read(), ca_key.read(), params["name"], addresses,
+                                            [host for host in hosts if host not in addresses])
         for field in ("cert", "key"):
             self._keep(certificate[field], keep_dir)
             directory = os.path.dirname(certificate[field])
@@ -382,7 +393,7 @@ class BundleRestore:
         for certificate in certificates:
             url = self.params["client_url" if certificate["role"] == "server" else "peer_url"]
             with open(certificate["cert"], "rb") as cert, open(certificate["ca"], "rb") as ca:
-                why = _cert_covers(cert.read(), ca.read(), host_of(url), self.params["name"])
+                why = _cert_covers(cert.read(), ca.read(), host_of(url))
             if why:
                 raise BundleError("%s, read back after it was written, is not usable: %s" % (certificate["cert"], why))
             certificate["verified"] = "signed by %s and valid for %s" % (certificate["ca"], host_of(url))

@@ -1,11 +1,13 @@
-"""The text edits of a rebuild on a new host: the listen URLs read from any form of etcd's definition, and a static
-pod manifest's flags set with everything else proven unchanged."""
+"""A rebuild on a new host: the listen URLs read from any form of etcd's definition, a static pod manifest's flags set
+with everything else proven unchanged, and which certificates are kept."""
 import pytest
 import yaml
 
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.archive import BundleError
+from ansible_collections.etcdops.dr.plugins.module_utils._bundle.cert_issue import issue_member_certs
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.place import (
-    listen_values, manifest_flags, manifest_flags_edit)
+    _cert_covers, listen_values, manifest_flags, manifest_flags_edit)
+from ansible_collections.etcdops.dr.tests.unit.plugins.module_utils.test_bundle_certs import make_ca
 
 MANIFEST = """apiVersion: v1
 kind: Pod
@@ -49,3 +51,15 @@ def test_a_flag_given_twice_or_not_at_all_is_refused_naming_the_value():
     doubled = MANIFEST.replace("    - \"--tls", "    - --etcd-servers=https://10.0.0.3:2379\n    - \"--tls")
     with pytest.raises(BundleError, match="more than one"):
         manifest_flags_edit(doubled, {"etcd-servers": "x"}, "manifest")
+
+
+def test_a_certificate_is_kept_only_when_it_chains_and_names_the_new_address_or_dns_name():
+    ca_pem, ca_key_pem = make_ca()
+    other_pem, other_key_pem = make_ca("another-ca")
+    issued = issue_member_certs(ca_pem, ca_key_pem, "cp4", ["10.0.0.4"], ["cp4.example"])["server"]["cert"]
+    assert _cert_covers(issued, ca_pem, "10.0.0.4") is None
+    assert _cert_covers(issued, ca_pem, "cp4.example") is None
+    assert _cert_covers(issued, ca_pem, "10.0.0.1") == "it does not name 10.0.0.1"
+    assert _cert_covers(issued, other_pem, "10.0.0.4") == "it is not signed by the etcd CA"
+    foreign = issue_member_certs(other_pem, other_key_pem, "cp4", ["10.0.0.4"])["server"]["cert"]
+    assert _cert_covers(foreign, ca_pem, "10.0.0.4") == "it is not signed by the etcd CA"
