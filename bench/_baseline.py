@@ -60,3 +60,24 @@ class Baseline:
         subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", self.worktree], check=False,
                        capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def side_by_side(runners, rounds, prepare=None, first=None):
+    """Each of `runners` ({name: run()}) `rounds` times, alternating which goes first (from `first` in round 1),
+    prepare(name) before each, each run timed with measured() and printed; returns {name: (median wall seconds,
+    median machine CPU seconds)}, printed too."""
+    import statistics  # pylint: disable=import-outside-toplevel
+    rows = {name: [] for name in runners}
+    for number in range(rounds):
+        order = list(first or runners) if number % 2 == 0 else list(reversed(list(first or runners)))
+        for name in order:
+            if prepare:
+                prepare(name)
+            seconds, cpu, dummy = measured(runners[name])
+            rows[name].append((seconds, cpu))
+            print("  round %d  %-28s %6.2f s  CPU %6.1f s" % (number + 1, name, seconds, cpu))
+    medians = {name: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
+               for name, runs in rows.items()}
+    for name, (seconds, cpu) in medians.items():
+        print("median %-28s %6.2f s  CPU %6.1f s" % (name, seconds, cpu))
+    return medians

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import pathlib
-import statistics
 import sys
 
 from cryptography.hazmat.primitives import serialization
@@ -27,7 +26,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from testbed import cluster, kubeadm, layout, playbook, rebuild  # noqa: E402  pylint: disable=wrong-import-position
-from _baseline import measured  # noqa: E402  pylint: disable=wrong-import-position
+from _baseline import side_by_side  # noqa: E402  pylint: disable=wrong-import-position
 
 BENCH = REPO / ".bench"
 
@@ -77,22 +76,15 @@ def main():
         runners = {"rebuild on new hosts": lambda: rebuild_run(bed),
                    "restore onto the same hosts": lambda: restore(inventory, snapshot,
                                                                   restore_allow_foreign_snapshot=True)(bed)}
-        rows = {name: [] for name in runners}
-        for number in range(args.rounds):
-            order = list(runners) if number % 2 == 0 else list(reversed(runners))
-            if number == 0:
-                order = ["rebuild on new hosts", "restore onto the same hosts"]
-            for name in order:
-                if name == "rebuild on new hosts":
-                    rebuild.lose_every_machine(bed)
-                    rebuild.new_machines(bed)
-                seconds, cpu, dummy = measured(runners[name])
-                rows[name].append((seconds, cpu))
-                print("  round %d  %-28s %6.2f s  CPU %6.1f s" % (number + 1, name, seconds, cpu))
-        medians = {name: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
-                   for name, runs in rows.items()}
-        for name, (seconds, cpu) in medians.items():
-            print("median %-28s %6.2f s  CPU %6.1f s" % (name, seconds, cpu))
+
+        def prepare(name):
+            if name == "rebuild on new hosts":
+                rebuild.lose_every_machine(bed)
+                rebuild.new_machines(bed)
+
+        # The rebuild first: the restore goes onto the hosts a rebuild made.
+        medians = side_by_side(runners, args.rounds, prepare=prepare,
+                               first=["rebuild on new hosts", "restore onto the same hosts"])
         built, restored = medians["rebuild on new hosts"], medians["restore onto the same hosts"]
         print("ratio rebuild / restore: wall %.2f, CPU %.2f" % (built[0] / restored[0], built[1] / restored[1]))
     finally:

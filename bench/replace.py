@@ -13,7 +13,6 @@ import argparse
 import json
 import pathlib
 import shutil
-import statistics
 import sys
 import time
 
@@ -23,7 +22,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from testbed import cluster, layout, playbook, services  # noqa: E402  pylint: disable=wrong-import-position
-from _baseline import measured  # noqa: E402  pylint: disable=wrong-import-position
+from _baseline import side_by_side  # noqa: E402  pylint: disable=wrong-import-position
 
 BENCH = REPO / ".bench"
 NODE = "node3"
@@ -88,18 +87,8 @@ def main():
         cluster.install_collection(bed)
         cluster.fill(bed, bed.members[0], args.min_mb * 1000 * 1000)
         print("database: %.0f MB" % (cluster.db_size(bed, bed.members[0]) / 1e6))
-        rows = {name: [] for name in RUNNERS}
-        for number in range(args.rounds):
-            order = list(RUNNERS) if number % 2 == 0 else list(reversed(RUNNERS))
-            for name in order:
-                lose(bed, bed.member(NODE))
-                seconds, cpu, dummy = measured(lambda: RUNNERS[name](bed))
-                rows[name].append((seconds, cpu))
-                print("  round %d  %-26s %6.2f s  CPU %6.1f s" % (number + 1, name, seconds, cpu))
-        medians = {name: (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
-                   for name, runs in rows.items()}
-        for name, (seconds, cpu) in medians.items():
-            print("median %-26s %6.2f s  CPU %6.1f s" % (name, seconds, cpu))
+        medians = side_by_side({name: (lambda run=run: run(bed)) for name, run in RUNNERS.items()}, args.rounds,
+                               prepare=lambda name: lose(bed, bed.member(NODE)))
         hand, book = medians["by hand (etcdctl)"], medians["replace_member playbook"]
         print("ratio playbook / by hand: wall %.2f, CPU %.2f" % (book[0] / hand[0], book[1] / hand[1]))
     finally:

@@ -173,15 +173,15 @@ def issue_apiserver_serving_cert(ca_cert_pem: bytes, ca_key_pem: bytes, node_nam
         ips.append(service_ip)
     ips.append(advertise_address)
     for san in extra_sans:
-        (ips if _is_ip(san) else dns).append(san)
+        (ips if is_ip(san) else dns).append(san)
     dropped = set(drop_sans)
-    dropped_ips = set(_ips(san for san in dropped if _is_ip(san)))
+    dropped_ips = set(_ips(san for san in dropped if is_ip(san)))
     return _issue(ca_cert, ca_key, APISERVER_CN, [name for name in dns if name not in dropped],
                   [ip for ip in _ips(ips) if ip not in dropped_ips], [ExtendedKeyUsageOID.SERVER_AUTH],
                   encryption_algorithm, now)
 
 
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:

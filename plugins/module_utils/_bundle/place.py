@@ -11,7 +11,6 @@ do."""
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import os
 import re
@@ -23,7 +22,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._argspec import CONNECT
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle import archive
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.archive import BundleError
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.cert_issue import (
-    issue_apiserver_serving_cert, issue_member_certs)
+    is_ip, issue_apiserver_serving_cert, issue_member_certs)
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.certs import check_chain, library
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import private_key
 from ansible_collections.etcdops.dr.plugins.module_utils._host import member_config_edit
@@ -73,14 +72,6 @@ def listen_values(text: str) -> dict[str, str]:
         if match:
             found[flag] = match.group(1)
     return found
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _cert_covers(cert_pem: bytes, ca_pem: bytes, address: str) -> str | None:
@@ -377,7 +368,7 @@ class BundleRestore:
                         existing_cert_pem=existing.read(), drop_sans=[host_of(self.old["peer_url"])]))
             else:
                 hosts = sorted({host_of(params["client_url"]), host_of(params["peer_url"])})
-                addresses = [host for host in hosts if _is_address(host)]
+                addresses = [host for host in hosts if is_ip(host)]
                 issued = issue_member_certs(ca.read(), ca_key.read(), params["name"], addresses,
                                             [host for host in hosts if host not in addresses])
         for field in ("cert", "key"):
