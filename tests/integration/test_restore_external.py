@@ -4,6 +4,7 @@ started only once every member serves the restored data, bumped because the snap
 one whose kube-apiserver cannot be found is refused before anything stops."""
 import json
 import re
+import time
 
 from ansible_collections.etcdops.dr.tests.integration.test_restore import (
     BUMP, copy_to_every_host, custom_stats, etcd_pids, keys, kept_dirs, restorable, restore, revisions,
@@ -89,7 +90,12 @@ def test_kube_apiservers_apart_from_the_etcd_hosts_stop_before_etcd_and_start_af
             assert stopping["revisions"] == {m.name: live_revision for m in bed.members}, stopping
             # Started once every member served the restored data at the bumped revision.
             assert again["revisions"] == {m.name: snapshot_revision + BUMP for m in bed.members}, again
+        # Started and listening (the events above); supervisord says RUNNING once its startsecs have passed.
+        deadline = time.monotonic() + 10
         now, status = stand_in_pids(bed, stand_ins(bed))
+        while sorted(now) != stand_ins(bed) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            now, status = stand_in_pids(bed, stand_ins(bed))
         assert sorted(now) == stand_ins(bed) and not set(now.values()) & set(running.values()), status
         # The etcd hosts' own stand-ins are not in the group: never started.
         members_status = services.supervisorctl(bed, "status", *[m.kube_apiserver_service for m in bed.members],

@@ -146,6 +146,8 @@ class BundleRestore:
         self.to_place: list[dict[str, Any]] = []
         self.old: dict[str, Any] = {}
         self.service: member_service.MemberService | None = None
+        # What plan() decided for the configuration, certificates and kube-apiserver, when every file was in place.
+        self.adapt: tuple[list[Any], list[dict[str, Any]], str | None] | None = None
         self.result: dict[str, Any] = dict(
             changed=False, old_member=None, placed=[], kept_existing=[], identical=0, config_changes=[],
             config_diff="", certificates=[], kube_apiserver=None, kept_dir=params["keep_dir"],
@@ -173,7 +175,7 @@ class BundleRestore:
                 result["kept_existing"].append(entry["path"])
         result["placed"] = [self._destination(entry["path"]) for entry in self.to_place]
         if not self.to_place:
-            self._plan_adapt()
+            self.adapt = self._plan_adapt()
         else:
             # The configuration, certificates and kube-apiserver's manifest are judged once the files are in place.
             result["changed"] = True
@@ -304,7 +306,7 @@ class BundleRestore:
     def apply(self) -> None:
         for entry in self.to_place:
             self._place(entry)
-        edits, certificates, manifest_text = self._plan_adapt()
+        edits, certificates, manifest_text = self.adapt or self._plan_adapt()
         keep_dir = self.params["keep_dir"]
         member_config_edit.apply(self.host, self.service.backend if self.service else None,
                                  [edit for edit in edits if edit.changed], keep_dir)
