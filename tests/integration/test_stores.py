@@ -194,7 +194,13 @@ def test_store_faults_are_refused_before_the_snapshot_with_what_to_do(store, ans
     changed.write_text(f"[127.0.0.14]:2022 {' '.join((other_key.with_suffix('.pub')).read_text().split()[:2])}\n")
     fingerprint = host_fingerprint(bed)
     s3_store = bed.s3_store
+    # The store's login key, encrypted with a passphrase (as ssh-keygen -p leaves it, OpenSSH format).
+    locked_key = tmp_path / "locked_key"
+    shutil.copy(store["key_file"], locked_key)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", "Pw-4q9Zt-phrase", "-f", str(locked_key)], check=True)
     cases = {
+        "a wrong key passphrase": (dict(store, key_file=str(locked_key), key_passphrase="Pw-4q9Zt-wrong"),
+                                   ["key file %s cannot be used" % locked_key, "key_passphrase"]),
         "unknown host key": (dict(store, known_hosts=str(unknown)),
                              ["host key is not known", fingerprint, "accept_new_host_key"]),
         "changed host key": (dict(store, known_hosts=str(changed)), ["host key has CHANGED", fingerprint]),
@@ -233,6 +239,12 @@ def test_store_faults_are_refused_before_the_snapshot_with_what_to_do(store, ans
                              hosts="node1").results["node1"]
     assert not trusted.get("failed"), trusted
     assert unknown.read_text().split()[:2] == ["[127.0.0.14]:2022", "ssh-ed25519"]
+
+    # A login key with a passphrase, given as docs/stores.md shows it.
+    unlocked = ansible.module("etcdops.dr.etcd_store_list", {"store": dict(
+        store, key_file=str(locked_key), key_passphrase="Pw-4q9Zt-phrase")}, hosts="node1").results["node1"]
+    assert not unlocked.get("failed"), unlocked
+    assert "Pw-4q9Zt" not in str(unlocked)
 
 
 def test_a_full_store_a_cut_upload_and_an_altered_file_leave_nothing_wrong(store, ansible, tmp_path):

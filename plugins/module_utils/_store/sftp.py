@@ -194,8 +194,11 @@ class SftpStore:
         key_file = self.options.get("key_file")
         if key_file:
             try:
+                # Positional: paramiko 5 renamed the argument (passphrase -> password); both hand it to cryptography's
+                # loaders, which take bytes only ("password must be bytes" for a str).
+                passphrase = self.options.get("key_passphrase")
                 yield paramiko.PKey.from_path(os.path.expanduser(key_file),
-                                              password=self.options.get("key_passphrase") or None)
+                                              passphrase.encode("utf-8") if passphrase else None)
             except (OSError, paramiko.SSHException, ValueError) as exc:
                 raise StoreError("%s: key file %s cannot be used (%s): give a readable private key (key_file), and "
                                  "its passphrase (key_passphrase) if it has one" % (self.url, key_file, exc)) from None
