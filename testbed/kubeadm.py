@@ -35,6 +35,16 @@ def bundle_vars(member):
             "backup_bundle_kube_apiserver_manifest": str(manifest(member))}
 
 
+def inventory(bed, path, host_vars=None):
+    """The bed's inventory at `path` with each member's bundle variables: host_vars(member), by default
+    bundle_vars(member)."""
+    doc = yaml.safe_load(bed.inventory.read_text())
+    for member in bed.members:
+        doc["all"]["children"]["etcd"]["hosts"][member.name].update((host_vars or bundle_vars)(member))
+    path.write_text(yaml.safe_dump(doc))
+    return str(path)
+
+
 def encryption_config_text(key):
     doc = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionConfiguration", "resources": [{
         "resources": ["secrets"],

@@ -22,11 +22,7 @@ def bundle_vars(bed, member):
 
 def backup_inventory(bed, path):
     """The bed's inventory with each member's bundle variables."""
-    doc = yaml.safe_load(bed.inventory.read_text())
-    for member in bed.members:
-        doc["all"]["children"]["etcd"]["hosts"][member.name].update(bundle_vars(bed, member))
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
+    return kubeadm.inventory(bed, path, lambda member: bundle_vars(bed, member))
 
 
 def new_inventory(bed, path, private_key):

@@ -16,15 +16,6 @@ from testbed import cluster, kubeadm
 __all__ = ["restorable", "store"]
 
 
-def inventory_with_layout(bed, path):
-    """The bed's inventory with each member's bundle variables pointing at its kubeadm layout."""
-    doc = yaml.safe_load(bed.inventory.read_text())
-    for member in bed.members:
-        doc["all"]["children"]["etcd"]["hosts"][member.name].update(kubeadm.bundle_vars(member))
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
-
-
 def secret_bytes(bed):
     """Byte strings that must never appear outside the hosts' layouts in plaintext: every private key's body, the
     aescbc key (raw and base64) and the kubeconfig's key data."""
@@ -65,7 +56,7 @@ def test_each_backup_bundles_every_control_plane_host_encrypted_and_keeps_and_pr
 
 
 def _bundles_taken_shipped_listed_and_pruned(bed, store, ansible, tmp_path):
-    inventory = inventory_with_layout(bed, tmp_path / "inventory.yml")
+    inventory = kubeadm.inventory(bed, tmp_path / "inventory.yml")
     private, public, key_id = key_pair(tmp_path, "backup")
     controller = tmp_path / "controller"
     options = {"backup_fetch_dir": str(controller), "backup_encryption_recipients": [public], "backup_stores": [store]}

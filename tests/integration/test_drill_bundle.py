@@ -12,7 +12,7 @@ import yaml
 
 from ansible_collections.etcdops.dr.plugins.module_utils._bundle.stored_values import encrypt_value
 from ansible_collections.etcdops.dr.tests.integration.encryption_keys import key_pair
-from ansible_collections.etcdops.dr.tests.integration.test_bundle import holding, inventory_with_layout, secret_bytes
+from ansible_collections.etcdops.dr.tests.integration.test_bundle import holding, secret_bytes
 from ansible_collections.etcdops.dr.tests.integration.test_restore import restorable
 from ansible_collections.etcdops.dr.tests.integration.test_stores import STATS, empty, store
 from testbed import cluster, kubeadm
@@ -64,7 +64,7 @@ def test_the_drill_checks_the_bundles_and_fails_when_their_key_does_not_decrypt_
 
 
 def _drill_checks_bundles(bed, store, ansible, tmp_path, key):
-    inventory = inventory_with_layout(bed, tmp_path / "inventory.yml")
+    inventory = kubeadm.inventory(bed, tmp_path / "inventory.yml")
     private, public, key_id = key_pair(tmp_path, "drill-bundle")
     write_secrets(bed, key, tmp_path)
     backup = {"backup_encryption_recipients": [public], "backup_stores": [store]}

@@ -14,7 +14,6 @@ import difflib
 import json
 import os
 import re
-import shutil
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -315,7 +314,7 @@ class BundleRestore:
                 self._issue(certificate, keep_dir)
         if manifest_text is not None:
             path = self._destination(os.path.normpath(self.params["kube_apiserver_manifest"]))
-            self._keep(path, keep_dir)
+            member_config_edit.keep_copy(keep_dir, path)
             write_atomic(path, manifest_text.encode("utf-8"), os.stat(path).st_mode & 0o7777)
         self._verify(certificates)
         self.result["changed"] = bool(self.to_place) or self.result["changed"]
@@ -353,13 +352,6 @@ class BundleRestore:
         except (OSError, KeyError):
             pass
 
-    @staticmethod
-    def _keep(path: str, keep_dir: str) -> None:
-        os.makedirs(keep_dir, mode=0o700, exist_ok=True)
-        copy = member_config_edit.kept_name(keep_dir, path)
-        if os.path.exists(path) and not os.path.exists(copy):
-            shutil.copy2(path, copy)
-
     def _issue(self, certificate: dict[str, Any], keep_dir: str) -> None:
         params = self.params
         with open(certificate["ca"], "rb") as ca, open(certificate["ca_key"], "rb") as ca_key:
@@ -374,7 +366,7 @@ class BundleRestore:
                 issued = issue_member_certs(ca.read(), ca_key.read(), params["name"], addresses,
                                             [host for host in hosts if host not in addresses])
         for field in ("cert", "key"):
-            self._keep(certificate[field], keep_dir)
+            member_config_edit.keep_copy(keep_dir, certificate[field])
             directory = os.path.dirname(certificate[field])
             if not os.path.isdir(directory):
                 os.makedirs(directory, mode=0o755)

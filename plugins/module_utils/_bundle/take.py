@@ -22,7 +22,7 @@ from ansible_collections.etcdops.dr.plugins.module_utils._crypto.envelope import
 from ansible_collections.etcdops.dr.plugins.module_utils._crypto.stream import Sealer
 from ansible_collections.etcdops.dr.plugins.module_utils._host import files as _files
 from ansible_collections.etcdops.dr.plugins.module_utils._host.member_config import (
-    Unreadable, _pod_host_path, _yaml_load, read_text)
+    Unreadable, _pod_host_path, _yaml_load, parse_flags, read_text)
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot import retention
 from ansible_collections.etcdops.dr.plugins.module_utils._snapshot.file import MANIFEST_SUFFIX, companion_of, ensure_dir
 
@@ -69,18 +69,13 @@ def encryption_config_path(manifest: str) -> str | None:
     spec = (doc or {}).get("spec") or {} if isinstance(doc, dict) else {}
     for container in spec.get("containers") or []:
         argv = [str(arg) for arg in (container.get("command") or []) + (container.get("args") or [])]
-        for index, arg in enumerate(argv):
-            value = None
-            if arg.startswith(ENCRYPTION_FLAG + "="):
-                value = arg.split("=", 1)[1]
-            elif arg == ENCRYPTION_FLAG and index + 1 < len(argv):
-                value = argv[index + 1]
-            if value:
-                try:
-                    return _pod_host_path(spec, container, value)
-                except Unreadable as exc:
-                    raise BundleError("%s: %s; kube-apiserver's EncryptionConfiguration cannot be bundled from the "
-                                      "host" % (where, exc)) from None
+        value = parse_flags(argv[1:]).get(ENCRYPTION_FLAG[2:])
+        if value:
+            try:
+                return _pod_host_path(spec, container, value)
+            except Unreadable as exc:
+                raise BundleError("%s: %s; kube-apiserver's EncryptionConfiguration cannot be bundled from the "
+                                  "host" % (where, exc)) from None
     return None
 
 

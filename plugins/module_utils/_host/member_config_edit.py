@@ -504,6 +504,16 @@ def kept_name(keep_dir: str, path: str) -> str:
     return os.path.join(keep_dir, path.strip("/").replace("/", "__"))
 
 
+def keep_copy(keep_dir: str, path: str) -> str:
+    """Copy `path` (mode and times kept) into `keep_dir` (made 0700) before it is changed, unless a copy is there
+    already: the first copy is the previous version. Returns the copy's path."""
+    os.makedirs(keep_dir, mode=0o700, exist_ok=True)
+    copy = kept_name(keep_dir, path)
+    if os.path.exists(path) and not os.path.exists(copy):
+        shutil.copy2(path, copy)
+    return copy
+
+
 def reload(host: HostContext, backend: Any, kinds: Sequence[str]) -> None:
     """Make etcd's manager read the changed files of `kinds`: supervisord's program group re-read (as `supervisorctl
     update` does it; with autostart it may start the program), systemd's units re-read. The others are read when
@@ -524,14 +534,10 @@ def apply(host: HostContext, backend: Any, edits: Sequence[Edit], keep_dir: str)
     """Write each changed file (a copy of it kept in `keep_dir` first, its mode kept), then make the manager read
     them; returns {path: kept copy}."""
     kept = {}
-    os.makedirs(keep_dir, mode=0o700, exist_ok=True)
     for edit in edits:
         if not edit.changed:
             continue
-        copy = kept_name(keep_dir, edit.path)
-        if not os.path.exists(copy):
-            shutil.copy2(edit.path, copy)
-        kept[edit.path] = copy
+        kept[edit.path] = keep_copy(keep_dir, edit.path)
         write_atomic(edit.path, edit.after.encode("utf-8"), os.stat(edit.path).st_mode & 0o7777)
     reload(host, backend, [edit.kind for edit in edits if edit.changed])
     return kept
